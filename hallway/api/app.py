@@ -1,0 +1,86 @@
+"""The ASGI application: wires settings, database, broker, hub and storage to the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import hallway
+from hallway.api import realtime
+from hallway.api.errors import install_error_handlers
+from hallway.api.routes import auth, conversations, messages, ops, people
+from hallway.config import Settings
+from hallway.domain.context import DomainContext
+from hallway.realtime.broker import Broker, MemoryBroker
+from hallway.realtime.hub import Hub, HubPublisher
+from hallway.realtime.presence import MemoryPresence, Presence, RedisPresence
+from hallway.realtime.redis_broker import RedisBroker
+from hallway.store.database import Database
+from hallway.store.migrate import pending_migrations, upgrade_to_head
+
+API_PREFIX = "/api/v1"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class MigrationsPending(RuntimeError):
+    pass
+
+
+def _broker_and_presence(settings: Settings) -> tuple[Broker, Presence]:
+    if settings.redis_url:
+        return RedisBroker(settings.redis_url), RedisPresence(
+            settings.redis_url, settings.presence_ttl_seconds
+        )
+    return MemoryBroker(), MemoryPresence()
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the app. With migrate=False, pending migrations stop startup instead of running."""
+    settings = settings or Settings()
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+        if migrate:
+            await upgrade_to_head(db)
+        elif pending := await pending_migrations(db):
+            raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
+        broker, presence = _broker_and_presence(settings)
+        await broker.start()
+        ctx = DomainContext(settings=settings, db=db, publisher=HubPublisher(broker))
+        hub = Hub(ctx, broker, presence, settings)
+        await hub.start()
+        app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
+        app.state.presence = presence
+        try:
+            yield
+        finally:
+            await hub.close()
+            await broker.close()
+            await presence.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Hallway",
+        version=hallway.__version__,
+        description="Realtime messaging for a virtual office. Errors always answer "
+        '`{"error": {"code", "message", "details"}}`.',
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (auth.router, people.router, conversations.router, messages.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(realtime.router, prefix=API_PREFIX)
+    app.include_router(ops.router)
+    if (WEB_DIR / "index.html").exists():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

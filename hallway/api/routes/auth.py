@@ -1,0 +1,60 @@
+"""Accounts: signup, login, join with an invite, who am I, invites."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from hallway.api.deps import Ctx, CurrentActor
+from hallway.api.routes import ERRORS
+from hallway.api.schemas import (
+    Invite,
+    InviteRequest,
+    JoinRequest,
+    LoginRequest,
+    Session,
+    SignupRequest,
+    User,
+)
+from hallway.domain import accounts
+
+router = APIRouter(tags=["auth"], responses=ERRORS)
+
+
+def _session(session: accounts.Session) -> Session:
+    return Session.model_validate(
+        {
+            "access_token": session.access_token,
+            "expires_in": session.expires_in,
+            "user": session.user,
+        }
+    )
+
+
+@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=Session)
+async def signup(body: SignupRequest, ctx: Ctx) -> Session:
+    """Create a company with the caller as its first admin, and log in."""
+    return _session(await accounts.signup(ctx, **body.model_dump()))
+
+
+@router.post("/auth/login", response_model=Session)
+async def login(body: LoginRequest, ctx: Ctx) -> Session:
+    """Exchange email and password for an access token."""
+    return _session(await accounts.login(ctx, email=body.email, password=body.password))
+
+
+@router.post("/auth/join", status_code=status.HTTP_201_CREATED, response_model=Session)
+async def join(body: JoinRequest, ctx: Ctx) -> Session:
+    """Join the company of an invite code as a member, and log in."""
+    return _session(await accounts.join(ctx, **body.model_dump()))
+
+
+@router.get("/me", response_model=User)
+async def me(ctx: Ctx, actor: CurrentActor) -> User:
+    """The caller's own account."""
+    return User.model_validate(await accounts.get_me(ctx, actor))
+
+
+@router.post("/invites", status_code=status.HTTP_201_CREATED, response_model=Invite)
+async def create_invite(_body: InviteRequest, ctx: Ctx, actor: CurrentActor) -> Invite:
+    """An invite code for the caller's company (admins only); reusable until it expires."""
+    return Invite.model_validate(await accounts.create_invite(ctx, actor))

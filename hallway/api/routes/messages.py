@@ -1,0 +1,97 @@
+"""Messages: send, history windows, threads, and the event catch-up feed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from hallway.api.deps import Ctx, CurrentActor
+from hallway.api.routes import ERRORS
+from hallway.api.schemas import EventPage, Message, MessagePage, SendMessageRequest, Thread
+from hallway.domain import events, message_history, message_send
+
+router = APIRouter(tags=["messages"], responses=ERRORS)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Message,
+    responses={200: {"model": Message, "description": "client_msg_id seen before: the original"}},
+)
+async def send_message(
+    conversation_id: str,
+    body: SendMessageRequest,
+    response: Response,
+    ctx: Ctx,
+    actor: CurrentActor,
+) -> Any:
+    """Send a message (text, uploaded attachments, or both). Repeating a `client_msg_id`
+    returns the message it created (200) instead of a duplicate."""
+    message, created = await message_send.send_message(
+        ctx,
+        actor,
+        conversation_id,
+        body=body.body,
+        client_msg_id=body.client_msg_id,
+        attachment_ids=body.attachment_ids,
+        thread_root_id=body.thread_root_id,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return message
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+async def message_history_page(
+    conversation_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """A window of history, oldest first: the newest `limit` messages, or those before the
+    `before` cursor (the `next_cursor` of the previous window)."""
+    page = await message_history.message_page(
+        ctx, actor, conversation_id, limit=limit, before=before
+    )
+    return {"messages": page.messages, "next_cursor": page.next_cursor, "has_more": page.has_more}
+
+
+@router.get("/messages/{message_id}/thread", response_model=Thread)
+async def thread(
+    message_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+) -> Any:
+    """A thread's root message and its replies, oldest first."""
+    return await message_history.thread_page(ctx, actor, message_id, limit=limit, after=after)
+
+
+@router.get("/conversations/{conversation_id}/events", response_model=EventPage)
+async def events_after(
+    conversation_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> Any:
+    """Catch-up: the conversation's events after `after_seq`, in order, with no gaps."""
+    found, last_seq = await events.events_after(ctx, actor, conversation_id, after_seq, limit)
+    return {
+        "events": [
+            {
+                "conversation_id": e.conversation_id,
+                "seq": e.seq,
+                "kind": e.kind,
+                "data": e.data,
+                "created_at": e.created_at,
+            }
+            for e in found
+        ],
+        "last_seq": last_seq,
+        "has_more": bool(found) and found[-1].seq < last_seq,
+    }

@@ -1,0 +1,214 @@
+"""Request and response bodies. Requests refuse unknown fields; responses document the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class SignupRequest(Request):
+    company_name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class LoginRequest(Request):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class JoinRequest(Request):
+    invite_code: str = Field(min_length=1, max_length=64)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class InviteRequest(Request):
+    pass
+
+
+class CreateConversationRequest(Request):
+    kind: Literal["direct", "group", "channel"]
+    title: str | None = Field(default=None, max_length=1000)
+    member_ids: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class UpdateConversationRequest(Request):
+    title: str | None = Field(max_length=1000)
+
+
+class AddMembersRequest(Request):
+    user_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class SendMessageRequest(Request):
+    body: str = Field(default="", max_length=1_000_000)
+    client_msg_id: str | None = Field(default=None, max_length=64)
+    attachment_ids: list[str] = Field(default_factory=list, max_length=100)
+    thread_root_id: str | None = Field(default=None, max_length=36)
+
+
+class MarkReadRequest(Request):
+    seq: int = Field(ge=0)
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    company_id: str
+    role: Literal["admin", "member"]
+
+
+class Session(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+    user: User
+
+
+class Invite(BaseModel):
+    code: str
+    expires_at: datetime
+
+
+class Person(User):
+    presence: Literal["online", "offline"] = "offline"
+
+
+class People(BaseModel):
+    users: list[Person]
+
+
+class Member(BaseModel):
+    user_id: str
+    display_name: str
+    role: Literal["owner", "member"]
+    joined_at: datetime
+
+
+class Attachment(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    url: str | None = None
+    thumbnail_url: str | None = None
+
+
+class ReactionCount(BaseModel):
+    emoji: str
+    count: int
+    me: bool
+
+
+class Message(BaseModel):
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str | None
+    body: str
+    client_msg_id: str | None
+    thread_root_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    attachments: list[Attachment]
+    reactions: list[ReactionCount]
+
+
+class Conversation(BaseModel):
+    id: str
+    kind: Literal["direct", "group", "channel"]
+    title: str | None
+    created_by: str | None
+    created_at: datetime
+    last_seq: int = Field(description="seq of the newest event in the conversation's log")
+    last_activity_at: datetime
+    last_read_seq: int = Field(description="how far the caller has read")
+    members: list[Member]
+
+
+class ConversationListItem(Conversation):
+    unread_count: int
+    last_message: Message | None
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationListItem]
+    next_cursor: str | None
+    has_more: bool
+
+
+class Channel(BaseModel):
+    id: str
+    kind: Literal["channel"]
+    title: str | None
+    created_by: str | None
+    created_at: datetime
+    last_seq: int
+    last_activity_at: datetime
+    member_count: int
+    joined: bool
+
+
+class Channels(BaseModel):
+    channels: list[Channel]
+
+
+class MessagePage(BaseModel):
+    messages: list[Message] = Field(description="oldest first")
+    next_cursor: str | None = Field(description="pass as `before` for the previous window")
+    has_more: bool
+
+
+class Thread(BaseModel):
+    root: Message
+    replies: list[Message]
+    next_cursor: str | None
+    has_more: bool
+
+
+class EventOut(BaseModel):
+    conversation_id: str
+    seq: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    last_seq: int = Field(description="the conversation's newest seq now")
+    has_more: bool
+
+
+class ReadMarker(BaseModel):
+    conversation_id: str
+    last_read_seq: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,193 @@
+"""`hallway serve | migrate | create-user | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from hallway.config import ConfigError, Settings
+from hallway.domain import accounts, conversations, message_send
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext
+from hallway.domain.errors import DomainError
+from hallway.store.database import Database
+from hallway.store.migrate import upgrade_to_head
+
+DEMO_PASSWORD = "hallway-demo"
+
+
+async def _with_ctx(settings: Settings) -> tuple[DomainContext, Database]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    await upgrade_to_head(db)
+    return DomainContext(settings=settings, db=db), db
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hallway.api.app import create_app
+
+    app = create_app(settings, migrate=not args.no_migrate)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        ws_per_message_deflate=settings.ws_compression,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    async def run() -> None:
+        db = Database(settings.effective_database_url)
+        try:
+            await upgrade_to_head(db)
+        finally:
+            await db.dispose()
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run())
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password
+    if password is None and args.external_id is None:
+        password = getpass.getpass("password: ")
+
+    async def run() -> dict[str, object]:
+        ctx, db = await _with_ctx(settings)
+        try:
+            return await accounts.create_user(
+                ctx,
+                company_id=args.company_id,
+                email=args.email,
+                display_name=args.display_name,
+                password=password,
+                role=args.role,
+                external_id=args.external_id,
+            )
+        finally:
+            await db.dispose()
+
+    user = asyncio.run(run())
+    print(f"created {user['role']} {user['email']} ({user['id']})")
+    return 0
+
+
+async def seed_demo(ctx: DomainContext) -> None:
+    """A company with four people, a channel, a group and a direct conversation."""
+    admin = await accounts.signup(
+        ctx,
+        company_name="Demo Co",
+        email="ada@demo.hallway",
+        password=DEMO_PASSWORD,
+        display_name="Ada Lovelace",
+    )
+    company_id = admin.user["company_id"]
+    ada = Actor(admin.user["id"], company_id, "admin")
+    people = [ada]
+    for email, name in (
+        ("grace@demo.hallway", "Grace Hopper"),
+        ("alan@demo.hallway", "Alan Turing"),
+        ("edsger@demo.hallway", "Edsger Dijkstra"),
+    ):
+        user = await accounts.create_user(
+            ctx, company_id=company_id, email=email, display_name=name, password=DEMO_PASSWORD
+        )
+        people.append(Actor(str(user["id"]), company_id, "member"))
+    everyone = [p.user_id for p in people]
+    general, _ = await conversations.create_conversation(
+        ctx, ada, kind="channel", title="general", member_ids=everyone
+    )
+    group, _ = await conversations.create_conversation(
+        ctx, ada, kind="group", title="compilers", member_ids=everyone[:3]
+    )
+    direct, _ = await conversations.create_conversation(
+        ctx, people[1], kind="direct", title=None, member_ids=[ada.user_id]
+    )
+    script = [
+        (general, people[0], "Welcome to Hallway, everyone!"),
+        (general, people[2], "Glad to be here."),
+        (group, people[1], "Who is reviewing the new parser?"),
+        (direct, people[1], "Coffee at three?"),
+    ]
+    for conversation, sender, body in script:
+        await message_send.send_message(ctx, sender, conversation["id"], body=body)
+
+
+def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
+    async def run() -> None:
+        ctx, db = await _with_ctx(settings)
+        try:
+            await seed_demo(ctx)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except DomainError as exc:
+        if exc.code == "email_taken":
+            print("the demo company exists already")
+            return 0
+        raise
+    print("demo company created. Log in at http://127.0.0.1:8000 as any of")
+    print("  ada@demo.hallway (admin), grace@demo.hallway, alan@demo.hallway,")
+    print(f"  edsger@demo.hallway -- password: {DEMO_PASSWORD}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hallway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="refuse to start if migrations are pending"
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(run=cmd_migrate)
+
+    create_user = sub.add_parser("create-user", help="add a person to an existing company")
+    create_user.add_argument("--company-id", required=True)
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--display-name", required=True)
+    create_user.add_argument("--password", help="prompted for when omitted")
+    create_user.add_argument("--role", choices=["admin", "member"], default="member")
+    create_user.add_argument("--external-id", help="the identity provider's `sub` for them")
+    create_user.set_defaults(run=cmd_create_user)
+
+    demo = sub.add_parser("demo", help="seed a demo company and print how to log in")
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        settings.check()
+        return int(args.run(settings, args))
+    except ConfigError as exc:
+        print(f"hallway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"hallway: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

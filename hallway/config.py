@@ -1,0 +1,125 @@
+"""One Settings object; every field also comes from the environment as HALLWAY_<NAME>."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot run a server (raised at startup, never mid-request)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HALLWAY_", extra="ignore")
+
+    mode: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset = SQLite file in the data dir"
+    )
+    redis_url: str | None = Field(default=None, description="unset = in-memory broker")
+    secret_key: str | None = Field(
+        default=None, description="signs tokens and file links; dev mode generates one"
+    )
+    access_token_ttl_seconds: int = Field(default=3600 * 12, ge=60)
+    invite_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=64)
+
+    # Trust of an external identity provider's JWTs: `sub` maps to users.external_id.
+    external_jwt_secret: str | None = None
+    external_jwt_public_key: str | None = None
+    external_jwt_algorithms: list[str] = ["HS256", "RS256", "ES256"]
+    external_jwt_audience: str | None = None
+    external_jwt_issuer: str | None = None
+
+    max_body_chars: int = Field(default=10_000, ge=1)
+    max_title_chars: int = Field(default=200, ge=1)
+    max_group_members: int = Field(default=500, ge=2)
+    db_pool_size: int = Field(default=4, ge=1)
+
+    # Realtime
+    ws_send_queue_frames: int = Field(default=1024, ge=8)
+    ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
+    ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    ws_replay_limit: int = Field(default=1000, ge=1)
+    ws_compression: bool = False
+    typing_ttl_seconds: float = Field(default=6.0, gt=0)
+    presence_ttl_seconds: float = Field(default=60.0, gt=0)
+
+    # Files
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "hallway"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    max_files_per_message: int = Field(default=10, ge=1)
+    allowed_content_types: list[str] = []
+    blocked_content_types: list[str] = [
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "application/x-msdownload",
+    ]
+    file_link_ttl_seconds: int = Field(default=15 * 60, ge=10)
+    orphan_attachment_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    thumbnail_max_px: int = Field(default=320, ge=16)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        return value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hallway.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        """The signing secret; in dev mode one is generated once and kept in the data dir."""
+        if self.secret_key:
+            if self.mode == "production" and len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ConfigError(
+                    f"HALLWAY_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
+                )
+            return self.secret_key
+        if self.mode == "production":
+            raise ConfigError("HALLWAY_SECRET_KEY is required in production mode")
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    def check(self) -> None:
+        """Fail at startup, not on the first request, when the settings cannot serve."""
+        _ = self.effective_secret_key
+        if self.storage == "s3" and not self.s3_endpoint_url:
+            raise ConfigError("HALLWAY_S3_ENDPOINT_URL is required when HALLWAY_STORAGE=s3")

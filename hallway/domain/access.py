@@ -1,0 +1,89 @@
+"""Who may see and do what. Every tenant and membership rule lives here, not in routes.
+
+Anything the actor may not see is NotFound, never Forbidden, so that a probe cannot learn
+whether a conversation or message exists in another company or outside one's conversations.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hallway.domain.actor import Actor
+from hallway.domain.errors import Forbidden, NotFound
+from hallway.store.tables import conversations, messages, participants
+from hallway.store.types import AnyRow
+
+CONVERSATION_NOT_FOUND = "conversation not found"
+MESSAGE_NOT_FOUND = "message not found"
+
+
+async def conversation_for_member(
+    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+) -> AnyRow:
+    """The conversation with the actor's participation (`my_role`, `last_read_seq`)."""
+    query = (
+        select(
+            conversations,
+            participants.c.role.label("my_role"),
+            participants.c.last_read_seq,
+        )
+        .join(
+            participants,
+            (participants.c.conversation_id == conversations.c.id)
+            & (participants.c.user_id == actor.user_id),
+        )
+        .where(
+            conversations.c.id == conversation_id,
+            conversations.c.company_id == actor.company_id,
+        )
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return row
+
+
+async def channel_in_company(conn: AsyncConnection, actor: Actor, conversation_id: str) -> AnyRow:
+    """An open channel of the actor's company, member or not (channels are joinable)."""
+    row = (
+        await conn.execute(
+            select(conversations).where(
+                conversations.c.id == conversation_id,
+                conversations.c.company_id == actor.company_id,
+                conversations.c.kind == "channel",
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return row
+
+
+async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
+    """A message in a conversation the actor takes part in."""
+    row = (
+        await conn.execute(
+            select(messages)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .join(
+                participants,
+                (participants.c.conversation_id == messages.c.conversation_id)
+                & (participants.c.user_id == actor.user_id),
+            )
+            .where(messages.c.id == message_id, conversations.c.company_id == actor.company_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(MESSAGE_NOT_FOUND)
+    return row
+
+
+def require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise Forbidden("only a company admin may do this", code="admin_required")
+
+
+def may_manage_members(conversation: AnyRow, actor: Actor) -> bool:
+    """Removing someone else: the conversation's owner, or an admin who takes part in it."""
+    return conversation.my_role == "owner" or actor.is_admin

@@ -1,0 +1,19 @@
+"""Who is acting: every domain call takes one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["admin", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: str
+    company_id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"

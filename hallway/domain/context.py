@@ -1,0 +1,73 @@
+"""What a use case runs against: settings, database, event publisher and file storage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hallway.config import Settings
+from hallway.store.database import Database
+from hallway.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of a conversation's event log: a durable change, numbered by `seq`."""
+
+    conversation_id: str
+    seq: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class EventPublisher(Protocol):
+    """Receives events after their transaction committed (the realtime layer implements it)."""
+
+    async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class NullPublisher:
+    async def publish(self, events: Sequence[Event]) -> None:
+        return None
+
+
+@dataclass
+class Transaction:
+    """A write transaction plus the events it appended, published once it commits."""
+
+    conn: AsyncConnection
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class DomainContext:
+    settings: Settings
+    db: Database
+    publisher: EventPublisher = field(default_factory=NullPublisher)
+    # Set by the app when file storage is configured (hallway.files.storage.Storage).
+    storage: Any = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Commit, then publish what was appended. A failed publish loses nothing:
+        clients notice the gap in `seq` and fetch it from the log."""
+        async with self.db.write() as conn:
+            tx = Transaction(conn=conn, now=utcnow())
+            yield tx
+        if tx.events:
+            try:
+                await self.publisher.publish(tx.events)
+            except Exception:
+                log.exception(
+                    "publishing %d events failed; clients resume from the log", len(tx.events)
+                )

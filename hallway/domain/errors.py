@@ -1,0 +1,40 @@
+"""Domain errors. The API layer maps each class to one HTTP status and the JSON error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class NotFound(DomainError):
+    """Absent, or present but not visible to the actor: the two are indistinguishable."""
+
+    code = "not_found"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The actor can see the resource but may not do this to it."""
+
+    code = "forbidden"

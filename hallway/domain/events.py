@@ -1,0 +1,90 @@
+"""The per-conversation event log: append with the next seq, read what came after a seq."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hallway.domain.access import conversation_for_member
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext, Event, Transaction
+from hallway.domain.errors import InvalidInput
+from hallway.store.tables import conversations, events
+
+MAX_EVENTS_PAGE = 1000
+
+
+async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool = False) -> int:
+    """Take the conversation's next seq, in the caller's transaction.
+
+    The UPDATE ... RETURNING both allocates the number and, on PostgreSQL, row-locks the
+    conversation until commit, so concurrent writers get consecutive seqs and no gaps.
+    """
+    values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1}
+    if activity:
+        values["last_activity_at"] = tx.now
+    result = await tx.conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(**values)
+        .returning(conversations.c.last_seq)
+    )
+    return int(result.scalar_one())
+
+
+async def log_event(
+    tx: Transaction, conversation_id: str, seq: int, kind: str, data: dict[str, Any]
+) -> Event:
+    """Record an event under a seq from allocate_seq; it is published after commit."""
+    await tx.conn.execute(
+        events.insert().values(
+            conversation_id=conversation_id,
+            seq=seq,
+            kind=kind,
+            payload=data,
+            created_at=tx.now,
+        )
+    )
+    event = Event(conversation_id, seq, kind, data, tx.now)
+    tx.events.append(event)
+    return event
+
+
+async def append_event(
+    tx: Transaction,
+    conversation_id: str,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    activity: bool = False,
+) -> Event:
+    seq = await allocate_seq(tx, conversation_id, activity=activity)
+    return await log_event(tx, conversation_id, seq, kind, data)
+
+
+async def read_events_after(
+    conn: AsyncConnection, conversation_id: str, after_seq: int, limit: int
+) -> list[Event]:
+    rows = await conn.execute(
+        select(events.c.seq, events.c.kind, events.c.payload, events.c.created_at)
+        .where(events.c.conversation_id == conversation_id, events.c.seq > after_seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [Event(conversation_id, r.seq, r.kind, r.payload, r.created_at) for r in rows]
+
+
+async def events_after(
+    ctx: DomainContext, actor: Actor, conversation_id: str, after_seq: int, limit: int
+) -> tuple[list[Event], int]:
+    """Catch-up: the events after `after_seq` and the conversation's current last seq."""
+    if after_seq < 0:
+        raise InvalidInput("after_seq must be 0 or more", field="after_seq")
+    if not 1 <= limit <= MAX_EVENTS_PAGE:
+        raise InvalidInput(f"limit must be 1..{MAX_EVENTS_PAGE}", field="limit")
+    async with ctx.db.read() as conn:
+        conversation = await conversation_for_member(conn, actor, conversation_id)
+        found = await read_events_after(conn, conversation_id, after_seq, limit)
+    return found, int(conversation.last_seq)

@@ -1,0 +1,121 @@
+"""Membership: add people, join an open channel, remove someone or leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from hallway.domain.access import (
+    channel_in_company,
+    conversation_for_member,
+    may_manage_members,
+)
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext
+from hallway.domain.conversations import (
+    conversation_view,
+    event_summary,
+    insert_participants,
+    require_colleagues,
+)
+from hallway.domain.errors import Forbidden, InvalidInput, NotFound
+from hallway.domain.events import append_event
+from hallway.store.tables import participants
+
+
+async def add_members(
+    ctx: DomainContext, actor: Actor, conversation_id: str, user_ids: list[str]
+) -> dict[str, Any]:
+    """Members may add colleagues to groups and channels; anyone may join a channel."""
+    wanted = set(user_ids)
+    if not wanted:
+        raise InvalidInput("name at least one person to add", field="user_ids")
+    async with ctx.transaction() as tx:
+        joining_channel = wanted == {actor.user_id}
+        if joining_channel:
+            conversation = await channel_in_company(tx.conn, actor, conversation_id)
+        else:
+            conversation = await conversation_for_member(tx.conn, actor, conversation_id)
+        if conversation.kind == "direct":
+            raise InvalidInput(
+                "a direct conversation keeps its two people",
+                code="direct_members_fixed",
+                field="user_ids",
+            )
+        await require_colleagues(tx.conn, actor, wanted)
+        present = set(
+            (
+                await tx.conn.execute(
+                    select(participants.c.user_id).where(
+                        participants.c.conversation_id == conversation_id,
+                        participants.c.user_id.in_(wanted),
+                    )
+                )
+            ).scalars()
+        )
+        new = sorted(wanted - present)
+        if new:
+            if conversation.kind == "group":
+                count = (
+                    await tx.conn.execute(
+                        select(func.count()).where(
+                            participants.c.conversation_id == conversation_id
+                        )
+                    )
+                ).scalar_one()
+                if count + len(new) > ctx.settings.max_group_members:
+                    raise InvalidInput(
+                        f"a group may have at most {ctx.settings.max_group_members} members",
+                        field="user_ids",
+                    )
+            # Newcomers start with nothing unread: they see history, not a backlog badge.
+            await insert_participants(
+                tx.conn,
+                conversation_id,
+                [(uid, "member") for uid in new],
+                tx.now,
+                int(conversation.last_seq) + 1,
+            )
+            view = await conversation_view(tx.conn, actor, conversation_id)
+            await append_event(
+                tx,
+                conversation_id,
+                "member.added",
+                {"user_ids": new, "added_by": actor.user_id, "conversation": event_summary(view)},
+            )
+            view["last_seq"] += 1
+            return view
+        return await conversation_view(tx.conn, actor, conversation_id)
+
+
+async def remove_member(
+    ctx: DomainContext, actor: Actor, conversation_id: str, user_id: str
+) -> None:
+    """Leave (remove oneself), or remove someone else as owner or admin."""
+    async with ctx.transaction() as tx:
+        conversation = await conversation_for_member(tx.conn, actor, conversation_id)
+        if conversation.kind == "direct":
+            raise InvalidInput(
+                "a direct conversation keeps its two people",
+                code="direct_members_fixed",
+                field="user_id",
+            )
+        if user_id != actor.user_id and not may_manage_members(conversation, actor):
+            raise Forbidden(
+                "only the conversation's owner or an admin may remove others", code="not_owner"
+            )
+        removed = await tx.conn.execute(
+            delete(participants).where(
+                participants.c.conversation_id == conversation_id,
+                participants.c.user_id == user_id,
+            )
+        )
+        if removed.rowcount == 0:
+            raise NotFound("that person is not a member of this conversation")
+        await append_event(
+            tx,
+            conversation_id,
+            "member.removed",
+            {"user_id": user_id, "removed_by": actor.user_id},
+        )

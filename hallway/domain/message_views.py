@@ -1,0 +1,133 @@
+"""How a message looks to a reader: its row plus attachments and reaction counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hallway.domain.actor import Actor
+from hallway.store.tables import attachments, messages, reactions
+from hallway.store.types import AnyRow
+
+MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.conversation_id,
+    messages.c.seq,
+    messages.c.sender_id,
+    messages.c.body,
+    messages.c.client_msg_id,
+    messages.c.thread_root_id,
+    messages.c.created_at,
+    messages.c.edited_at,
+    messages.c.deleted_at,
+)
+
+
+def message_dict(
+    row: AnyRow,
+    *,
+    attachment_list: list[dict[str, Any]] | None = None,
+    reaction_list: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    deleted = row.deleted_at is not None
+    return {
+        "id": row.id,
+        "conversation_id": row.conversation_id,
+        "seq": int(row.seq),
+        "sender_id": row.sender_id,
+        # A deleted message keeps its place in history but not its content.
+        "body": "" if deleted else row.body,
+        "client_msg_id": row.client_msg_id,
+        "thread_root_id": row.thread_root_id,
+        "created_at": row.created_at,
+        "edited_at": row.edited_at,
+        "deleted_at": row.deleted_at,
+        "attachments": [] if deleted else (attachment_list or []),
+        "reactions": [] if deleted else (reaction_list or []),
+    }
+
+
+def attachment_dict(row: AnyRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "content_type": row.content_type,
+        "size": int(row.size),
+        "width": row.width,
+        "height": row.height,
+    }
+
+
+async def load_attachments(
+    conn: AsyncConnection, message_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not message_ids:
+        return found
+    rows = await conn.execute(
+        select(attachments)
+        .where(attachments.c.message_id.in_(message_ids))
+        .order_by(attachments.c.created_at, attachments.c.id)
+    )
+    for r in rows:
+        found[r.message_id].append(attachment_dict(r))
+    return found
+
+
+async def load_reactions(
+    conn: AsyncConnection, actor: Actor, message_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per message: [{emoji, count, me}] in the order each emoji was first used."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not message_ids:
+        return found
+    rows = await conn.execute(
+        select(
+            reactions.c.message_id,
+            reactions.c.emoji,
+            func.count().label("n"),
+            func.min(reactions.c.created_at).label("first_at"),
+            func.sum(case((reactions.c.user_id == actor.user_id, 1), else_=0)).label("mine"),
+        )
+        .where(reactions.c.message_id.in_(message_ids))
+        .group_by(reactions.c.message_id, reactions.c.emoji)
+        .order_by(reactions.c.message_id, "first_at", reactions.c.emoji)
+    )
+    for r in rows:
+        found[r.message_id].append({"emoji": r.emoji, "count": int(r.n), "me": bool(r.mine)})
+    return found
+
+
+async def message_views(
+    conn: AsyncConnection, actor: Actor, rows: list[AnyRow]
+) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    found_attachments = await load_attachments(conn, ids)
+    found_reactions = await load_reactions(conn, actor, ids)
+    return [
+        message_dict(
+            r,
+            attachment_list=found_attachments.get(r.id),
+            reaction_list=found_reactions.get(r.id),
+        )
+        for r in rows
+    ]
+
+
+async def load_messages_by_seq(
+    conn: AsyncConnection, actor: Actor, keys: list[tuple[str, int]]
+) -> dict[str, dict[str, Any]]:
+    """Messages by (conversation_id, seq): the last message of each listed conversation."""
+    if not keys:
+        return {}
+    rows = list(
+        await conn.execute(
+            select(*MESSAGE_COLUMNS).where(
+                or_(*(and_(messages.c.conversation_id == c, messages.c.seq == s) for c, s in keys))
+            )
+        )
+    )
+    return {view["conversation_id"]: view for view in await message_views(conn, actor, rows)}

@@ -1,0 +1,105 @@
+"""Access tokens: our own signed JWTs, and optionally an external identity provider's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+
+from hallway.config import Settings
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext
+from hallway.domain.errors import Unauthenticated
+from hallway.store.tables import users
+from hallway.store.types import utcnow
+
+ISSUER = "hallway"
+ALGORITHM = "HS256"
+
+
+def issue_access_token(settings: Settings, actor: Actor) -> tuple[str, int]:
+    now = utcnow()
+    ttl = settings.access_token_ttl_seconds
+    claims = {
+        "iss": ISSUER,
+        "typ": "access",
+        "sub": actor.user_id,
+        "cid": actor.company_id,
+        "role": actor.role,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl),
+    }
+    return jwt.encode(claims, settings.effective_secret_key, algorithm=ALGORITHM), ttl
+
+
+def _own_actor(settings: Settings, token: str) -> Actor:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.effective_secret_key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("the access token has expired", code="token_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from exc
+    if claims.get("typ") != "access" or claims.get("role") not in ("admin", "member"):
+        raise Unauthenticated("the access token is not valid", code="invalid_token")
+    return Actor(user_id=claims["sub"], company_id=claims["cid"], role=claims["role"])
+
+
+def _external_claims(settings: Settings, token: str) -> dict[str, Any]:
+    key = settings.external_jwt_public_key or settings.external_jwt_secret
+    assert key is not None
+    options: Any = {"require": ["exp", "sub"]}
+    if settings.external_jwt_audience is None:
+        options["verify_aud"] = False
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=settings.external_jwt_algorithms,
+            audience=settings.external_jwt_audience,
+            issuer=settings.external_jwt_issuer,
+            options=options,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("the access token has expired", code="token_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from exc
+
+
+def _issuer_of(token: str) -> str | None:
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.InvalidTokenError as exc:
+        raise Unauthenticated("the access token is not valid", code="invalid_token") from exc
+    return issuer if isinstance(issuer, str) else None
+
+
+def external_provider_enabled(settings: Settings) -> bool:
+    return bool(settings.external_jwt_secret or settings.external_jwt_public_key)
+
+
+async def authenticate(ctx: DomainContext, token: str) -> Actor:
+    """The Actor a bearer token speaks for. Our tokens need no database read."""
+    if not external_provider_enabled(ctx.settings) or _issuer_of(token) == ISSUER:
+        return _own_actor(ctx.settings, token)
+    claims = _external_claims(ctx.settings, token)
+    async with ctx.db.read() as conn:
+        row = (
+            await conn.execute(
+                select(users.c.id, users.c.company_id, users.c.role).where(
+                    users.c.external_id == str(claims["sub"])
+                )
+            )
+        ).first()
+    if row is None:
+        raise Unauthenticated(
+            "no Hallway account is linked to this identity", code="unknown_identity"
+        )
+    return Actor(user_id=row.id, company_id=row.company_id, role=row.role)

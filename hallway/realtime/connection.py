@@ -1,0 +1,102 @@
+"""One client's WebSocket: identity, subscriptions and a bounded send queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from hallway.domain.actor import Actor
+from hallway.realtime.frames import CLOSE_SLOW_CONSUMER
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A connection's view of one conversation: the highest seq it was sent, and while the
+    replay from the log runs, the live frames that arrive meanwhile."""
+
+    delivered: int = 0
+    buffer: list[tuple[int, str]] | None = field(default_factory=list)
+
+
+class Connection:
+    """Frames are queued without awaiting (fan-out never waits on one client) and written by
+    this connection's own sender task. A client too slow to keep its queue under the limit
+    is closed with CLOSE_SLOW_CONSUMER and resumes later with after_seq."""
+
+    __slots__ = (
+        "_queue",
+        "_sender",
+        "_wakeup",
+        "actor",
+        "closed",
+        "conversations",
+        "queue_limit",
+        "subscriptions",
+        "websocket",
+    )
+
+    def __init__(self, websocket: WebSocket, actor: Actor, queue_limit: int) -> None:
+        self.websocket = websocket
+        self.actor = actor
+        self.queue_limit = queue_limit
+        self.subscriptions: dict[str, Subscription] = {}
+        self.conversations: set[str] = set()  # the conversations its person belongs to
+        self.closed = False
+        self._queue: deque[str] = deque()
+        self._wakeup = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_forever())
+
+    def send(self, frame: str) -> None:
+        if self.closed:
+            return
+        if len(self._queue) >= self.queue_limit:
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")
+            return
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close from any context without awaiting; the receive loop then ends."""
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.close(code=code, reason=reason)
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+
+    async def _send_forever(self) -> None:
+        queue, send = self._queue, self.websocket.send_text
+        try:
+            while True:
+                while queue:
+                    await send(queue.popleft())
+                self._wakeup.clear()
+                await self._wakeup.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The peer went away mid-write; the receive loop notices and cleans up.
+            self.closed = True

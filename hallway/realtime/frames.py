@@ -1,0 +1,41 @@
+"""Server-to-client frames, serialised once (orjson) and shared by every recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from hallway.domain.context import Event
+
+# Close codes a client must understand (docs/realtime.md).
+CLOSE_PROTOCOL_ERROR = 4000
+CLOSE_IDLE = 4001
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SERVER_RESTART = 1012
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return orjson.dumps(frame, option=orjson.OPT_UTC_Z).decode()
+
+
+def event_frame(event: Event) -> str:
+    return dumps(
+        {
+            "type": "event",
+            "conversation_id": event.conversation_id,
+            "seq": event.seq,
+            "kind": event.kind,
+            "data": event.data,
+            "created_at": event.created_at,
+        }
+    )
+
+
+def inbox_frame(kind: str, conversation_id: str, **fields: Any) -> str:
+    return dumps({"type": "inbox", "kind": kind, "conversation_id": conversation_id, **fields})
+
+
+def error_frame(code: str, message: str, **fields: Any) -> str:
+    return dumps({"type": "error", "code": code, "message": message, **fields})

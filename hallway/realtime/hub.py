@@ -1,0 +1,422 @@
+"""The per-process hub: conversation feeds, in seq order, fanned out to local connections.
+
+Topics on the broker:
+  conv:<id>      every durable event of the conversation, and its typing frames
+  user:<id>      `member.added` events for that person (their process may not yet
+                 listen to the conversation)
+  presence:<id>  online/offline frames for a company
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from hallway.config import Settings
+from hallway.domain.access import conversation_for_member
+from hallway.domain.context import DomainContext, Event
+from hallway.domain.errors import NotFound
+from hallway.domain.events import read_events_after
+from hallway.realtime.broker import Broker
+from hallway.realtime.connection import Connection, Subscription
+from hallway.realtime.frames import dumps, error_frame, event_frame, inbox_frame
+from hallway.realtime.presence import Presence
+from hallway.store.tables import conversations, participants
+
+log = logging.getLogger(__name__)
+
+# How long a frame that arrived ahead of a missing seq waits for the missing one to arrive
+# from another process before the hub reads it from the log instead.
+GAP_GRACE_SECONDS = 0.2
+
+# Fields of an event's data an unsubscribed member's inbox needs to keep a list live.
+_INBOX_FIELDS = ("sender_id", "user_id", "last_read_seq", "title", "thread_root_id")
+
+
+class Feed:
+    """One conversation on this process: orders its events by seq and fans them out.
+
+    `last` is the highest seq dispatched; frames that arrive ahead of a missing seq wait in
+    `pending` until it arrives or is read from the log. Until the first subscriber sets a
+    baseline, frames only feed inboxes and are passed on as they come.
+    """
+
+    __slots__ = ("conversation_id", "gap_task", "joining", "last", "members", "pending")
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.last: int | None = None
+        self.joining = 0
+        self.pending: dict[int, tuple[str, dict[str, Any]]] = {}
+        self.members: set[Connection] = set()
+        self.gap_task: asyncio.Task[None] | None = None
+
+
+class Hub:
+    def __init__(
+        self, ctx: DomainContext, broker: Broker, presence: Presence, settings: Settings
+    ) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.presence = presence
+        self.settings = settings
+        self.feeds: dict[str, Feed] = {}
+        self.users: dict[str, set[Connection]] = defaultdict(set)
+        self.companies: dict[str, set[Connection]] = defaultdict(set)
+        self._presence_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        broker.handler = self.on_frame
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._presence_task = asyncio.create_task(self._refresh_presence_forever())
+
+    async def close(self) -> None:
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._presence_task
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self.users.values())
+
+    # --- connections -------------------------------------------------------------------
+
+    async def attach(self, conn: Connection) -> None:
+        """Register an authenticated connection: its conversations feed its inbox."""
+        actor = conn.actor
+        async with self.ctx.db.read() as db:
+            ids = list(
+                (
+                    await db.execute(
+                        select(participants.c.conversation_id)
+                        .join(conversations, conversations.c.id == participants.c.conversation_id)
+                        .where(
+                            participants.c.user_id == actor.user_id,
+                            conversations.c.company_id == actor.company_id,
+                        )
+                    )
+                ).scalars()
+            )
+        first_here = not self.users[actor.user_id]
+        self.users[actor.user_id].add(conn)
+        new_company = not self.companies[actor.company_id]
+        self.companies[actor.company_id].add(conn)
+        topics = [f"user:{actor.user_id}"] if first_here else []
+        if new_company:
+            topics.append(f"presence:{actor.company_id}")
+        topics.extend(self._join_feeds(conn, ids))
+        if topics:
+            await self.broker.subscribe(topics)
+        if first_here:
+            await self.presence.mark_online(actor.company_id, [actor.user_id])
+            await self.broker.publish(
+                f"presence:{actor.company_id}",
+                dumps({"type": "presence", "user_id": actor.user_id, "status": "online"}),
+            )
+
+    async def detach(self, conn: Connection) -> None:
+        actor = conn.actor
+        topics: list[str] = []
+        for conversation_id in list(conn.conversations):
+            topics.extend(self._leave_feed(conn, conversation_id))
+        users = self.users[actor.user_id]
+        users.discard(conn)
+        last_here = not users
+        if last_here:
+            del self.users[actor.user_id]
+            topics.append(f"user:{actor.user_id}")
+        company = self.companies[actor.company_id]
+        company.discard(conn)
+        if not company:
+            del self.companies[actor.company_id]
+            topics.append(f"presence:{actor.company_id}")
+        if topics:
+            await self.broker.unsubscribe(topics)
+        if last_here and await self.presence.mark_offline(actor.company_id, actor.user_id):
+            await self.broker.publish(
+                f"presence:{actor.company_id}",
+                dumps({"type": "presence", "user_id": actor.user_id, "status": "offline"}),
+            )
+
+    def _join_feeds(self, conn: Connection, conversation_ids: Sequence[str]) -> list[str]:
+        """Add the connection to these conversations' feeds; returns topics newly needed."""
+        topics = []
+        for conversation_id in conversation_ids:
+            feed = self.feeds.get(conversation_id)
+            if feed is None:
+                feed = self.feeds[conversation_id] = Feed(conversation_id)
+                topics.append(f"conv:{conversation_id}")
+            feed.members.add(conn)
+            conn.conversations.add(conversation_id)
+        return topics
+
+    async def _drop_if_unused(self, feed: Feed) -> None:
+        if feed.members or feed.joining or self.feeds.get(feed.conversation_id) is not feed:
+            return
+        del self.feeds[feed.conversation_id]
+        if feed.gap_task is not None:
+            feed.gap_task.cancel()
+        await self.broker.unsubscribe([f"conv:{feed.conversation_id}"])
+
+    def _leave_feed(self, conn: Connection, conversation_id: str) -> list[str]:
+        conn.conversations.discard(conversation_id)
+        conn.subscriptions.pop(conversation_id, None)
+        feed = self.feeds.get(conversation_id)
+        if feed is None:
+            return []
+        feed.members.discard(conn)
+        if feed.members or feed.joining:
+            return []
+        del self.feeds[conversation_id]
+        if feed.gap_task is not None:
+            feed.gap_task.cancel()
+        return [f"conv:{conversation_id}"]
+
+    # --- client requests ---------------------------------------------------------------
+
+    async def subscribe(
+        self, conn: Connection, conversation_id: str, after_seq: int | None
+    ) -> None:
+        """Replay what the client missed from the log, then go live, with no gap and no
+        duplicate even while events are committed during the replay."""
+        conn.subscriptions.pop(conversation_id, None)
+        feed = self.feeds.get(conversation_id)
+        if feed is None:
+            feed = self.feeds[conversation_id] = Feed(conversation_id)
+        # Listen before reading the log: whatever commits after the read arrives live.
+        await self.broker.subscribe([f"conv:{conversation_id}"])
+        feed.joining += 1  # pins the feed, and holds early frames while it has no baseline
+        sub = Subscription()
+        try:
+            async with self.ctx.db.read() as db:
+                conversation = await conversation_for_member(db, conn.actor, conversation_id)
+                last_seq = int(conversation.last_seq)
+                start = last_seq if after_seq is None else min(after_seq, last_seq)
+                replay = await read_events_after(
+                    db, conversation_id, start, self.settings.ws_replay_limit + 1
+                )
+        except NotFound:
+            conn.send(
+                error_frame("not_found", "conversation not found", conversation_id=conversation_id)
+            )
+            feed.joining -= 1
+            await self._drop_if_unused(feed)
+            return
+        except BaseException:
+            feed.joining -= 1
+            raise
+        feed.joining -= 1
+        if conn.closed:
+            await self._drop_if_unused(feed)
+            return
+        # From here to the end there is no await: nothing can interleave.
+        if conversation_id not in conn.conversations:
+            self._join_feeds(conn, [conversation_id])
+        conn.subscriptions[conversation_id] = sub
+        if feed.last is None:
+            feed.last = last_seq
+            self._drain(feed)
+        conn.send(
+            dumps({"type": "subscribed", "conversation_id": conversation_id, "last_seq": last_seq})
+        )
+        if len(replay) > self.settings.ws_replay_limit:
+            conn.send(
+                dumps({"type": "resync", "conversation_id": conversation_id, "last_seq": last_seq})
+            )
+            sub.delivered = last_seq
+        else:
+            for event in replay:
+                conn.send(event_frame(event))
+            sub.delivered = replay[-1].seq if replay else start
+        buffered, sub.buffer = sub.buffer or [], None
+        for seq, frame in sorted(buffered, key=lambda item: item[0]):
+            if seq > sub.delivered:
+                conn.send(frame)
+                sub.delivered = seq
+
+    def unsubscribe(self, conn: Connection, conversation_id: str) -> None:
+        conn.subscriptions.pop(conversation_id, None)
+
+    async def typing(self, conn: Connection, conversation_id: str) -> None:
+        if conversation_id not in conn.conversations:
+            conn.send(
+                error_frame("not_found", "conversation not found", conversation_id=conversation_id)
+            )
+            return
+        await self.broker.publish(
+            f"conv:{conversation_id}",
+            dumps(
+                {
+                    "type": "typing",
+                    "conversation_id": conversation_id,
+                    "user_id": conn.actor.user_id,
+                    "expires_in": self.settings.typing_ttl_seconds,
+                }
+            ),
+        )
+
+    # --- frames from the broker --------------------------------------------------------
+
+    def on_frame(self, topic: str, frame: str) -> None:
+        """Called for every frame on a topic this process listens to. Parsed once here,
+        whatever the number of local recipients."""
+        meta = orjson.loads(frame)
+        kind, _, key = topic.partition(":")
+        if kind == "conv":
+            feed = self.feeds.get(key)
+            if feed is None:
+                return
+            if meta["type"] == "event":
+                self._accept(feed, meta["seq"], frame, meta)
+            elif meta["type"] == "typing":
+                for conn in feed.members:
+                    if key in conn.subscriptions:
+                        conn.send(frame)
+        elif kind == "user" and meta.get("kind") == "member.added":
+            self._members_added(meta["conversation_id"], [key], meta)
+        elif kind == "presence":
+            for conn in self.companies.get(key, ()):
+                conn.send(frame)
+
+    def _accept(self, feed: Feed, seq: int, frame: str, meta: dict[str, Any]) -> None:
+        if feed.last is None:
+            if feed.joining:
+                feed.pending[seq] = (frame, meta)
+            else:
+                self._dispatch(feed, seq, frame, meta)
+            return
+        if seq <= feed.last:
+            return
+        feed.pending[seq] = (frame, meta)
+        self._drain(feed)
+
+    def _drain(self, feed: Feed) -> None:
+        """Dispatch pending frames in order from feed.last; fetch a lasting gap from the log."""
+        assert feed.last is not None
+        for seq in [s for s in feed.pending if s <= feed.last]:
+            del feed.pending[seq]
+        while feed.last + 1 in feed.pending:
+            feed.last += 1
+            frame, meta = feed.pending.pop(feed.last)
+            self._dispatch(feed, feed.last, frame, meta)
+        if feed.pending and (feed.gap_task is None or feed.gap_task.done()):
+            feed.gap_task = asyncio.get_running_loop().create_task(self._fill_gap(feed))
+
+    async def _fill_gap(self, feed: Feed) -> None:
+        await asyncio.sleep(GAP_GRACE_SECONDS)
+        while feed.pending and feed.last is not None and self.feeds.get(feed.conversation_id):
+            upto = min(feed.pending)
+            async with self.ctx.db.read() as db:
+                missing = await read_events_after(
+                    db, feed.conversation_id, feed.last, upto - feed.last - 1
+                )
+            for event in missing:
+                frame = event_frame(event)
+                feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
+            before = feed.last
+            self._drain(feed)
+            if feed.last == before:
+                log.warning(
+                    "seq gap in %s after %s not in the log yet", feed.conversation_id, before
+                )
+                await asyncio.sleep(GAP_GRACE_SECONDS)
+
+    def _dispatch(self, feed: Feed, seq: int, frame: str, meta: dict[str, Any]) -> None:
+        conversation_id = feed.conversation_id
+        kind = meta["kind"]
+        data = meta["data"]
+        inbox: str | None = None
+        for conn in feed.members:
+            sub = conn.subscriptions.get(conversation_id)
+            if sub is not None:
+                if sub.buffer is not None:
+                    sub.buffer.append((seq, frame))
+                elif seq > sub.delivered:
+                    sub.delivered = seq
+                    conn.send(frame)
+            else:
+                if inbox is None:
+                    extra = {k: data[k] for k in _INBOX_FIELDS if k in data}
+                    inbox = inbox_frame("activity", conversation_id, seq=seq, event=kind, **extra)
+                conn.send(inbox)
+        if kind == "member.removed":
+            self._member_removed(feed, data["user_id"], seq)
+        elif kind == "member.added":
+            self._members_added(conversation_id, data["user_ids"], meta)
+
+    def _member_removed(self, feed: Feed, user_id: str, seq: int) -> None:
+        """Delivery to a removed person stops here, before the next event of the feed."""
+        topics: list[str] = []
+        for conn in list(self.users.get(user_id, ())):
+            if feed.conversation_id in conn.conversations:
+                topics.extend(self._leave_feed(conn, feed.conversation_id))
+                conn.send(inbox_frame("removed", feed.conversation_id, seq=seq))
+        if topics:
+            self._spawn(self.broker.unsubscribe(topics))
+
+    def _members_added(
+        self, conversation_id: str, user_ids: list[str], meta: dict[str, Any]
+    ) -> None:
+        topics: list[str] = []
+        for user_id in user_ids:
+            for conn in self.users.get(user_id, ()):
+                if conversation_id in conn.conversations:
+                    continue
+                topics.extend(self._join_feeds(conn, [conversation_id]))
+                conn.send(
+                    inbox_frame(
+                        "added",
+                        conversation_id,
+                        seq=meta["seq"],
+                        conversation=meta["data"].get("conversation"),
+                    )
+                )
+        if topics:
+            self._spawn(self.broker.subscribe(topics))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_presence_forever(self) -> None:
+        interval = self.settings.presence_ttl_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            by_company: dict[str, list[str]] = defaultdict(list)
+            for user_id, conns in self.users.items():
+                for conn in conns:
+                    by_company[conn.actor.company_id].append(user_id)
+                    break
+            for company_id, user_ids in by_company.items():
+                try:
+                    await self.presence.mark_online(company_id, user_ids)
+                except Exception:
+                    log.exception("refreshing presence failed")
+
+
+class HubPublisher:
+    """The domain's EventPublisher: serialises each committed event once and publishes it."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            frame = event_frame(event)
+            await self.broker.publish(f"conv:{event.conversation_id}", frame)
+            if event.kind == "member.added":
+                for user_id in event.data["user_ids"]:
+                    await self.broker.publish(f"user:{user_id}", frame)

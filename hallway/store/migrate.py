@@ -1,0 +1,47 @@
+"""Apply and inspect Alembic migrations for the configured database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from hallway.store.database import Database
+
+_HERE = Path(__file__).parent
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(_HERE / "alembic.ini"))
+    config.set_main_option("script_location", str(_HERE / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def _upgrade(connection: Connection, url: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _pending(connection: Connection, url: str) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(url))
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = set(script.get_heads())
+    if current == heads:
+        return []
+    return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
+
+
+async def upgrade_to_head(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_upgrade, db.url)
+
+
+async def pending_migrations(db: Database) -> list[str]:
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_pending, db.url)

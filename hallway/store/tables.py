@@ -1,0 +1,194 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from hallway.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("retention_days", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("display_name", String(100), nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("external_id", String(255), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("role IN ('admin', 'member')", name="role"),
+    # Email is the login name, so it is unique across the whole service.
+    UniqueConstraint("email", name="uq_users_email"),
+    UniqueConstraint("external_id", name="uq_users_external_id"),
+    Index("ix_users_company", "company_id", "display_name"),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("title", String(200), nullable=True),
+    Column("created_by", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    # The pair key makes "one direct conversation per pair of people" a database rule.
+    Column("direct_key", String(80), nullable=True),
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("last_activity_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('direct', 'group', 'channel')", name="kind"),
+    UniqueConstraint("direct_key", name="uq_conversations_direct_key"),
+    Index("ix_conversations_company_kind", "company_id", "kind"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("last_read_seq", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("conversation_id", "user_id"),
+    CheckConstraint("role IN ('owner', 'member')", name="role"),
+    Index("ix_participants_user", "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", BigInteger, nullable=False),
+    Column("sender_id", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("client_msg_id", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("thread_root_id", ID, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("edited_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    UniqueConstraint(
+        "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"
+    ),
+    Index("ix_messages_thread", "thread_root_id", "seq"),
+)
+
+message_edits = Table(
+    "message_edits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", ID, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("old_body", Text, nullable=False),
+    Column("edited_by", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("edited_at", UTCDateTime, nullable=False),
+    Index("ix_message_edits_message", "message_id", "edited_at"),
+)
+
+reactions = Table(
+    "reactions",
+    metadata,
+    Column("message_id", ID, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("emoji", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("message_id", "user_id", "emoji"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("uploader_id", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("message_id", ID, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(512), nullable=False),
+    Column("thumb_key", String(512), nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_attachments_message", "message_id"),
+    Index("ix_attachments_orphans", "message_id", "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("conversation_id", "seq"),
+)

@@ -1,0 +1,109 @@
+"""Fixtures: every suite runs on SQLite, and on PostgreSQL + Redis when CI provides them."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from hallway.api.app import create_app
+from hallway.config import Settings
+from hallway.store.database import Database
+from hallway.store.migrate import upgrade_to_head
+from tests.support import (
+    STACKS,
+    TEST_DATABASE_URL,
+    Directory,
+    ServerProcess,
+    reset_postgresql,
+    settings_from_env,
+    stack_env,
+)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | None]:
+    """Migrate each stack's database once per run; tests copy (SQLite) or share it."""
+    template = tmp_path_factory.mktemp("template") / "hallway.db"
+
+    async def prepare() -> None:
+        db = Database(f"sqlite+aiosqlite:///{template}")
+        await upgrade_to_head(db)
+        await db.dispose()
+        if TEST_DATABASE_URL:
+            await reset_postgresql(TEST_DATABASE_URL)
+            pg = Database(Settings(database_url=TEST_DATABASE_URL).effective_database_url)
+            await upgrade_to_head(pg)
+            await pg.dispose()
+
+    asyncio.run(prepare())
+    return {"sqlite": template, "postgresql": None}
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def env(stack: str, tmp_path: Path, migrated: dict[str, Path | None]) -> dict[str, str]:
+    """HALLWAY_* settings for this test's stack (a fresh SQLite file per test)."""
+    sqlite_path = None
+    if stack == "sqlite":
+        template = migrated["sqlite"]
+        assert template is not None
+        sqlite_path = tmp_path / "hallway.db"
+        shutil.copy(template, sqlite_path)
+    return stack_env(stack, tmp_path, sqlite_path)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return settings_from_env(env)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
+        yield c
+
+
+@pytest.fixture
+def directory(client: httpx.AsyncClient) -> Directory:
+    return Directory(client)
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[ServerProcess]:
+    """A real server process for this test's stack."""
+    process = ServerProcess(env).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def live(server: ServerProcess) -> AsyncIterator[Any]:
+    """A Directory speaking real HTTP to the server process."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as c:
+        yield Directory(c)

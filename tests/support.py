@@ -1,0 +1,226 @@
+"""Shared test plumbing: which stacks to run on, settings, an API client, live servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hallway.config import Settings
+
+TEST_DATABASE_URL = os.environ.get("HALLWAY_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("HALLWAY_TEST_REDIS_URL")
+SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+# sqlite: SQLite file + in-memory broker. postgresql: PostgreSQL + Redis broker (CI has both).
+STACKS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> dict[str, str]:
+    """HALLWAY_* variables for one stack, usable for Settings and for server processes."""
+    env = {
+        "HALLWAY_DATA_DIR": str(data_dir),
+        "HALLWAY_SECRET_KEY": SECRET,
+        "HALLWAY_PASSWORD_HASH_TIME_COST": "1",
+        "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
+    }
+    if stack == "postgresql":
+        assert TEST_DATABASE_URL
+        env["HALLWAY_DATABASE_URL"] = TEST_DATABASE_URL
+        if TEST_REDIS_URL:
+            env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
+    elif sqlite_path is not None:
+        env["HALLWAY_DATABASE_URL"] = f"sqlite+aiosqlite:///{sqlite_path}"
+    return env
+
+
+def settings_from_env(env: dict[str, str], **overrides: Any) -> Settings:
+    values = {k.removeprefix("HALLWAY_").lower(): v for k, v in env.items()}
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def reset_postgresql(url: str) -> None:
+    """A clean schema for this test run (CI and developers share the machine's server)."""
+    engine = create_async_engine(Settings(database_url=url).effective_database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def unique_email(name: str = "person") -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}@example.test"
+
+
+@dataclass
+class Person:
+    """A signed-up person with a client that sends their token."""
+
+    id: str
+    email: str
+    company_id: str
+    role: str
+    token: str
+    client: httpx.AsyncClient
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.get(url, headers=self.headers, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.post(url, headers=self.headers, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.patch(url, headers=self.headers, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.put(url, headers=self.headers, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.delete(url, headers=self.headers, **kwargs)
+
+
+def _person(client: httpx.AsyncClient, body: dict[str, Any]) -> Person:
+    user = body["user"]
+    return Person(
+        id=user["id"],
+        email=user["email"],
+        company_id=user["company_id"],
+        role=user["role"],
+        token=body["access_token"],
+        client=client,
+    )
+
+
+class Directory:
+    """Creates companies and people through the public API."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def company(self, name: str = "Acme") -> Person:
+        """Sign up a new company; returns its admin."""
+        r = await self.client.post(
+            "/api/v1/auth/signup",
+            json={
+                "company_name": name,
+                "email": unique_email("admin"),
+                "password": "correct horse battery",
+                "display_name": f"{name} Admin",
+            },
+        )
+        assert r.status_code == 201, r.text
+        return _person(self.client, r.json())
+
+    async def colleague(self, admin: Person, name: str = "Colleague") -> Person:
+        invite = await admin.post("/api/v1/invites", json={})
+        assert invite.status_code == 201, invite.text
+        r = await self.client.post(
+            "/api/v1/auth/join",
+            json={
+                "invite_code": invite.json()["code"],
+                "email": unique_email(name.lower()),
+                "password": "correct horse battery",
+                "display_name": name,
+            },
+        )
+        assert r.status_code == 201, r.text
+        return _person(self.client, r.json())
+
+    async def conversation(
+        self, owner: Person, kind: str, members: list[Person], title: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": kind, "member_ids": [m.id for m in members]}
+        if title is not None or kind == "channel":
+            body["title"] = title or "a channel"
+        r = await owner.post("/api/v1/conversations", json=body)
+        assert r.status_code in (200, 201), r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """`hallway serve` in its own process on a free port: real HTTP, real WebSockets."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/realtime"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hallway.cli", "serve", "--port", str(self.port),
+             "--log-level", "warning"],
+            env=self.env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        """Die at once, as a crashed node would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+async def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll an async or plain callable until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
