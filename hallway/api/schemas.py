@@ -59,6 +59,10 @@ class SendMessageRequest(Request):
     thread_root_id: str | None = Field(default=None, max_length=36)
 
 
+class EditMessageRequest(Request):
+    body: str = Field(max_length=1_000_000)
+
+
 class MarkReadRequest(Request):
     seq: int = Field(ge=0)
 
@@ -176,6 +180,16 @@ class MessagePage(BaseModel):
     messages: list[Message] = Field(description="oldest first")
     next_cursor: str | None = Field(description="pass as `before` for the previous window")
     has_more: bool
+
+
+class MessageEdit(BaseModel):
+    old_body: str
+    edited_by: str | None
+    edited_at: datetime
+
+
+class MessageEdits(BaseModel):
+    edits: list[MessageEdit] = Field(description="earlier bodies, oldest first")
 
 
 class Thread(BaseModel):

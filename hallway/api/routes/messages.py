@@ -8,8 +8,23 @@ from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import ERRORS
-from hallway.api.schemas import EventPage, Message, MessagePage, SendMessageRequest, Thread
-from hallway.domain import events, message_history, message_send
+from hallway.api.schemas import (
+    EditMessageRequest,
+    EventPage,
+    Message,
+    MessageEdits,
+    MessagePage,
+    SendMessageRequest,
+    Thread,
+)
+from hallway.domain import (
+    events,
+    message_delete,
+    message_edit,
+    message_history,
+    message_send,
+    reactions,
+)
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -57,6 +72,48 @@ async def message_history_page(
         ctx, actor, conversation_id, limit=limit, before=before
     )
     return {"messages": page.messages, "next_cursor": page.next_cursor, "has_more": page.has_more}
+
+
+@router.patch(
+    "/messages/{message_id}",
+    response_model=Message,
+    responses={403: {"description": "only the sender may edit"}},
+)
+async def edit_message(
+    message_id: str, body: EditMessageRequest, ctx: Ctx, actor: CurrentActor
+) -> Any:
+    """Change a message's body (sender only); the earlier body is kept and
+    `message.edited` is logged."""
+    return await message_edit.edit_message(ctx, actor, message_id, body=body.body)
+
+
+@router.delete(
+    "/messages/{message_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "only the sender, the owner or an admin may delete"}},
+)
+async def delete_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> None:
+    """Delete a message (sender, conversation owner or admin). It keeps its place in history
+    with an empty body; its edits, reactions and files go. Logs `message.deleted`."""
+    await message_delete.delete_message(ctx, actor, message_id)
+
+
+@router.get("/messages/{message_id}/edits", response_model=MessageEdits)
+async def message_edits(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
+    """The earlier bodies of an edited message, oldest first."""
+    return {"edits": await message_edit.list_edits(ctx, actor, message_id)}
+
+
+@router.put("/messages/{message_id}/reactions/{emoji}", status_code=status.HTTP_204_NO_CONTENT)
+async def add_reaction(message_id: str, emoji: str, ctx: Ctx, actor: CurrentActor) -> None:
+    """React with an emoji (idempotent); logs `reaction.added` the first time."""
+    await reactions.add_reaction(ctx, actor, message_id, emoji)
+
+
+@router.delete("/messages/{message_id}/reactions/{emoji}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_reaction(message_id: str, emoji: str, ctx: Ctx, actor: CurrentActor) -> None:
+    """Take back a reaction (idempotent); logs `reaction.removed` if there was one."""
+    await reactions.remove_reaction(ctx, actor, message_id, emoji)
 
 
 @router.get("/messages/{message_id}/thread", response_model=Thread)
