@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hallway.config import Settings
+from hallway.store import tables as t
+from hallway.store.database import Database
 
 TEST_DATABASE_URL = os.environ.get("HALLWAY_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("HALLWAY_TEST_REDIS_URL")
@@ -178,8 +180,16 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hallway.cli", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "hallway.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
             env=self.env,
         )
         deadline = time.monotonic() + timeout
@@ -224,3 +234,78 @@ async def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+def error_of(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert the one JSON error shape (and status, and code when given); return its error."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["details"], dict), error
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def named_fields(error: dict[str, Any]) -> set[str]:
+    """The fields an error names: `details.field` (domain) or `details.fields[].field`."""
+    details = error["details"]
+    found = {str(f["field"]) for f in details.get("fields", [])}
+    if "field" in details:
+        found.add(str(details["field"]))
+    return found
+
+
+async def send(
+    person: Person, conversation_id: str, body: str = "hello", **fields: Any
+) -> dict[str, Any]:
+    """Send a message that must be created (201); returns it."""
+    r = await person.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"body": body, **fields}
+    )
+    assert r.status_code == 201, r.text
+    message: dict[str, Any] = r.json()
+    return message
+
+
+async def company_rows(db_url: str, company_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row belonging to these companies, table by table, in a stable order.
+
+    Scoped to companies rather than whole tables, so that other test runs sharing the
+    PostgreSQL database cannot disturb a before/after comparison.
+    """
+    conversation_ids = select(t.conversations.c.id).where(
+        t.conversations.c.company_id.in_(company_ids)
+    )
+    message_ids = select(t.messages.c.id).where(t.messages.c.conversation_id.in_(conversation_ids))
+    queries = {
+        "companies": select(t.companies).where(t.companies.c.id.in_(company_ids)),
+        "users": select(t.users).where(t.users.c.company_id.in_(company_ids)),
+        "invites": select(t.invites).where(t.invites.c.company_id.in_(company_ids)),
+        "conversations": select(t.conversations).where(
+            t.conversations.c.company_id.in_(company_ids)
+        ),
+        "participants": select(t.participants).where(
+            t.participants.c.conversation_id.in_(conversation_ids)
+        ),
+        "messages": select(t.messages).where(t.messages.c.conversation_id.in_(conversation_ids)),
+        "events": select(t.events).where(t.events.c.conversation_id.in_(conversation_ids)),
+        "reactions": select(t.reactions).where(t.reactions.c.message_id.in_(message_ids)),
+        "message_edits": select(t.message_edits).where(
+            t.message_edits.c.message_id.in_(message_ids)
+        ),
+        "attachments": select(t.attachments).where(t.attachments.c.company_id.in_(company_ids)),
+    }
+    db = Database(db_url)
+    try:
+        async with db.read() as conn:
+            return {
+                name: sorted((tuple(row) for row in await conn.execute(query)), key=repr)
+                for name, query in queries.items()
+            }
+    finally:
+        await db.dispose()

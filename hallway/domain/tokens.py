@@ -52,9 +52,22 @@ def _own_actor(settings: Settings, token: str) -> Actor:
     return Actor(user_id=claims["sub"], company_id=claims["cid"], role=claims["role"])
 
 
+def _external_key(settings: Settings) -> tuple[str, list[str]]:
+    """The provider's key and the configured algorithms that suit it. A public key never
+    verifies HS* (that would let anyone who knows the public key sign tokens), and a shared
+    secret verifies only HS*."""
+    if settings.external_jwt_public_key:
+        key = settings.external_jwt_public_key
+        algorithms = [a for a in settings.external_jwt_algorithms if not a.startswith("HS")]
+    else:
+        assert settings.external_jwt_secret is not None
+        key = settings.external_jwt_secret
+        algorithms = [a for a in settings.external_jwt_algorithms if a.startswith("HS")]
+    return key, algorithms
+
+
 def _external_claims(settings: Settings, token: str) -> dict[str, Any]:
-    key = settings.external_jwt_public_key or settings.external_jwt_secret
-    assert key is not None
+    key, algorithms = _external_key(settings)
     options: Any = {"require": ["exp", "sub"]}
     if settings.external_jwt_audience is None:
         options["verify_aud"] = False
@@ -62,7 +75,7 @@ def _external_claims(settings: Settings, token: str) -> dict[str, Any]:
         return jwt.decode(
             token,
             key,
-            algorithms=settings.external_jwt_algorithms,
+            algorithms=algorithms,
             audience=settings.external_jwt_audience,
             issuer=settings.external_jwt_issuer,
             options=options,

@@ -1,0 +1,400 @@
+"""Accounts: signup, login, invites and joining, the directory, and every way a token fails."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+
+from hallway.api.app import create_app
+from hallway.domain import accounts
+from hallway.store.tables import invites
+from tests.support import (
+    SECRET,
+    Directory,
+    Person,
+    company_rows,
+    error_of,
+    named_fields,
+    settings_from_env,
+    unique_email,
+)
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "correct horse battery"
+IDP_SECRET = "the-identity-providers-shared-secret-0123456789"
+
+
+def signup_body(**overrides: str) -> dict[str, str]:
+    return {
+        "company_name": "Initech",
+        "email": unique_email("founder"),
+        "password": PASSWORD,
+        "display_name": "Founder",
+        **overrides,
+    }
+
+
+def assert_session(body: dict[str, Any], email: str, role: str) -> None:
+    assert set(body) == {"access_token", "token_type", "expires_in", "user"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] > 0
+    assert set(body["user"]) == {"id", "email", "display_name", "company_id", "role"}
+    assert body["user"]["email"] == email
+    assert body["user"]["role"] == role
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- signup ---------------------------------------------------------------------------------
+
+
+async def test_signup_creates_a_company_and_its_admin(client: httpx.AsyncClient) -> None:
+    body = signup_body(email=unique_email("Founder").upper())
+    r = await client.post("/api/v1/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    session = r.json()
+    # Emails are stored lower-cased so that login is case-insensitive.
+    assert_session(session, body["email"].lower(), "admin")
+    assert session["user"]["display_name"] == "Founder"
+    me = await client.get("/api/v1/me", headers=bearer(session["access_token"]))
+    assert me.status_code == 200
+    assert me.json() == session["user"]
+
+
+async def test_duplicate_email_is_a_conflict_and_creates_no_company(
+    client: httpx.AsyncClient, settings: Any
+) -> None:
+    body = signup_body()
+    first = await client.post("/api/v1/auth/signup", json=body)
+    assert first.status_code == 201
+    again = await client.post(
+        "/api/v1/auth/signup",
+        json={**body, "email": body["email"].upper(), "company_name": "Second Co"},
+    )
+    error = error_of(again, 409, "email_taken")
+    assert named_fields(error) == {"email"}
+    company_id = first.json()["user"]["company_id"]
+    rows = await company_rows(settings.effective_database_url, [company_id])
+    assert len(rows["users"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"password": "short"}, "password"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "two@@example.test"}, "email"),
+        ({"display_name": "   "}, "display_name"),
+        ({"company_name": "  "}, "company_name"),
+    ],
+)
+async def test_signup_refuses_bad_input_naming_the_field(
+    client: httpx.AsyncClient, overrides: dict[str, str], field: str
+) -> None:
+    body = signup_body(**overrides)
+    r = await client.post("/api/v1/auth/signup", json=body)
+    error = error_of(r, 422)
+    assert field in named_fields(error)
+    # Nothing was stored: the email is still free.
+    if field != "email":
+        retry = await client.post("/api/v1/auth/signup", json=signup_body(email=body["email"]))
+        assert retry.status_code == 201, retry.text
+
+
+# --- login ----------------------------------------------------------------------------------
+
+
+async def test_login_answers_a_session(directory: Directory) -> None:
+    admin = await directory.company()
+    r = await directory.client.post(
+        "/api/v1/auth/login", json={"email": admin.email.upper(), "password": PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    assert_session(r.json(), admin.email, "admin")
+    assert r.json()["user"]["id"] == admin.id
+
+
+async def test_wrong_password_and_unknown_email_answer_the_same(directory: Directory) -> None:
+    admin = await directory.company()
+    wrong = await directory.client.post(
+        "/api/v1/auth/login", json={"email": admin.email, "password": "not the password"}
+    )
+    unknown = await directory.client.post(
+        "/api/v1/auth/login", json={"email": unique_email("nobody"), "password": PASSWORD}
+    )
+    assert error_of(wrong, 401, "invalid_credentials") == error_of(
+        unknown, 401, "invalid_credentials"
+    )
+
+
+# --- invites and joining --------------------------------------------------------------------
+
+
+async def test_join_with_an_invite_adds_a_member_to_that_company(directory: Directory) -> None:
+    admin = await directory.company()
+    invite = await admin.post("/api/v1/invites", json={})
+    assert invite.status_code == 201
+    assert set(invite.json()) == {"code", "expires_at"}
+    expires_at = datetime.fromisoformat(invite.json()["expires_at"])
+    assert expires_at > datetime.now(UTC)
+    email = unique_email("joiner")
+    r = await directory.client.post(
+        "/api/v1/auth/join",
+        json={
+            "invite_code": invite.json()["code"],
+            "email": email,
+            "password": PASSWORD,
+            "display_name": "Joiner",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert_session(r.json(), email, "member")
+    assert r.json()["user"]["company_id"] == admin.company_id
+
+
+async def join_with(client: httpx.AsyncClient, code: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/join",
+        json={
+            "invite_code": code,
+            "email": unique_email("joiner"),
+            "password": PASSWORD,
+            "display_name": "Joiner",
+        },
+    )
+
+
+async def test_unknown_invite_code_is_refused(client: httpx.AsyncClient) -> None:
+    error = error_of(await join_with(client, "no-such-code"), 422, "invalid_invite")
+    assert named_fields(error) == {"invite_code"}
+
+
+async def test_expired_invite_is_refused(directory: Directory, app: FastAPI) -> None:
+    admin = await directory.company()
+    now = datetime.now(UTC)
+    async with app.state.ctx.db.write() as conn:
+        await conn.execute(
+            invites.insert().values(
+                code="expired-invite",
+                company_id=admin.company_id,
+                created_by=admin.id,
+                created_at=now - timedelta(days=8),
+                expires_at=now - timedelta(seconds=1),
+            )
+        )
+    error_of(await join_with(directory.client, "expired-invite"), 422, "invalid_invite")
+    people = await admin.get("/api/v1/users")
+    assert [p["id"] for p in people.json()["users"]] == [admin.id]
+
+
+async def test_only_admins_create_invites(directory: Directory) -> None:
+    admin = await directory.company()
+    member = await directory.colleague(admin, "Member")
+    error_of(await member.post("/api/v1/invites", json={}), 403, "admin_required")
+
+
+# --- me and the directory -------------------------------------------------------------------
+
+
+async def test_directory_lists_only_my_company(directory: Directory) -> None:
+    acme = await directory.company("Acme")
+    bob = await directory.colleague(acme, "Bob")
+    other = await directory.company("Other")
+    await directory.colleague(other, "Stranger")
+    r = await bob.get("/api/v1/users")
+    assert r.status_code == 200
+    people = r.json()["users"]
+    assert {p["id"] for p in people} == {acme.id, bob.id}
+    assert {p["company_id"] for p in people} == {acme.company_id}
+    assert all(p["presence"] in ("online", "offline") for p in people)
+    # Ordered by display name.
+    assert [p["display_name"] for p in people] == sorted(p["display_name"] for p in people)
+
+
+async def test_me_answers_the_callers_account(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    r = await bob.get("/api/v1/me")
+    assert r.json() == {
+        "id": bob.id,
+        "email": bob.email,
+        "display_name": "Bob",
+        "company_id": admin.company_id,
+        "role": "member",
+    }
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def own_token(person: Person, **claims: Any) -> str:
+    now = datetime.now(UTC)
+    payload = {
+        "iss": "hallway",
+        "typ": "access",
+        "sub": person.id,
+        "cid": person.company_id,
+        "role": person.role,
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+        **claims,
+    }
+    return jwt.encode(payload, SECRET, algorithm="HS256")
+
+
+async def test_expired_token_is_401_token_expired(directory: Directory) -> None:
+    admin = await directory.company()
+    token = own_token(admin, exp=datetime.now(UTC) - timedelta(seconds=5))
+    r = await directory.client.get("/api/v1/me", headers=bearer(token))
+    error_of(r, 401, "token_expired")
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic YWRhOnNlY3JldA=="},
+    ],
+    ids=["missing", "empty-bearer", "basic"],
+)
+async def test_missing_credentials_are_401(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    error_of(await client.get("/api/v1/me", headers=headers), 401, "unauthenticated")
+
+
+async def test_invalid_tokens_are_401_invalid_token(directory: Directory) -> None:
+    admin = await directory.company()
+    forged = jwt.encode(
+        jwt.decode(admin.token, options={"verify_signature": False}),
+        "some-other-secret-of-enough-length-0123456789",
+        algorithm="HS256",
+    )
+    for token in ("garbage", "a.b.c", forged, own_token(admin, typ="refresh")):
+        r = await directory.client.get("/api/v1/me", headers=bearer(token))
+        error_of(r, 401, "invalid_token")
+
+
+# --- an external identity provider -----------------------------------------------------------
+
+
+@asynccontextmanager
+async def client_for(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
+            c.app_state = application.state  # type: ignore[attr-defined]
+            yield c
+
+
+def idp_token(sub: str, key: Any = IDP_SECRET, algorithm: str = "HS256", **claims: Any) -> str:
+    now = datetime.now(UTC)
+    payload = {"sub": sub, "iat": now, "exp": now + timedelta(minutes=5), **claims}
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+async def test_external_identity_tokens_map_to_users(env: dict[str, str]) -> None:
+    settings = settings_from_env(env, external_jwt_secret=IDP_SECRET)
+    async with client_for(settings) as c:
+        founder = await c.post("/api/v1/auth/signup", json=signup_body())
+        company_id = founder.json()["user"]["company_id"]
+        linked = await accounts.create_user(
+            c.app_state.ctx,  # type: ignore[attr-defined]
+            company_id=company_id,
+            email=unique_email("sso"),
+            display_name="Via SSO",
+            password=None,
+            external_id="idp|12345",
+        )
+        me = await c.get("/api/v1/me", headers=bearer(idp_token("idp|12345")))
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == linked["id"]
+        assert me.json()["company_id"] == company_id
+        # Our own tokens keep working alongside.
+        own = await c.get("/api/v1/me", headers=bearer(founder.json()["access_token"]))
+        assert own.status_code == 200
+
+        unknown = await c.get("/api/v1/me", headers=bearer(idp_token("idp|nobody")))
+        error_of(unknown, 401, "unknown_identity")
+        wrong_key = idp_token("idp|12345", key="not-the-idp-secret-but-long-enough-000")
+        error_of(await c.get("/api/v1/me", headers=bearer(wrong_key)), 401, "invalid_token")
+        expired = idp_token("idp|12345", exp=datetime.now(UTC) - timedelta(minutes=1))
+        error_of(await c.get("/api/v1/me", headers=bearer(expired)), 401, "token_expired")
+
+
+async def test_password_login_is_refused_for_external_only_accounts(
+    directory: Directory, app: FastAPI
+) -> None:
+    admin = await directory.company()
+    user = await accounts.create_user(
+        app.state.ctx,
+        company_id=admin.company_id,
+        email=unique_email("sso"),
+        display_name="SSO only",
+        password=None,
+        external_id="idp|only",
+    )
+    r = await directory.client.post(
+        "/api/v1/auth/login", json={"email": user["email"], "password": PASSWORD}
+    )
+    error_of(r, 401, "invalid_credentials")
+
+
+async def test_external_public_key_refuses_tokens_signed_otherwise(env: dict[str, str]) -> None:
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = settings_from_env(env, external_jwt_public_key=public_pem)
+    async with client_for(settings) as c:
+        founder = await c.post("/api/v1/auth/signup", json=signup_body())
+        await accounts.create_user(
+            c.app_state.ctx,  # type: ignore[attr-defined]
+            company_id=founder.json()["user"]["company_id"],
+            email=unique_email("sso"),
+            display_name="Via SSO",
+            password=None,
+            external_id="idp|rsa",
+        )
+        good = idp_token("idp|rsa", key=private_key, algorithm="RS256")
+        assert (await c.get("/api/v1/me", headers=bearer(good))).status_code == 200
+        other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        forged = idp_token("idp|rsa", key=other_key, algorithm="RS256")
+        error_of(await c.get("/api/v1/me", headers=bearer(forged)), 401, "invalid_token")
+        # The public key used as an HMAC secret: the classic algorithm-confusion forgery.
+        confused = hmac_token("idp|rsa", public_pem.encode())
+        error_of(await c.get("/api/v1/me", headers=bearer(confused)), 401, "invalid_token")
+
+
+def hmac_token(sub: str, key: bytes) -> str:
+    """An HS256 token signed with any bytes (PyJWT itself refuses a PEM key as a secret)."""
+
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    exp = int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())
+    payload = b64(json.dumps({"sub": sub, "exp": exp}).encode())
+    signature = b64(hmac.new(key, header + b"." + payload, hashlib.sha256).digest())
+    return (header + b"." + payload + b"." + signature).decode()
