@@ -60,6 +60,17 @@ async def channel_in_company(conn: AsyncConnection, actor: Actor, conversation_i
     return row
 
 
+async def joinable_conversation(
+    conn: AsyncConnection, actor: Actor, conversation_id: str
+) -> AnyRow:
+    """A conversation the actor may add themselves to: one they already take part in (a
+    no-op), or an open channel of their company."""
+    try:
+        return await conversation_for_member(conn, actor, conversation_id)
+    except NotFound:
+        return await channel_in_company(conn, actor, conversation_id)
+
+
 async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
     """A message in a conversation the actor takes part in."""
     row = (

@@ -194,13 +194,15 @@ async def _direct_conversation_id(conn: AsyncConnection, direct_key: str) -> str
     ).scalar_one_or_none()
 
 
-async def require_colleagues(conn: AsyncConnection, actor: Actor, user_ids: set[str]) -> None:
+async def require_colleagues(
+    conn: AsyncConnection, actor: Actor, user_ids: set[str], *, field: str = "member_ids"
+) -> None:
     unknown = user_ids - await company_user_ids(conn, actor.company_id, user_ids)
     if unknown:
         raise InvalidInput(
             "some member ids are not people of your company",
             code="unknown_users",
-            field="member_ids",
+            field=field,
             user_ids=sorted(unknown),
         )
 

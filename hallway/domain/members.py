@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from hallway.domain.access import (
-    channel_in_company,
     conversation_for_member,
+    joinable_conversation,
     may_manage_members,
 )
 from hallway.domain.actor import Actor
@@ -32,9 +32,8 @@ async def add_members(
     if not wanted:
         raise InvalidInput("name at least one person to add", field="user_ids")
     async with ctx.transaction() as tx:
-        joining_channel = wanted == {actor.user_id}
-        if joining_channel:
-            conversation = await channel_in_company(tx.conn, actor, conversation_id)
+        if wanted == {actor.user_id}:
+            conversation = await joinable_conversation(tx.conn, actor, conversation_id)
         else:
             conversation = await conversation_for_member(tx.conn, actor, conversation_id)
         if conversation.kind == "direct":
@@ -43,7 +42,7 @@ async def add_members(
                 code="direct_members_fixed",
                 field="user_ids",
             )
-        await require_colleagues(tx.conn, actor, wanted)
+        await require_colleagues(tx.conn, actor, wanted, field="user_ids")
         present = set(
             (
                 await tx.conn.execute(
