@@ -1,11 +1,16 @@
-"""Opaque page cursors: clients pass them back unchanged; a forged one is a clear 400."""
+"""Opaque page cursors: clients pass them back unchanged; a forged one is a clear 422."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from datetime import datetime
 
 from hallway.domain.errors import InvalidInput
+from hallway.domain.events import MAX_SEQ
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def encode_cursor(*parts: str | int) -> str:
@@ -13,16 +18,42 @@ def encode_cursor(*parts: str | int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _invalid(field: str) -> InvalidInput:
+    return InvalidInput("the cursor is not valid", code="invalid_cursor", field=field)
+
+
 def decode_cursor(cursor: str, field: str = "before") -> list[str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+        raw = base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput("the cursor is not valid", code="invalid_cursor", field=field) from exc
+        raise _invalid(field) from exc
+    # PostgreSQL refuses NUL in text even to compare it, so a NUL must never reach a query.
+    if "\x00" in raw:
+        raise _invalid(field)
+    return raw.split("|")
 
 
 def decode_seq_cursor(cursor: str, field: str = "before") -> int:
     parts = decode_cursor(cursor, field)
-    if len(parts) != 2 or parts[0] != "seq" or not parts[1].isdigit():
-        raise InvalidInput("the cursor is not valid", code="invalid_cursor", field=field)
-    return int(parts[1])
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if len(parts) != 2 or parts[0] != "seq" or not _DIGITS.fullmatch(parts[1]):
+        raise _invalid(field)
+    seq = int(parts[1])
+    if seq > MAX_SEQ:
+        raise _invalid(field)
+    return seq
+
+
+def decode_activity_cursor(cursor: str, field: str = "cursor") -> tuple[datetime, str]:
+    """(last_activity_at, id) of the last conversation of the previous page."""
+    parts = decode_cursor(cursor, field)
+    if len(parts) != 2:
+        raise _invalid(field)
+    try:
+        at = datetime.fromisoformat(parts[0])
+    except ValueError as exc:
+        raise _invalid(field) from exc
+    if at.tzinfo is None:
+        raise _invalid(field)
+    return at, parts[1]

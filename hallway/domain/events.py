@@ -14,6 +14,7 @@ from hallway.domain.errors import InvalidInput
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
+MAX_SEQ = 2**63 - 1  # seqs are BIGINT; a larger number cannot even be compared with one
 
 
 async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool = False) -> int:
@@ -80,8 +81,8 @@ async def events_after(
     ctx: DomainContext, actor: Actor, conversation_id: str, after_seq: int, limit: int
 ) -> tuple[list[Event], int]:
     """Catch-up: the events after `after_seq` and the conversation's current last seq."""
-    if after_seq < 0:
-        raise InvalidInput("after_seq must be 0 or more", field="after_seq")
+    if not 0 <= after_seq <= MAX_SEQ:
+        raise InvalidInput(f"after_seq must be 0..{MAX_SEQ}", field="after_seq")
     if not 1 <= limit <= MAX_EVENTS_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_EVENTS_PAGE}", field="limit")
     async with ctx.db.read() as conn:

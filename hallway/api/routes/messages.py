@@ -133,7 +133,7 @@ async def events_after(
     conversation_id: str,
     ctx: Ctx,
     actor: CurrentActor,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=events.MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> Any:
     """Catch-up: the conversation's events after `after_seq`, in order, with no gaps."""
