@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,14 @@ from hallway.config import Settings
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
+    RUN_DATABASE,
     STACKS,
     TEST_DATABASE_URL,
     Directory,
     ServerProcess,
-    reset_postgresql,
+    create_run_database,
+    drop_run_database,
+    run_database_url,
     settings_from_env,
     stack_env,
 )
@@ -33,8 +36,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | None]:
-    """Migrate each stack's database once per run; tests copy (SQLite) or share it."""
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | None]]:
+    """Migrate each stack's database once per run; tests copy (SQLite) or share it
+    (PostgreSQL: a database made for this run and dropped after it)."""
     template = tmp_path_factory.mktemp("template") / "hallway.db"
 
     async def prepare() -> None:
@@ -42,13 +46,15 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | None]
         await upgrade_to_head(db)
         await db.dispose()
         if TEST_DATABASE_URL:
-            await reset_postgresql(TEST_DATABASE_URL)
-            pg = Database(Settings(database_url=TEST_DATABASE_URL).effective_database_url)
+            await create_run_database(TEST_DATABASE_URL, RUN_DATABASE)
+            pg = Database(run_database_url(TEST_DATABASE_URL, RUN_DATABASE))
             await upgrade_to_head(pg)
             await pg.dispose()
 
     asyncio.run(prepare())
-    return {"sqlite": template, "postgresql": None}
+    yield {"sqlite": template, "postgresql": None}
+    if TEST_DATABASE_URL:
+        asyncio.run(drop_run_database(TEST_DATABASE_URL, RUN_DATABASE))
 
 
 @pytest.fixture(params=STACKS)
@@ -93,13 +99,27 @@ def directory(client: httpx.AsyncClient) -> Directory:
 
 
 @pytest.fixture
-def server(env: dict[str, str]) -> Iterator[ServerProcess]:
-    """A real server process for this test's stack."""
-    process = ServerProcess(env).start()
+def start_server(env: dict[str, str]) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real server processes for this test's stack, with extra HALLWAY_* settings."""
+    started: list[ServerProcess] = []
+
+    def start(**overrides: str) -> ServerProcess:
+        extra = {f"HALLWAY_{k.upper()}": v for k, v in overrides.items()}
+        process = ServerProcess({**env, **extra})
+        started.append(process)
+        return process.start()
+
     try:
-        yield process
+        yield start
     finally:
-        process.stop()
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    """A real server process for this test's stack."""
+    return start_server()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hallway.config import Settings
@@ -29,6 +29,9 @@ SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
 STACKS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 
 
+RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
+
 def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> dict[str, str]:
     """HALLWAY_* variables for one stack, usable for Settings and for server processes."""
     env = {
@@ -39,7 +42,7 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
     }
     if stack == "postgresql":
         assert TEST_DATABASE_URL
-        env["HALLWAY_DATABASE_URL"] = TEST_DATABASE_URL
+        env["HALLWAY_DATABASE_URL"] = run_database_url(TEST_DATABASE_URL, RUN_DATABASE)
         if TEST_REDIS_URL:
             env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
     elif sqlite_path is not None:
@@ -53,12 +56,30 @@ def settings_from_env(env: dict[str, str], **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-async def reset_postgresql(url: str) -> None:
-    """A clean schema for this test run (CI and developers share the machine's server)."""
-    engine = create_async_engine(Settings(database_url=url).effective_database_url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+def run_database_url(url: str, name: str) -> str:
+    """The URL of database `name` on the same server as `url`."""
+    url_object = make_url(Settings(database_url=url).effective_database_url)
+    return url_object.set(database=name).render_as_string(hide_password=False)
+
+
+async def create_run_database(url: str, name: str) -> None:
+    """A database of this test run's own, so runs sharing the machine's server (CI, each
+    developer, parallel runs) never see each other's rows."""
+    engine = create_async_engine(
+        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
+async def drop_run_database(url: str, name: str) -> None:
+    engine = create_async_engine(
+        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await engine.dispose()
 
 

@@ -67,7 +67,7 @@ async def realtime(websocket: WebSocket) -> None:
 
     conn = Connection(websocket, actor, settings.ws_send_queue_frames)
     conn.start()
-    await hub.attach(conn)
+    # `ready` is the first frame; frames that attaching causes (presence) come after it.
     conn.send(
         dumps(
             {
@@ -76,6 +76,7 @@ async def realtime(websocket: WebSocket) -> None:
             }
         )
     )
+    await hub.attach(conn)
     last_typing: dict[str, float] = {}
     try:
         while not conn.closed:

@@ -32,6 +32,7 @@ class Connection:
 
     __slots__ = (
         "_queue",
+        "_room",
         "_sender",
         "_wakeup",
         "actor",
@@ -51,6 +52,7 @@ class Connection:
         self.closed = False
         self._queue: deque[str] = deque()
         self._wakeup = asyncio.Event()
+        self._room: asyncio.Event | None = None  # made when someone waits for queue space
         self._sender: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -65,6 +67,19 @@ class Connection:
         self._queue.append(frame)
         self._wakeup.set()
 
+    async def send_when_room(self, frame: str) -> None:
+        """Queue a frame, first waiting for space: for bulk sends (a replay) that must not
+        count as the client being slow."""
+        while len(self._queue) >= self.queue_limit and not self.closed:
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+        self.send(frame)
+
+    def overflowing(self, extra: int) -> bool:
+        return len(self._queue) + extra >= self.queue_limit
+
     def close(self, code: int, reason: str = "") -> None:
         """Close from any context without awaiting; the receive loop then ends."""
         if self.closed:
@@ -73,6 +88,8 @@ class Connection:
         self._queue.clear()
         if self._sender is not None:
             self._sender.cancel()
+        if self._room is not None:
+            self._room.set()
         asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -93,6 +110,8 @@ class Connection:
             while True:
                 while queue:
                     await send(queue.popleft())
+                    if self._room is not None:
+                        self._room.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
         except asyncio.CancelledError:

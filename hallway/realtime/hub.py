@@ -26,7 +26,13 @@ from hallway.domain.errors import NotFound
 from hallway.domain.events import read_events_after
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection, Subscription
-from hallway.realtime.frames import dumps, error_frame, event_frame, inbox_frame
+from hallway.realtime.frames import (
+    CLOSE_SLOW_CONSUMER,
+    dumps,
+    error_frame,
+    event_frame,
+    inbox_frame,
+)
 from hallway.realtime.presence import Presence
 from hallway.store.tables import conversations, participants
 
@@ -221,7 +227,7 @@ class Hub:
         if conn.closed:
             await self._drop_if_unused(feed)
             return
-        # From here to the end there is no await: nothing can interleave.
+        # No await from here until the subscription is registered: nothing can interleave.
         if conversation_id not in conn.conversations:
             self._join_feeds(conn, [conversation_id])
         conn.subscriptions[conversation_id] = sub
@@ -237,9 +243,13 @@ class Hub:
             )
             sub.delivered = last_seq
         else:
+            sub.delivered = start
+            # Live frames keep collecting in sub.buffer while the replay waits for room.
             for event in replay:
-                conn.send(event_frame(event))
-            sub.delivered = replay[-1].seq if replay else start
+                await conn.send_when_room(event_frame(event))
+                if conn.subscriptions.get(conversation_id) is not sub:
+                    return  # unsubscribed or removed meanwhile
+                sub.delivered = event.seq
         buffered, sub.buffer = sub.buffer or [], None
         for seq, frame in sorted(buffered, key=lambda item: item[0]):
             if seq > sub.delivered:
@@ -342,6 +352,9 @@ class Hub:
             sub = conn.subscriptions.get(conversation_id)
             if sub is not None:
                 if sub.buffer is not None:
+                    # Held while its replay runs; bounded like the queue it will go to.
+                    if conn.overflowing(len(sub.buffer)):
+                        conn.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")
                     sub.buffer.append((seq, frame))
                 elif seq > sub.delivered:
                     sub.delivered = seq
