@@ -6,6 +6,8 @@ whether a conversation or message exists in another company or outside one's con
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,12 +18,21 @@ from hallway.store.types import AnyRow
 
 CONVERSATION_NOT_FOUND = "conversation not found"
 MESSAGE_NOT_FOUND = "message not found"
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_id(value: str) -> bool:
+    """Ids are UUID strings, so anything else names nothing and needs no query (a NUL in it
+    would even make PostgreSQL fail the query instead of finding nothing)."""
+    return _ID.fullmatch(value) is not None
 
 
 async def conversation_for_member(
-    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+    conn: AsyncConnection, actor: Actor, conversation_id: str
 ) -> AnyRow:
     """The conversation with the actor's participation (`my_role`, `last_read_seq`)."""
+    if not is_id(conversation_id):
+        raise NotFound(CONVERSATION_NOT_FOUND)
     query = (
         select(
             conversations,
@@ -46,6 +57,8 @@ async def conversation_for_member(
 
 async def channel_in_company(conn: AsyncConnection, actor: Actor, conversation_id: str) -> AnyRow:
     """An open channel of the actor's company, member or not (channels are joinable)."""
+    if not is_id(conversation_id):
+        raise NotFound(CONVERSATION_NOT_FOUND)
     row = (
         await conn.execute(
             select(conversations).where(
@@ -73,6 +86,8 @@ async def joinable_conversation(
 
 async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
     """A message in a conversation the actor takes part in."""
+    if not is_id(message_id):
+        raise NotFound(MESSAGE_NOT_FOUND)
     row = (
         await conn.execute(
             select(messages)

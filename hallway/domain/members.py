@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import (
     conversation_for_member,
+    is_id,
     joinable_conversation,
     may_manage_members,
 )
@@ -88,6 +90,16 @@ async def add_members(
         return await conversation_view(tx.conn, actor, conversation_id)
 
 
+async def _delete_participant(conn: AsyncConnection, conversation_id: str, user_id: str) -> bool:
+    removed = await conn.execute(
+        delete(participants).where(
+            participants.c.conversation_id == conversation_id,
+            participants.c.user_id == user_id,
+        )
+    )
+    return bool(removed.rowcount)
+
+
 async def remove_member(
     ctx: DomainContext, actor: Actor, conversation_id: str, user_id: str
 ) -> None:
@@ -104,13 +116,7 @@ async def remove_member(
             raise Forbidden(
                 "only the conversation's owner or an admin may remove others", code="not_owner"
             )
-        removed = await tx.conn.execute(
-            delete(participants).where(
-                participants.c.conversation_id == conversation_id,
-                participants.c.user_id == user_id,
-            )
-        )
-        if removed.rowcount == 0:
+        if not is_id(user_id) or not await _delete_participant(tx.conn, conversation_id, user_id):
             raise NotFound("that person is not a member of this conversation")
         await append_event(
             tx,

@@ -1,0 +1,298 @@
+"""One error shape for every failure, and no 500 for any input, however odd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from anyio.from_thread import start_blocking_portal
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from hallway.api.app import create_app
+from hallway.config import Settings
+from tests.support import Directory, error_of, named_fields, send, unique_email
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_framework_errors_have_the_shape(directory: Directory) -> None:
+    admin = await directory.company()
+    client = directory.client
+    error_of(await client.get("/api/v1/no-such-route"), 404, "not_found")
+    error_of(await client.put("/api/v1/me"), 405, "method_not_allowed")
+    error_of(await client.get("/api/v1/conversations"), 401, "unauthenticated")
+    error_of(await admin.get("/api/v1/conversations", params={"limit": "x"}), 422)
+    error_of(await admin.get("/api/v1/conversations/no-such-id"), 404, "not_found")
+
+
+async def test_validation_errors_list_every_field(directory: Directory) -> None:
+    admin = await directory.company()
+    r = await admin.post("/api/v1/conversations", json={"kind": "nope", "member_ids": "x", "z": 1})
+    error = error_of(r, 422, "validation_error")
+    assert named_fields(error) == {"kind", "member_ids", "z"}
+    for entry in error["details"]["fields"]:
+        assert set(entry) == {"field", "message"}
+        assert entry["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"[]",
+        b'"just a string"',
+        b"null",
+        b"[" * 5000 + b"]" * 5000,
+        b'{"body": "\\ud800"}',
+        b'{"body": "a\\u0000b"}',
+        b'{"body": 1e999}',
+    ],
+    ids=["empty", "array", "string", "null", "deep", "surrogate", "nul", "huge-number"],
+)
+async def test_odd_bodies_get_a_client_error(directory: Directory, raw: bytes) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "direct", [bob])
+    r = await admin.client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        content=raw,
+        headers={**admin.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code in (400, 422), r.text
+    error_of(r, r.status_code)
+    history = await admin.get(f"/api/v1/conversations/{conversation['id']}/messages")
+    assert history.json()["messages"] == []
+
+
+NUL = "a\x00b"
+
+
+async def test_nul_characters_are_refused_everywhere(directory: Directory) -> None:
+    """PostgreSQL cannot store (or even compare) NUL in text; it must never reach a query."""
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "group", [bob], "Plans")
+    cid = conversation["id"]
+    client = directory.client
+    signup = {
+        "company_name": "Nul Co",
+        "email": unique_email("nul"),
+        "password": "correct horse battery",
+        "display_name": "Nul",
+    }
+    for field in signup:
+        r = await client.post("/api/v1/auth/signup", json={**signup, field: NUL})
+        assert field in named_fields(error_of(r, 422)), field
+    r = await client.post("/api/v1/auth/login", json={"email": NUL, "password": NUL})
+    error_of(r, 422)
+    r = await client.post(
+        "/api/v1/auth/join",
+        json={**signup, "invite_code": NUL},
+    )
+    error_of(r, 422)
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", f"/api/v1/conversations/{cid}/messages", {"body": NUL}),
+        ("POST", f"/api/v1/conversations/{cid}/messages", {"body": "x", "thread_root_id": NUL}),
+        ("POST", f"/api/v1/conversations/{cid}/messages", {"body": "x", "attachment_ids": [NUL]}),
+        ("POST", "/api/v1/conversations", {"kind": "group", "member_ids": [NUL]}),
+        ("POST", "/api/v1/conversations", {"kind": "channel", "title": NUL}),
+        ("PATCH", f"/api/v1/conversations/{cid}", {"title": NUL}),
+        ("POST", f"/api/v1/conversations/{cid}/members", {"user_ids": [NUL]}),
+    ]
+    for method, url, body in requests:
+        r = await admin.client.request(method, url, json=body, headers=admin.headers)
+        error_of(r, 422)
+    for url in (
+        "/api/v1/conversations/a%00b",
+        "/api/v1/conversations/a%00b/messages",
+        "/api/v1/conversations/a%00b/events",
+        "/api/v1/messages/a%00b/thread",
+    ):
+        error_of(await admin.get(url), 404, "not_found")
+    r = await admin.delete(f"/api/v1/conversations/{cid}/members/a%00b")
+    error_of(r, 404, "not_found")
+    r = await admin.get(
+        "/api/v1/conversations", params={"cursor": "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwA"}
+    )
+    error_of(r, 422, "invalid_cursor")
+    history = await admin.get(f"/api/v1/conversations/{cid}/messages")
+    assert history.json()["messages"] == []
+
+
+async def test_overlong_ids_are_simply_not_found(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "group", [bob], "Plans")
+    message = await send(admin, conversation["id"], "hi")
+    long_id = "x" * 5000
+    error_of(await admin.get(f"/api/v1/conversations/{long_id}"), 404)
+    error_of(await admin.get(f"/api/v1/messages/{long_id}/thread"), 404)
+    r = await admin.post("/api/v1/conversations", json={"kind": "direct", "member_ids": [long_id]})
+    error_of(r, 422)
+    r = await admin.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"body": "x", "thread_root_id": message["id"] + "x"},
+    )
+    error_of(r, 422)
+
+
+# --- random input ---------------------------------------------------------------------------
+
+# Strings that have broken parsers and databases before, mixed in with arbitrary text.
+NASTY = ["", " ", "\x00", "a\x00b", "²", "9" * 30, "-1", "null", "x" * 20_000, "é\u200b\ufeff"]
+texts = st.text(max_size=30) | st.sampled_from(NASTY)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+MESSAGE_FIELDS = ["body", "client_msg_id", "thread_root_id", "attachment_ids"]
+CONVERSATION_FIELDS = ["kind", "title", "member_ids"]
+
+
+def bodies_with(fields: list[str]) -> st.SearchStrategy[Any]:
+    """Objects using the real field names (so that input reaches the domain), or any JSON."""
+    known = st.dictionaries(st.sampled_from(fields), json_values, max_size=len(fields))
+    plausible = st.fixed_dictionaries(
+        {},
+        optional={
+            f: texts | st.lists(texts, max_size=3) | st.sampled_from(["direct", "group"])
+            for f in fields
+        },
+    )
+    return known | plausible | json_values
+
+
+Call = Callable[..., httpx.Response]
+
+
+@pytest.fixture
+def call(settings: Settings) -> Iterator[Call]:
+    """A synchronous way to call the app (hypothesis drives plain functions): the app runs
+    on an event loop in a helper thread, for this test's stack."""
+    app = create_app(settings)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+    ):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        client = httpx.AsyncClient(transport=transport, base_url="http://hallway.test")
+
+        def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return portal.call(partial(client.request, method, url, **kwargs))
+
+        yield request
+        portal.call(client.aclose)
+
+
+def signed_up(call: Call) -> tuple[dict[str, str], str, str]:
+    """(headers of an admin, a colleague's id, a conversation of theirs)."""
+    account = {"email": unique_email("fuzz"), "password": "correct horse battery"}
+    r = call(
+        "POST",
+        "/api/v1/auth/signup",
+        json={**account, "company_name": "Fuzz", "display_name": "F"},
+    )
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    code = call("POST", "/api/v1/invites", json={}, headers=headers).json()["code"]
+    joined = call(
+        "POST",
+        "/api/v1/auth/join",
+        json={
+            "invite_code": code,
+            "email": unique_email("fuzz"),
+            "password": "correct horse battery",
+            "display_name": "Colleague",
+        },
+    )
+    colleague = joined.json()["user"]["id"]
+    conversation = call(
+        "POST",
+        "/api/v1/conversations",
+        json={"kind": "group", "member_ids": [colleague], "title": "fuzz"},
+        headers=headers,
+    ).json()["id"]
+    return headers, colleague, conversation
+
+
+def assert_handled(response: httpx.Response) -> None:
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"}
+        assert set(body["error"]) == {"code", "message", "details"}
+
+
+FUZZ = hypothesis_settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def test_random_message_bodies_never_crash(call: Call) -> None:
+    headers, _, conversation = signed_up(call)
+    url = f"/api/v1/conversations/{conversation}/messages"
+
+    @FUZZ
+    @given(body=bodies_with(MESSAGE_FIELDS))
+    def check(body: Any) -> None:
+        assert_handled(call("POST", url, json=body, headers=headers))
+
+    check()
+
+
+def test_random_conversation_bodies_never_crash(call: Call) -> None:
+    headers, colleague, conversation = signed_up(call)
+
+    @FUZZ
+    @given(body=bodies_with(CONVERSATION_FIELDS), with_colleague=st.booleans())
+    def check(body: Any, with_colleague: bool) -> None:
+        if with_colleague and isinstance(body, dict) and isinstance(body.get("member_ids"), list):
+            body["member_ids"].append(colleague)
+        assert_handled(call("POST", "/api/v1/conversations", json=body, headers=headers))
+        url = f"/api/v1/conversations/{conversation}"
+        assert_handled(call("PATCH", url, json=body, headers=headers))
+
+    check()
+
+
+def test_random_path_and_query_values_never_crash(call: Call) -> None:
+    headers, _, conversation = signed_up(call)
+    base = f"/api/v1/conversations/{conversation}"
+
+    @FUZZ
+    @given(value=texts)
+    def check(value: str) -> None:
+        for url, params in (
+            (f"{base}/messages", {"before": value}),
+            ("/api/v1/conversations", {"cursor": value}),
+            (f"{base}/events", {"after_seq": value}),
+            (f"/api/v1/conversations/{quote(value, safe='')}", {}),
+        ):
+            assert_handled(call("GET", url, params=params, headers=headers))
+
+    check()
+
+
+def test_random_signup_bodies_never_crash(call: Call) -> None:
+    @FUZZ
+    @given(body=bodies_with(["company_name", "email", "password", "display_name"]))
+    def check(body: Any) -> None:
+        assert_handled(call("POST", "/api/v1/auth/signup", json=body))
+
+    check()
