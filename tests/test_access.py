@@ -1,0 +1,163 @@
+"""Tenancy and access: every conversation, message, thread and event route answers 404 to
+people of another company and to colleagues outside the conversation, and changes nothing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from hallway.config import Settings
+from tests.support import Directory, Person, company_rows, error_of, send
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # a route path; {placeholders} are filled per test
+    body: dict[str, Any] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+# Every route that names a conversation or a message. {target} is someone in the
+# conversation, {me} the caller; test_the_table_covers_every_route keeps this list complete.
+CALLS = [
+    Call("GET", "/api/v1/conversations/{conversation_id}"),
+    Call("PATCH", "/api/v1/conversations/{conversation_id}", {"title": "taken over"}),
+    Call("POST", "/api/v1/conversations/{conversation_id}/members", {"user_ids": ["{target}"]}),
+    Call("POST", "/api/v1/conversations/{conversation_id}/members", {"user_ids": ["{me}"]}),
+    Call("DELETE", "/api/v1/conversations/{conversation_id}/members/{target}"),
+    Call("DELETE", "/api/v1/conversations/{conversation_id}/members/{me}"),
+    Call("POST", "/api/v1/conversations/{conversation_id}/read", {"seq": 1}),
+    Call("POST", "/api/v1/conversations/{conversation_id}/messages", {"body": "let me in"}),
+    Call("GET", "/api/v1/conversations/{conversation_id}/messages"),
+    Call("GET", "/api/v1/conversations/{conversation_id}/events"),
+    Call("PATCH", "/api/v1/messages/{message_id}", {"body": "rewritten"}),
+    Call("DELETE", "/api/v1/messages/{message_id}"),
+    Call("GET", "/api/v1/messages/{message_id}/edits"),
+    Call("PUT", "/api/v1/messages/{message_id}/reactions/{emoji}"),
+    Call("DELETE", "/api/v1/messages/{message_id}/reactions/{emoji}"),
+    Call("GET", "/api/v1/messages/{message_id}/thread"),
+]
+
+# Routes that take a conversation or message id but are someone else's to cover here.
+NOT_IN_TABLE: set[str] = set()
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], text)
+
+
+def filled_body(body: Any, values: dict[str, str]) -> Any:
+    if isinstance(body, dict):
+        return {k: filled_body(v, values) for k, v in body.items()}
+    if isinstance(body, list):
+        return [filled_body(v, values) for v in body]
+    return fill(body, values) if isinstance(body, str) else body
+
+
+async def test_the_table_covers_every_route(app: FastAPI) -> None:
+    routes = {
+        f"{method} {route.path}"
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        and ("{conversation_id}" in route.path or "{message_id}" in route.path)
+        for method in route.methods
+    }
+    covered = {
+        f"{c.method} {c.path.replace('{me}', '{user_id}').replace('{target}', '{user_id}')}"
+        for c in CALLS
+    }
+    missing = routes - covered - NOT_IN_TABLE
+    assert not missing, f"add these routes to CALLS in tests/test_access.py: {sorted(missing)}"
+    assert covered <= routes, f"CALLS names routes that do not exist: {sorted(covered - routes)}"
+
+
+@dataclass
+class Scene:
+    company: Person  # the company's admin, not in the conversation
+    owner: Person
+    member: Person
+    colleague: Person  # same company, not in the conversation
+    stranger: Person  # another company's admin
+    conversation: dict[str, Any]
+    message: dict[str, Any]
+
+
+async def scene(directory: Directory, kind: str) -> Scene:
+    admin = await directory.company("Acme")
+    owner = await directory.colleague(admin, "Owner")
+    member = await directory.colleague(admin, "Member")
+    colleague = await directory.colleague(admin, "Colleague")
+    stranger = await directory.company("Elsewhere")
+    title = None if kind == "direct" else "Inner circle"
+    conversation = await directory.conversation(owner, kind, [member], title)
+    message = await send(owner, conversation["id"], "secret plans")
+    await send(member, conversation["id"], "a reply", thread_root_id=message["id"])
+    await owner.patch(f"/api/v1/messages/{message['id']}", json={"body": "secret plans v2"})
+    await member.put(f"/api/v1/messages/{message['id']}/reactions/👍")
+    return Scene(admin, owner, member, colleague, stranger, conversation, message)
+
+
+async def call_as(person: Person, call: Call, scene: Scene) -> Any:
+    values = {
+        "conversation_id": scene.conversation["id"],
+        "message_id": scene.message["id"],
+        "target": scene.member.id,
+        "me": person.id,
+        "emoji": "👍",
+    }
+    kwargs: dict[str, Any] = {"headers": person.headers}
+    if call.body is not None:
+        kwargs["json"] = filled_body(call.body, values)
+    return await person.client.request(call.method, fill(call.path, values), **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["direct", "group", "channel"])
+async def test_outsiders_get_404_from_every_route_and_change_nothing(
+    directory: Directory, settings: Settings, kind: str
+) -> None:
+    s = await scene(directory, kind)
+    companies = [s.owner.company_id, s.stranger.company_id]
+    before = await company_rows(settings.effective_database_url, companies)
+    outsiders = {"another company": s.stranger, "a colleague": s.colleague, "an admin": s.company}
+    checked = 0
+    for who, outsider in outsiders.items():
+        for call in CALLS:
+            joins_channel = call.body == {"user_ids": ["{me}"]} and kind == "channel"
+            if joins_channel and outsider.company_id == s.owner.company_id:
+                continue  # an open channel is joinable by the company: see test_conversations
+            r = await call_as(outsider, call, s)
+            assert r.status_code == 404, f"{call} as {who}: {r.status_code} {r.text}"
+            error_of(r, 404, "not_found")
+            checked += 1
+    assert checked >= len(CALLS) * 3 - 2
+    assert await company_rows(settings.effective_database_url, companies) == before
+
+
+async def test_the_same_calls_work_for_participants(directory: Directory) -> None:
+    """The 404s above come from access rules, not from broken calls: a participant gets
+    through every route of the table."""
+    s = await scene(directory, "group")
+    for call in CALLS:
+        if call.method == "DELETE":
+            continue  # removing and deleting are covered in their own suites
+        r = await call_as(s.owner, call, s)
+        assert r.status_code < 400, f"{call}: {r.status_code} {r.text}"
+
+
+async def test_listings_never_show_other_peoples_conversations(directory: Directory) -> None:
+    s = await scene(directory, "group")
+    for outsider in (s.stranger, s.colleague, s.company):
+        listed = (await outsider.get("/api/v1/conversations")).json()["conversations"]
+        assert listed == []
+    channels = (await s.stranger.get("/api/v1/channels")).json()["channels"]
+    assert channels == []
