@@ -48,6 +48,7 @@ class RealtimeClient:
         self.reconnects = 0
         self.close_code: int | None = None
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ws: ClientConnection | None = None
         self._runner: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
@@ -90,13 +91,22 @@ class RealtimeClient:
 
     # --- requests ----------------------------------------------------------------------
 
-    async def subscribe(self, conversation_id: str, after_seq: int | None = None) -> None:
-        """Follow a conversation. With after_seq, first replay what came after it."""
+    async def subscribe(
+        self, conversation_id: str, after_seq: int | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Follow a conversation from now, or with after_seq from just after that seq.
+        Returns the server's answer: the `subscribed` frame, or an `error` frame."""
         if after_seq is not None:
             self.last_seq[conversation_id] = after_seq
         else:
             self.last_seq.setdefault(conversation_id, -1)
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[conversation_id] = answer
         await self._send_subscribe(conversation_id)
+        try:
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._answers.pop(conversation_id, None)
 
     async def unsubscribe(self, conversation_id: str) -> None:
         self.last_seq.pop(conversation_id, None)
@@ -202,7 +212,17 @@ class RealtimeClient:
                 conversation_id = frame["conversation_id"]
                 if self.last_seq.get(conversation_id, -1) < 0:
                     self.last_seq[conversation_id] = frame["last_seq"]
+                self._answer(frame)
+            elif kind == "error" and "conversation_id" in frame:
+                if frame["code"] == "not_found":
+                    self.last_seq.pop(frame["conversation_id"], None)
+                self._answer(frame)
             self._frames.put_nowait(frame)
+
+    def _answer(self, frame: dict[str, Any]) -> None:
+        answer = self._answers.get(frame["conversation_id"])
+        if answer is not None and not answer.done():
+            answer.set_result(frame)
 
     async def _accept_event(self, frame: dict[str, Any]) -> bool:
         conversation_id, seq = frame["conversation_id"], frame["seq"]

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hallway.store.database import Database
@@ -37,8 +38,16 @@ def _pending(connection: Connection, url: str) -> list[str]:
     return [rev.revision for rev in script.walk_revisions() if rev.revision not in current]
 
 
+# Any fixed number: nodes starting together on one PostgreSQL migrate one at a time.
+_MIGRATION_LOCK_KEY = 0x4841_4C4C
+
+
 async def upgrade_to_head(db: Database) -> None:
     async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+            )
         await conn.run_sync(_upgrade, db.url)
 
 
