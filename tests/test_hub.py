@@ -1,0 +1,114 @@
+"""The hub's ordering rules, driven directly: lost and reordered broker frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from hallway.domain.actor import Actor
+from hallway.realtime.connection import Connection
+from hallway.realtime.hub import Hub
+from tests.support import Directory, Person, eventually
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingSocket:
+    """Stands in for a Starlette WebSocket: records what the connection writes."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.application_state = None
+
+    async def send_text(self, text: str) -> None:
+        self.frames.append(orjson.loads(text))
+
+    def events(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == "event"]
+
+
+async def _listener(app: FastAPI, person: Person) -> tuple[Connection, RecordingSocket]:
+    hub: Hub = app.state.hub
+    socket = RecordingSocket()
+    conn = Connection(socket, Actor(person.id, person.company_id, "member"), 64)  # type: ignore[arg-type]
+    conn.start()
+    await hub.attach(conn)
+    return conn, socket
+
+
+async def _send(person: Person, cid: str, body: str) -> dict[str, Any]:
+    r = await person.post(f"/api/v1/conversations/{cid}/messages", json={"body": body})
+    assert r.status_code == 201
+    result: dict[str, Any] = r.json()
+    return result
+
+
+async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "group", [bob], title="team")
+    cid = conversation["id"]
+    conn, socket = await _listener(app, bob)
+    await app.state.hub.subscribe(conn, cid, None)
+
+    broker = app.state.broker
+    real_publish = broker.publish
+    dropped: list[str] = []
+
+    async def lossy_publish(topic: str, frame: str) -> None:
+        if not dropped and '"message.created"' in frame:
+            dropped.append(frame)  # the broker loses this one
+            return
+        await real_publish(topic, frame)
+
+    broker.publish = lossy_publish
+    try:
+        first = await _send(admin, cid, "lost on the wire")
+        second = await _send(admin, cid, "arrives")
+        await eventually(lambda: len(socket.events()) == 2)
+    finally:
+        broker.publish = real_publish
+    assert dropped
+    assert [e["seq"] for e in socket.events()] == [first["seq"], second["seq"]]
+    assert [e["data"]["body"] for e in socket.events()] == ["lost on the wire", "arrives"]
+    await conn.stop()
+    await app.state.hub.detach(conn)
+
+
+async def test_frames_out_of_order_are_delivered_in_seq_order(
+    app: FastAPI, directory: Directory
+) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "group", [bob], title="team")
+    cid = conversation["id"]
+    conn, socket = await _listener(app, bob)
+    await app.state.hub.subscribe(conn, cid, None)
+
+    broker = app.state.broker
+    real_publish = broker.publish
+    held: list[tuple[str, str]] = []
+
+    async def reordering_publish(topic: str, frame: str) -> None:
+        # Hold the first message back and release it after the second, as two nodes
+        # publishing at nearly the same moment can do.
+        if '"message.created"' in frame and not held:
+            held.append((topic, frame))
+            return
+        await real_publish(topic, frame)
+        while held:
+            await real_publish(*held.pop())
+
+    broker.publish = reordering_publish
+    try:
+        await _send(admin, cid, "one")
+        await _send(admin, cid, "two")
+        await eventually(lambda: len(socket.events()) == 2)
+    finally:
+        broker.publish = real_publish
+    assert [e["data"]["body"] for e in socket.events()] == ["one", "two"]
+    await conn.stop()
+    await app.state.hub.detach(conn)
