@@ -14,7 +14,7 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
 from hallway.store.database import Database
-from hallway.store.migrate import upgrade_to_head
+from hallway.store.migrate import pending_migrations, upgrade_to_head
 
 DEMO_PASSWORD = "hallway-demo"
 
@@ -26,11 +26,28 @@ async def _with_ctx(settings: Settings) -> tuple[DomainContext, Database]:
     return DomainContext(settings=settings, db=db), db
 
 
+async def _pending_migrations(settings: Settings) -> list[str]:
+    db = Database(settings.effective_database_url)
+    try:
+        return await pending_migrations(db)
+    finally:
+        await db.dispose()
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hallway.api.app import create_app
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Said here in one line; the app would refuse too, but inside a server traceback.
+    if args.no_migrate and (pending := asyncio.run(_pending_migrations(settings))):
+        print(
+            f"hallway: the database is {len(pending)} migration(s) behind; "
+            "run `hallway migrate` first",
+            file=sys.stderr,
+        )
+        return 2
     app = create_app(settings, migrate=not args.no_migrate)
     uvicorn.run(
         app,

@@ -1,0 +1,195 @@
+"""The `hallway` command: migrate, demo, create-user, serve and its refusals at startup."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hallway.cli import DEMO_PASSWORD
+from tests.support import Directory, ServerProcess, error_of, unique_email
+
+pytestmark = pytest.mark.anyio
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hallway.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def fresh_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Only a data dir: the defaults (SQLite file inside it, a dev secret) do the rest."""
+    return {
+        "HALLWAY_DATA_DIR": str(data_dir),
+        "HALLWAY_PASSWORD_HASH_TIME_COST": "1",
+        "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
+        **extra,
+    }
+
+
+def test_migrate_creates_the_default_database_and_is_repeatable(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = run_cli(fresh_env(data_dir), "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "latest schema" in first.stdout
+    assert (data_dir / "hallway.db").exists()
+    again = run_cli(fresh_env(data_dir), "migrate")
+    assert again.returncode == 0, again.stderr
+
+
+def test_migrate_on_the_stack_database(env: dict[str, str]) -> None:
+    result = run_cli(env, "migrate")
+    assert result.returncode == 0, result.stderr
+
+
+async def test_demo_seeds_a_company_to_log_in_to(
+    env: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    result = run_cli(env, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "ada@demo.hallway" in result.stdout
+    assert DEMO_PASSWORD in result.stdout
+
+    r = await client.post(
+        "/api/v1/auth/login", json={"email": "ada@demo.hallway", "password": DEMO_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["role"] == "admin"
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    people = (await client.get("/api/v1/users", headers=headers)).json()["users"]
+    assert len(people) == 4
+    conversations = (await client.get("/api/v1/conversations", headers=headers)).json()
+    assert {c["kind"] for c in conversations["conversations"]} == {"channel", "group", "direct"}
+    assert all(c["last_message"] is not None for c in conversations["conversations"])
+
+    again = run_cli(env, "demo")
+    assert again.returncode == 0, again.stderr
+    assert "exists already" in again.stdout
+
+
+async def test_create_user_adds_someone_who_can_log_in(
+    env: dict[str, str], directory: Directory
+) -> None:
+    admin = await directory.company()
+    email = unique_email("operator-made")
+    result = run_cli(
+        env,
+        "create-user",
+        "--company-id",
+        admin.company_id,
+        "--email",
+        email,
+        "--display-name",
+        "Made By Operator",
+        "--password",
+        "a long enough password",
+    )
+    assert result.returncode == 0, result.stderr
+    assert email in result.stdout
+    r = await directory.client.post(
+        "/api/v1/auth/login", json={"email": email, "password": "a long enough password"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["company_id"] == admin.company_id
+    assert r.json()["user"]["role"] == "member"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--company-id", "no-such-company"], "company not found"),
+        (["--email", "not-an-email"], "not an email"),
+        (["--password", "short"], "at least 8"),
+    ],
+)
+async def test_create_user_refusals_are_one_clear_line(
+    env: dict[str, str], directory: Directory, args: list[str], message: str
+) -> None:
+    admin = await directory.company()
+    values = {
+        "--company-id": admin.company_id,
+        "--email": unique_email("x"),
+        "--display-name": "X",
+        "--password": "a long enough password",
+    }
+    values.update(dict(zip(args[::2], args[1::2], strict=True)))
+    result = run_cli(env, "create-user", *[part for pair in values.items() for part in pair])
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_no_migrate_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = run_cli(fresh_env(tmp_path), "serve", "--no-migrate", "--port", "1")
+    assert result.returncode == 2
+    assert "run `hallway migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [(None, "HALLWAY_SECRET_KEY is required"), ("too-short", "at least 32 characters")],
+)
+def test_production_needs_a_strong_secret(tmp_path: Path, secret: str | None, message: str) -> None:
+    env = fresh_env(tmp_path, HALLWAY_MODE="production")
+    if secret is not None:
+        env["HALLWAY_SECRET_KEY"] = secret
+    clean = {k: v for k, v in os.environ.items() if k != "HALLWAY_SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "hallway.cli", "serve", "--port", "1"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+async def test_dev_mode_keeps_its_generated_secret_across_restarts(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    dev_env = {k: v for k, v in env.items() if k != "HALLWAY_SECRET_KEY"}
+    first = ServerProcess(dev_env).start()
+    try:
+        async with httpx.AsyncClient(base_url=first.base_url) as c:
+            r = await c.post(
+                "/api/v1/auth/signup",
+                json={
+                    "company_name": "Restart Co",
+                    "email": unique_email("restart"),
+                    "password": "correct horse battery",
+                    "display_name": "R",
+                },
+            )
+            assert r.status_code == 201, r.text
+            token = r.json()["access_token"]
+    finally:
+        first.stop()
+    secret_file = tmp_path / "secret_key"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert len(secret_file.read_text().strip()) >= 32
+
+    second = ServerProcess(dev_env).start()
+    try:
+        async with httpx.AsyncClient(base_url=second.base_url) as c:
+            me = await c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200, me.text
+            error_of(
+                await c.get("/api/v1/me", headers={"Authorization": "Bearer x"}),
+                401,
+                "invalid_token",
+            )
+    finally:
+        second.stop()

@@ -1,0 +1,140 @@
+"""Settings: every field from HALLWAY_* variables, database URLs, the secret, startup checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hallway.api.app import create_app
+from hallway.cli import build_parser
+from hallway.config import ConfigError, Settings
+from tests.support import Directory, error_of, send, settings_from_env
+
+LONG_SECRET = "s" * 40
+
+
+@pytest.fixture(autouse=True)
+def no_hallway_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test states its own HALLWAY_* variables."""
+    for name in list(os.environ):
+        if name.startswith("HALLWAY_"):
+            monkeypatch.delenv(name)
+
+
+def test_every_setting_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HALLWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HALLWAY_MAX_BODY_CHARS", "5")
+    monkeypatch.setenv("HALLWAY_ACCESS_TOKEN_TTL_SECONDS", "120")
+    monkeypatch.setenv("HALLWAY_REDIS_URL", "redis://example:6379/1")
+    monkeypatch.setenv("HALLWAY_STORAGE", "s3")
+    settings = Settings()
+    assert settings.data_dir == tmp_path
+    assert settings.max_body_chars == 5
+    assert settings.access_token_ttl_seconds == 120
+    assert settings.redis_url == "redis://example:6379/1"
+    assert settings.storage == "s3"
+
+
+def test_defaults() -> None:
+    settings = Settings()
+    assert settings.mode == "dev"
+    assert settings.data_dir == Path("./data")
+    assert settings.redis_url is None
+    assert settings.storage == "local"
+    assert settings.effective_database_url == (
+        f"sqlite+aiosqlite:///{(Path('./data') / 'hallway.db').resolve()}"
+    )
+    assert settings.is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("given", "effective"),
+    [
+        ("postgresql://u:p@db:5432/h", "postgresql+asyncpg://u:p@db:5432/h"),
+        ("postgres://db/h", "postgresql+asyncpg://db/h"),
+        ("sqlite:////tmp/h.db", "sqlite+aiosqlite:////tmp/h.db"),
+        ("postgresql+asyncpg://db/h", "postgresql+asyncpg://db/h"),
+    ],
+)
+def test_database_urls_get_an_async_driver(given: str, effective: str) -> None:
+    settings = Settings(database_url=given)
+    assert settings.effective_database_url == effective
+    assert settings.is_sqlite == effective.startswith("sqlite")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("mode", "staging"),
+        ("max_body_chars", "0"),
+        ("access_token_ttl_seconds", "5"),
+        ("storage", "ftp"),
+    ],
+)
+def test_invalid_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings(**{name: value})  # type: ignore[arg-type]
+
+
+def test_production_refuses_a_missing_or_short_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HALLWAY_SECRET_KEY is required"):
+        Settings(mode="production", data_dir=tmp_path).check()
+    with pytest.raises(ConfigError, match="at least 32"):
+        Settings(mode="production", data_dir=tmp_path, secret_key="short").check()
+    with pytest.raises(ConfigError, match="HALLWAY_SECRET_KEY"):
+        create_app(Settings(mode="production", data_dir=tmp_path))
+    Settings(mode="production", data_dir=tmp_path, secret_key=LONG_SECRET).check()
+    # Production never writes a secret of its own.
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_dev_mode_generates_and_keeps_a_secret(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new-data-dir"
+    first = Settings(data_dir=data_dir).effective_secret_key
+    assert len(first) >= 32
+    stored = data_dir / "secret_key"
+    assert stored.read_text() == first
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert Settings(data_dir=data_dir).effective_secret_key == first
+    # A configured secret wins over the stored one.
+    assert Settings(data_dir=data_dir, secret_key=LONG_SECRET).effective_secret_key == LONG_SECRET
+
+
+def test_s3_storage_needs_an_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HALLWAY_S3_ENDPOINT_URL"):
+        Settings(data_dir=tmp_path, secret_key=LONG_SECRET, storage="s3").check()
+
+
+def test_serve_defaults_to_localhost_8000() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.no_migrate) == ("127.0.0.1", 8000, False)
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9000"])
+    assert (args.host, args.port) == ("0.0.0.0", 9000)
+
+
+@pytest.mark.anyio
+async def test_limits_in_settings_apply_to_requests(env: dict[str, str]) -> None:
+    settings = settings_from_env(env, max_body_chars=10, max_title_chars=5)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
+            directory = Directory(c)
+            admin = await directory.company()
+            bob = await directory.colleague(admin, "Bob")
+            r = await admin.post(
+                "/api/v1/conversations",
+                json={"kind": "group", "member_ids": [bob.id], "title": "sixsix"},
+            )
+            error_of(r, 422)
+            group = await directory.conversation(admin, "group", [bob], "five5")
+            await send(admin, group["id"], "x" * 10)
+            r = await admin.post(
+                f"/api/v1/conversations/{group['id']}/messages", json={"body": "x" * 11}
+            )
+            error_of(r, 422, "body_too_long")
