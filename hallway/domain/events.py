@@ -88,4 +88,6 @@ async def events_after(
     async with ctx.db.read() as conn:
         conversation = await conversation_for_member(conn, actor, conversation_id)
         found = await read_events_after(conn, conversation_id, after_seq, limit)
-    return found, int(conversation.last_seq)
+    # On PostgreSQL each statement of a read sees the latest commits, so events committed
+    # between the two reads may lie past the last_seq read first.
+    return found, max([int(conversation.last_seq), *(e.seq for e in found)])
