@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hallway.api.errors import error_response
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["ops"])
 
@@ -21,12 +24,15 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> Any:
     """Ready for traffic: the database answers (and the broker, when Redis is configured)."""
+    # The probe is public: why a dependency is down goes to the log, not to the caller.
     try:
         await request.app.state.ctx.db.ping()
-    except Exception as exc:
-        return error_response(503, "database_unavailable", f"the database does not answer: {exc}")
+    except Exception:
+        log.warning("readiness: the database does not answer", exc_info=True)
+        return error_response(503, "database_unavailable", "the database does not answer")
     try:
         await request.app.state.broker.ping()
-    except Exception as exc:
-        return error_response(503, "broker_unavailable", f"the broker does not answer: {exc}")
+    except Exception:
+        log.warning("readiness: the broker does not answer", exc_info=True)
+        return error_response(503, "broker_unavailable", "the broker does not answer")
     return JSONResponse({"status": "ready"})
