@@ -173,8 +173,12 @@ attachments = Table(
     Column("width", Integer, nullable=True),
     Column("height", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set when the file is to go (its message was deleted, or it was never sent); the row
+    # stays until its stored objects are gone, so a failed object delete is retried.
+    Column("deleted_at", UTCDateTime, nullable=True),
     Index("ix_attachments_message", "message_id"),
     Index("ix_attachments_orphans", "message_id", "created_at"),
+    Index("ix_attachments_deleted", "deleted_at"),
 )
 
 events = Table(
