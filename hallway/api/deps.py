@@ -15,7 +15,8 @@ from hallway.domain.tokens import authenticate
 _bearer = HTTPBearer(auto_error=False, description="the access_token from signup/login/join")
 
 
-def get_ctx(request: Request) -> DomainContext:
+async def get_ctx(request: Request) -> DomainContext:
+    # async on purpose: FastAPI runs plain-def dependencies in a worker thread per request.
     ctx: DomainContext = request.app.state.ctx
     return ctx
 
@@ -26,7 +27,7 @@ async def get_actor(
 ) -> Actor:
     if credentials is None:
         raise Unauthenticated("send Authorization: Bearer <access_token>")
-    return await authenticate(get_ctx(request), credentials.credentials)
+    return await authenticate(request.app.state.ctx, credentials.credentials)
 
 
 Ctx = Annotated[DomainContext, Depends(get_ctx)]

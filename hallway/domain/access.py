@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -27,29 +27,29 @@ def is_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
+# Built once: this runs on every conversation request, including each message send.
+_MEMBER_CONVERSATION = (
+    select(conversations, participants.c.role.label("my_role"), participants.c.last_read_seq)
+    .join(
+        participants,
+        (participants.c.conversation_id == conversations.c.id)
+        & (participants.c.user_id == bindparam("uid")),
+    )
+    .where(
+        conversations.c.id == bindparam("cid"),
+        conversations.c.company_id == bindparam("company"),
+    )
+)
+
+
 async def conversation_for_member(
     conn: AsyncConnection, actor: Actor, conversation_id: str
 ) -> AnyRow:
     """The conversation with the actor's participation (`my_role`, `last_read_seq`)."""
     if not is_id(conversation_id):
         raise NotFound(CONVERSATION_NOT_FOUND)
-    query = (
-        select(
-            conversations,
-            participants.c.role.label("my_role"),
-            participants.c.last_read_seq,
-        )
-        .join(
-            participants,
-            (participants.c.conversation_id == conversations.c.id)
-            & (participants.c.user_id == actor.user_id),
-        )
-        .where(
-            conversations.c.id == conversation_id,
-            conversations.c.company_id == actor.company_id,
-        )
-    )
-    row = (await conn.execute(query)).first()
+    params = {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
+    row = (await conn.execute(_MEMBER_CONVERSATION, params)).first()
     if row is None:
         raise NotFound(CONVERSATION_NOT_FOUND)
     return row

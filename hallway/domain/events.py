@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import conversation_for_member
@@ -17,21 +17,29 @@ MAX_EVENTS_PAGE = 1000
 MAX_SEQ = 2**63 - 1  # seqs are BIGINT; a larger number cannot even be compared with one
 
 
+# Built once: they run for every durable change.
+_NEXT_SEQ = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("cid"))
+    .values(last_seq=conversations.c.last_seq + 1)
+    .returning(conversations.c.last_seq)
+)
+_NEXT_SEQ_WITH_ACTIVITY = _NEXT_SEQ.values(last_activity_at=bindparam("now"))
+_INSERT_EVENT = events.insert()
+
+
 async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool = False) -> int:
     """Take the conversation's next seq, in the caller's transaction.
 
     The UPDATE ... RETURNING both allocates the number and, on PostgreSQL, row-locks the
     conversation until commit, so concurrent writers get consecutive seqs and no gaps.
     """
-    values: dict[str, Any] = {"last_seq": conversations.c.last_seq + 1}
     if activity:
-        values["last_activity_at"] = tx.now
-    result = await tx.conn.execute(
-        update(conversations)
-        .where(conversations.c.id == conversation_id)
-        .values(**values)
-        .returning(conversations.c.last_seq)
-    )
+        result = await tx.conn.execute(
+            _NEXT_SEQ_WITH_ACTIVITY, {"cid": conversation_id, "now": tx.now}
+        )
+    else:
+        result = await tx.conn.execute(_NEXT_SEQ, {"cid": conversation_id})
     return int(result.scalar_one())
 
 
@@ -40,13 +48,14 @@ async def log_event(
 ) -> Event:
     """Record an event under a seq from allocate_seq; it is published after commit."""
     await tx.conn.execute(
-        events.insert().values(
-            conversation_id=conversation_id,
-            seq=seq,
-            kind=kind,
-            payload=data,
-            created_at=tx.now,
-        )
+        _INSERT_EVENT,
+        {
+            "conversation_id": conversation_id,
+            "seq": seq,
+            "kind": kind,
+            "payload": data,
+            "created_at": tx.now,
+        },
     )
     event = Event(conversation_id, seq, kind, data, tx.now)
     tx.events.append(event)

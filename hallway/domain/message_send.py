@@ -19,6 +19,7 @@ from hallway.domain.events import allocate_seq, log_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.store.tables import messages
 
+_INSERT_MESSAGE = messages.insert()
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -108,7 +109,7 @@ async def send_message(
                 "edited_at": None,
                 "deleted_at": None,
             }
-            await tx.conn.execute(messages.insert().values(**row))
+            await tx.conn.execute(_INSERT_MESSAGE, row)
             files = await claim_attachments(
                 tx,
                 actor,

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from hallway.store.sqlite_inline import inline_creator
 
 
 def dumps_json(value: Any) -> str:
@@ -32,8 +34,12 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps_json}
-        if not self.is_sqlite:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+        if self.is_sqlite:
+            kwargs["async_creator"] = inline_creator(make_url(url).database or ":memory:")
+        else:
+            # No pre-ping: it costs a round trip per checkout; stale connections are
+            # recycled instead and a dead one fails one request, not every request.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
