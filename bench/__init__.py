@@ -1,0 +1,1 @@
+"""The benchmark suite: `python -m bench` (see docs/benchmarks.md). Never part of the tests."""

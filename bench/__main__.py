@@ -1,0 +1,118 @@
+"""`python -m bench [SCENARIO ...] [--backend sqlite|postgresql]`: run, print, save JSON.
+
+Every scenario starts its own servers (`hallway serve` on free ports of 127.0.0.1) on a
+fresh database. PostgreSQL is the `hallway_bench` database (HALLWAY_BENCH_DATABASE_URL);
+its schema is dropped and re-created by each scenario. Redis database 5 carries the
+two-process runs (HALLWAY_BENCH_REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from bench import connections, e2e, fanout, history, send
+from bench.server import BACKENDS, Stack
+from bench.stats import Result
+
+Scenario = Callable[[list[Stack], argparse.Namespace], Awaitable[list[Result]]]
+SCENARIOS: dict[str, Scenario] = {
+    "send": send.run,
+    "e2e": e2e.run,
+    "fanout": fanout.run,
+    "connections": connections.run,
+    "history": history.run,
+}
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(SCENARIOS)} (default: all)"
+    )
+    parser.add_argument("--backend", choices=BACKENDS, action="append", help="default: both")
+    parser.add_argument("--send-messages", type=int, default=2000)
+    parser.add_argument("--fanout-n", type=_sizes, default=[100, 1000, 5000])
+    parser.add_argument(
+        "--fanout-deliveries", type=int, default=200_000, help="per run; sets the messages"
+    )
+    parser.add_argument(
+        "--window", type=int, default=2, help="fan-out: messages in flight beyond delivery"
+    )
+    parser.add_argument("--connections", type=int, default=15_000)
+    parser.add_argument("--history-messages", type=int, default=1_000_000)
+    parser.add_argument("--history-pages", type=int, default=2000)
+    return parser
+
+
+def machine() -> dict[str, object]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [("scenario", "backend", "variant", "figures", "target", "met")]
+    for r in results:
+        met = "-" if r.met is None else ("yes" if r.met else "NO")
+        rows.append((r.scenario, r.backend, r.variant, r.headline, r.target, met))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+async def run(args: argparse.Namespace, data_dir: Path) -> list[Result]:
+    backends = args.backend or list(BACKENDS)
+    results: list[Result] = []
+    for name in args.scenarios or list(SCENARIOS):
+        stacks = [Stack(b, data_dir / b) for b in backends]
+        print(f"--- {name} on {', '.join(backends)}", file=sys.stderr, flush=True)
+        found = await SCENARIOS[name](stacks, args)
+        print_table(found)
+        results.extend(found)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}")
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    about = machine()
+    with tempfile.TemporaryDirectory(prefix="hallway-bench-") as tmp:
+        results = asyncio.run(run(args, Path(tmp)))
+    print()
+    print_table(results)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{started.replace(':', '')}.json"
+    document = {
+        "started": started,
+        "machine": about,
+        "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+        "results": [r.as_json() for r in results],
+    }
+    path.write_text(json.dumps(document, indent=2))
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

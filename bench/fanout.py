@@ -1,0 +1,187 @@
+"""Fan-out: N subscribers of one conversation, messages sent as fast as delivery keeps up.
+
+For each N the bare `websockets` baseline runs with the same N, payload and client harness;
+the ratio of deliveries/s is the figure the target is about. Server CPU per delivery is
+measured with and without permessage-deflate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench.harness import (
+    SendOne,
+    baseline_sender,
+    hallway_sender,
+    hallway_servers,
+    listener_tokens,
+    seeded_room,
+    send_paced,
+    wait_received,
+)
+from bench.listeners import Listeners, Plan
+from bench.server import ServerProcess, Stack, process_usage
+from bench.stats import Result, latency_ms
+
+CONNECTIONS_PER_PERSON = 50  # fewer people keeps the presence storm of mass connect small
+CONNECTIONS_PER_CLIENT_PROCESS = 2_500
+TARGET_RATIO = 0.70
+TARGET_P99_MS = 100.0
+
+
+@dataclass(frozen=True)
+class Run:
+    subscribers: int
+    messages: int
+    compression: bool
+
+
+def runs(args: argparse.Namespace) -> list[Run]:
+    """Each N with deflate off; N = 1,000 (or the middle N) also with deflate on."""
+    sizes: list[int] = args.fanout_n
+    found = [Run(n, messages_for(n, args.fanout_deliveries), False) for n in sizes]
+    middle = 1000 if 1000 in sizes else sizes[len(sizes) // 2]
+    found.append(Run(middle, messages_for(middle, args.fanout_deliveries), True))
+    return found
+
+
+def messages_for(subscribers: int, deliveries: int) -> int:
+    return max(20, deliveries // subscribers)
+
+
+async def measure(
+    servers: list[ServerProcess],
+    send_one: SendOne,
+    plan: Plan,
+    window: int,
+) -> dict[str, Any]:
+    """Connect the listeners, send, wait for every delivery; figures of the whole run."""
+    audience = len(plan.tokens)
+    processes = math.ceil(audience / CONNECTIONS_PER_CLIENT_PROCESS) + 1
+    listeners = Listeners(plan, processes)
+    connected = await listeners.start(timeout=120 + audience / 50)
+    if connected < audience:
+        report = await listeners.finish(30)
+        raise RuntimeError(f"only {connected}/{audience} connected: {report.errors[:3]}")
+    before = [s.usage() for s in servers]
+    clients_before = sum(process_usage(pid)[0] for pid in listeners.pids())
+    sender_before = process_usage(os.getpid())[0]
+    started = time.monotonic()
+    await send_paced(send_one, plan.expect, listeners, audience, window)
+    complete = await wait_received(listeners, plan.expect * audience, timeout=60)
+    elapsed = time.monotonic() - started
+    after = [s.usage() for s in servers]
+    clients_cpu = sum(process_usage(pid)[0] for pid in listeners.pids()) - clients_before
+    sender_cpu = process_usage(os.getpid())[0] - sender_before
+    report = await listeners.finish(60)
+    cpu = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    return {
+        "subscribers": audience,
+        "messages": plan.expect,
+        "deliveries": report.events,
+        "complete": complete and report.fewest == plan.expect,
+        "seconds": round(elapsed, 3),
+        "deliveries_per_s": round(report.events / elapsed),
+        **latency_ms([ns / 1e9 for ns in report.latencies_ns]),
+        "server_cpu_percent": round(100 * cpu / elapsed, 1),
+        "server_cpu_us_per_delivery": round(1e6 * cpu / max(1, report.events), 2),
+        "server_rss_mib": round(sum(a[1] for a in after) / 2**20, 1),
+        "closed_by_server": report.closed_early,
+        "client_cpu_percent": round(100 * clients_cpu / elapsed, 1),
+        "client_processes": processes,
+        "sender_cpu_percent": round(100 * sender_cpu / elapsed, 1),
+    }
+
+
+async def run_hallway(stack: Stack, run: Run, servers_count: int, window: int) -> dict[str, Any]:
+    people = math.ceil(run.subscribers / CONNECTIONS_PER_PERSON) + 1
+    room = await seeded_room(stack, people)
+    settings = {"ws_compression": "true" if run.compression else "false"}
+    with hallway_servers(stack, servers_count, **settings) as servers:
+        send_one, http = hallway_sender(servers[0], room)
+        plan = Plan(
+            ports=[s.port for s in servers],
+            tokens=listener_tokens(room, run.subscribers),
+            conversation_id=room.conversation_id,
+            expect=run.messages,
+        )
+        try:
+            return await measure(servers, send_one, plan, window)
+        finally:
+            http.close()
+
+
+async def run_baseline(run: Run, window: int) -> dict[str, Any]:
+    with ServerProcess.baseline(run.compression) as server:
+        send_one, ws = await baseline_sender(server)
+        plan = Plan(
+            ports=[server.port],
+            tokens=["listener"] * run.subscribers,
+            conversation_id="baseline",
+            expect=run.messages,
+        )
+        try:
+            return await measure([server], send_one, plan, window)
+        finally:
+            await ws.close()
+
+
+def _variant(run: Run, servers_count: int) -> str:
+    parts = [f"N={run.subscribers}"]
+    if servers_count > 1:
+        parts.append(f"{servers_count} processes")
+    parts.append("deflate" if run.compression else "no deflate")
+    return ", ".join(parts)
+
+
+async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
+    results: list[Result] = []
+    baselines: dict[Run, dict[str, Any]] = {}
+    for r in runs(args):
+        baselines[r] = await run_baseline(r, args.window)
+        results.append(
+            Result(
+                "fan-out",
+                "websockets baseline",
+                _variant(r, 1),
+                baselines[r],
+                f"{baselines[r]['deliveries_per_s']:,} deliveries/s, "
+                f"p99 {baselines[r]['p99_ms']} ms",
+                "reference for the ratio",
+                None,
+            )
+        )
+    for stack in stacks:
+        for servers_count in (1, 2):
+            if servers_count == 2:
+                stack = Stack(stack.backend, stack.data_dir, redis=True)
+            for r in runs(args):
+                if servers_count == 2 and r.compression:
+                    continue
+                figures = await run_hallway(stack, r, servers_count, args.window)
+                ratio = figures["deliveries_per_s"] / baselines[r]["deliveries_per_s"]
+                figures["ratio_to_baseline"] = round(ratio, 2)
+                p99_applies = r.subscribers == 1000
+                met = ratio >= TARGET_RATIO and figures["complete"]
+                if p99_applies:
+                    met = met and figures["p99_ms"] <= TARGET_P99_MS
+                results.append(
+                    Result(
+                        "fan-out",
+                        stack.label,
+                        _variant(r, servers_count),
+                        figures,
+                        f"{figures['deliveries_per_s']:,} deliveries/s = "
+                        f"{ratio:.0%} of baseline, p50 {figures['p50_ms']} ms, "
+                        f"p99 {figures['p99_ms']} ms, "
+                        f"{figures['server_cpu_us_per_delivery']} us CPU/delivery",
+                        ">= 70% of baseline" + (", p99 <= 100 ms" if p99_applies else ""),
+                        met,
+                    )
+                )
+    return results

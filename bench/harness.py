@@ -1,0 +1,116 @@
+"""What the realtime scenarios share: a seeded room, servers running, and a sender whose
+messages carry their send time, paced by how fast the listeners receive them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import connect
+
+from bench import seed
+from bench.http import Http
+from bench.listeners import Listeners, body_with_time
+from bench.server import ServerProcess, Stack, fresh_database
+
+BODY_CHARS = 100  # a typical chat line; the frame around it is about 480 bytes
+SendOne = Callable[[int], Awaitable[None]]
+
+
+async def seeded_room(stack: Stack, people: int) -> seed.Room:
+    db = await fresh_database(stack)
+    try:
+        return await seed.room(db, people)
+    finally:
+        await db.dispose()
+
+
+@contextmanager
+def hallway_servers(stack: Stack, count: int, **settings: str) -> Iterator[list[ServerProcess]]:
+    """`count` server processes on one database (and, for more than one, one Redis)."""
+    with ExitStack() as stack_of_servers:
+        yield [
+            stack_of_servers.enter_context(ServerProcess.hallway(stack.env(**settings)))
+            for _ in range(count)
+        ]
+
+
+def listener_tokens(room: seed.Room, connections: int) -> list[str]:
+    """Tokens for `connections` clients: the room's people but the sender, round-robin."""
+    audience = room.people[1:] or room.people
+    return [audience[i % len(audience)].token for i in range(connections)]
+
+
+def hallway_sender(server: ServerProcess, room: seed.Room) -> tuple[SendOne, Http]:
+    """Sends through the HTTP API, as a person would; the POST answers after commit."""
+    http = Http(server.port, room.people[0].token)
+    path = f"/api/v1/conversations/{room.conversation_id}/messages"
+    run = uuid.uuid4().hex[:8]
+
+    async def send_one(k: int) -> None:
+        body = {"body": body_with_time(BODY_CHARS), "client_msg_id": f"{run}-{k}"}
+        await http.json("POST", path, body, expect=201)
+
+    return send_one, http
+
+
+async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Any]:
+    """Sends event frames shaped like Hallway's `message.created` to the baseline server."""
+    ws = await connect(server.ws_url, compression=None)
+    await ws.send(orjson.dumps({"type": "auth", "token": "publisher"}).decode())
+    await ws.recv()
+    conversation_id, sender_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def send_one(k: int) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        message = {
+            "id": str(uuid.uuid4()),
+            "conversation_id": conversation_id,
+            "seq": k + 1,
+            "sender_id": sender_id,
+            "client_msg_id": f"baseline-{k}",
+            "body": body_with_time(BODY_CHARS),
+            "thread_root_id": None,
+            "created_at": now,
+            "edited_at": None,
+            "deleted_at": None,
+            "attachments": [],
+            "reactions": [],
+        }
+        frame = {
+            "type": "event",
+            "conversation_id": conversation_id,
+            "seq": k + 1,
+            "kind": "message.created",
+            "data": message,
+            "created_at": now,
+        }
+        await ws.send(orjson.dumps(frame).decode())
+
+    return send_one, ws
+
+
+async def send_paced(
+    send_one: SendOne, count: int, listeners: Listeners, audience: int, window: int
+) -> None:
+    """Send `count` messages one after another, never more than `window` messages ahead of
+    what every listener has received: as fast as delivery keeps up."""
+    for k in range(count):
+        # The counts live in other processes' shared memory: nothing to await but time.
+        while k - listeners.received() / audience >= window:  # noqa: ASYNC110
+            await asyncio.sleep(0.0005)
+        await send_one(k)
+
+
+async def wait_received(listeners: Listeners, total: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while listeners.received() < total:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.001)
+    return True

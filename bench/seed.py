@@ -1,0 +1,190 @@
+"""Mass setup straight into the database, before the server starts.
+
+Creating people through the API spends an argon2 hash each (slow by design), so the suite
+inserts companies, people and conversations with SQLAlchemy Core and signs their access tokens
+with the servers' secret, exactly as a login would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text, update
+
+from bench.server import SECRET
+from hallway.config import Settings
+from hallway.domain.actor import Actor
+from hallway.domain.tokens import issue_access_token
+from hallway.store.database import Database, dumps_json
+from hallway.store.tables import companies, conversations, events, messages, participants, users
+from hallway.store.types import utcnow
+
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Room:
+    """One channel and the people in it (the first is its owner and the sender)."""
+
+    conversation_id: str
+    people: list[Person]
+
+
+def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]
+
+
+SETTINGS = Settings(secret_key=SECRET)
+
+
+def _token(actor: Actor) -> str:
+    token, _ = issue_access_token(SETTINGS, actor)
+    return token
+
+
+async def companies_with_people(
+    db: Database, count: int, per_company: int
+) -> list[tuple[str, list[Person]]]:
+    """`count` people (no passwords: they hold tokens) in companies of `per_company`; the
+    first of each company is its admin."""
+    now = utcnow()
+    company_ids = [str(uuid.uuid4()) for _ in range(-(-count // per_company))]
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "company_id": company_ids[i // per_company],
+            "email": f"p{i}-{uuid.uuid4().hex[:12]}@bench.test",
+            "display_name": f"Person {i}",
+            "password_hash": None,
+            "role": "admin" if i % per_company == 0 else "member",
+            "external_id": None,
+            "created_at": now,
+        }
+        for i in range(count)
+    ]
+    company_rows = [{"id": c, "name": "Bench", "created_at": now} for c in company_ids]
+    async with db.write() as conn:
+        for batch in _batches(company_rows):
+            await conn.execute(companies.insert(), batch)
+        for batch in _batches(rows):
+            await conn.execute(users.insert(), batch)
+    found: dict[str, list[Person]] = {c: [] for c in company_ids}
+    for r in rows:
+        actor = Actor(r["id"], r["company_id"], r["role"])
+        found[r["company_id"]].append(Person(r["id"], _token(actor)))
+    return list(found.items())
+
+
+async def room(db: Database, people_count: int) -> Room:
+    """A channel whose members are a new company's `people_count` people."""
+    [(company_id, people)] = await companies_with_people(db, people_count, people_count)
+    now = utcnow()
+    conversation_id = str(uuid.uuid4())
+    async with db.write() as conn:
+        await conn.execute(
+            conversations.insert().values(
+                id=conversation_id,
+                company_id=company_id,
+                kind="channel",
+                title="bench",
+                created_by=people[0].id,
+                last_seq=0,
+                last_activity_at=now,
+                created_at=now,
+            )
+        )
+        rows = [
+            {
+                "conversation_id": conversation_id,
+                "user_id": p.id,
+                "role": "owner" if i == 0 else "member",
+                "joined_at": now,
+                "last_read_seq": 0,
+            }
+            for i, p in enumerate(people)
+        ]
+        for batch in _batches(rows):
+            await conn.execute(participants.insert(), batch)
+    return Room(conversation_id, people)
+
+
+def _history_rows(
+    room: Room, count: int
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Batches of (message rows, event rows) for seq 1..count, as send_message writes them."""
+    sender = room.people[0].id
+    start = utcnow() - timedelta(seconds=count)
+    for first in range(1, count + 1, BATCH):
+        message_rows, event_rows = [], []
+        for seq in range(first, min(first + BATCH, count + 1)):
+            at = start + timedelta(seconds=seq)
+            message = {
+                "id": str(uuid.uuid4()),
+                "conversation_id": room.conversation_id,
+                "seq": seq,
+                "sender_id": sender,
+                "client_msg_id": None,
+                "body": f"history message number {seq}",
+                "thread_root_id": None,
+                "created_at": at,
+                "edited_at": None,
+                "deleted_at": None,
+            }
+            message_rows.append(message)
+            payload = {**message, "attachments": [], "reactions": []}
+            event_rows.append(
+                {
+                    "conversation_id": room.conversation_id,
+                    "seq": seq,
+                    "kind": "message.created",
+                    "payload": payload,
+                    "created_at": at,
+                }
+            )
+        yield message_rows, event_rows
+
+
+async def history(db: Database, room: Room, count: int) -> None:
+    """`count` messages (and their events) in the room, fast: COPY on PostgreSQL,
+    executemany on SQLite; then the conversation's last_seq."""
+    async with db.write() as conn:
+        if db.dialect == "postgresql":
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            for message_rows, event_rows in _history_rows(room, count):
+                await raw.copy_records_to_table(
+                    "messages",
+                    records=[tuple(r.values()) for r in message_rows],
+                    columns=list(message_rows[0]),
+                )
+                for r in event_rows:
+                    r["payload"] = dumps_json(r["payload"])
+                await raw.copy_records_to_table(
+                    "events",
+                    records=[tuple(r.values()) for r in event_rows],
+                    columns=list(event_rows[0]),
+                )
+        else:
+            for message_rows, event_rows in _history_rows(room, count):
+                await conn.execute(messages.insert(), message_rows)
+                await conn.execute(events.insert(), event_rows)
+        await conn.execute(
+            update(conversations)
+            .where(conversations.c.id == room.conversation_id)
+            .values(last_seq=count)
+        )
+    if db.dialect == "postgresql":
+        # Fresh statistics, as autovacuum would gather them in a while.
+        async with db.engine.connect() as conn:
+            await conn.execute(text("ANALYZE messages, events"))
