@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_files_per_message: int = Field(default=10, ge=1)
     allowed_content_types: list[str] = []
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     orphan_attachment_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     thumbnail_max_px: int = Field(default=320, ge=16)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
+    attachment_sweep_interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often unsent and deleted files are removed"
+    )
 
     @field_validator("database_url")
     @classmethod

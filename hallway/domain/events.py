@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import conversation_for_member
 from hallway.domain.actor import Actor
+from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
 from hallway.domain.errors import InvalidInput
+from hallway.files.links import FileLinks
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
@@ -97,6 +99,8 @@ async def events_after(
     async with ctx.db.read() as conn:
         conversation = await conversation_for_member(conn, actor, conversation_id)
         found = await read_events_after(conn, conversation_id, after_seq, limit)
+    links = FileLinks.from_settings(ctx.settings)
+    found = [event_with_links(links, e) for e in found]
     # On PostgreSQL each statement of a read sees the latest commits, so events committed
     # between the two reads may lie past the last_seq read first.
     return found, max([int(conversation.last_seq), *(e.seq for e in found)])

@@ -13,6 +13,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_seq_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
+from hallway.files.links import FileLinks
 from hallway.store.tables import messages
 
 MAX_PAGE = 100
@@ -50,7 +51,7 @@ async def message_page(
         has_more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        views = await message_views(conn, actor, rows)
+        views = await message_views(conn, actor, rows, FileLinks.from_settings(ctx.settings))
     next_cursor = encode_cursor("seq", rows[0].seq) if has_more else None
     return MessagePage(messages=views, next_cursor=next_cursor, has_more=has_more)
 
@@ -73,7 +74,9 @@ async def thread_page(
         rows = list(await conn.execute(query))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        root_view, *replies = await message_views(conn, actor, [root, *rows])
+        root_view, *replies = await message_views(
+            conn, actor, [root, *rows], FileLinks.from_settings(ctx.settings)
+        )
     return {
         "root": root_view,
         "replies": replies,

@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import conversation_for_member
 from hallway.domain.actor import Actor
+from hallway.domain.attachment_links import message_with_links
 from hallway.domain.attachments import claim_attachments
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import InvalidInput
 from hallway.domain.events import allocate_seq, log_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
+from hallway.files.links import FileLinks
 from hallway.store.tables import messages
 
 _INSERT_MESSAGE = messages.insert()
@@ -36,7 +38,11 @@ def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
 
 
 async def _existing(
-    conn: AsyncConnection, actor: Actor, conversation_id: str, client_msg_id: str
+    conn: AsyncConnection,
+    actor: Actor,
+    conversation_id: str,
+    client_msg_id: str,
+    links: FileLinks,
 ) -> dict[str, Any] | None:
     row = (
         await conn.execute(
@@ -49,7 +55,7 @@ async def _existing(
     ).first()
     if row is None:
         return None
-    return (await message_views(conn, actor, [row]))[0]
+    return (await message_views(conn, actor, [row], links))[0]
 
 
 async def _thread_root(conn: AsyncConnection, conversation_id: str, root_id: str) -> str:
@@ -80,6 +86,7 @@ async def send_message(
 ) -> tuple[dict[str, Any], bool]:
     """Returns (message, created). A repeated client_msg_id returns the original message."""
     attachment_ids = attachment_ids or []
+    links = FileLinks.from_settings(ctx.settings)
     body = clean_body(ctx, body, has_files=bool(attachment_ids))
     if client_msg_id is not None and not _CLIENT_MSG_ID.match(client_msg_id):
         raise InvalidInput(
@@ -89,7 +96,7 @@ async def send_message(
         async with ctx.transaction() as tx:
             await conversation_for_member(tx.conn, actor, conversation_id)
             if client_msg_id is not None:
-                existing = await _existing(tx.conn, actor, conversation_id, client_msg_id)
+                existing = await _existing(tx.conn, actor, conversation_id, client_msg_id, links)
                 if existing is not None:
                     return existing, False
             if thread_root_id is not None:
@@ -120,13 +127,13 @@ async def send_message(
             )
             message = {**row, "attachments": files, "reactions": []}
             await log_event(tx, conversation_id, seq, "message.created", message)
-            return message, True
+            return message_with_links(links, message), True
     except IntegrityError:
         # The same client_msg_id raced in from another request and won; return its message.
         if client_msg_id is None:
             raise
         async with ctx.db.read() as conn:
-            existing = await _existing(conn, actor, conversation_id, client_msg_id)
+            existing = await _existing(conn, actor, conversation_id, client_msg_id, links)
         if existing is None:
             raise
         return existing, False

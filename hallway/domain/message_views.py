@@ -9,6 +9,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
+from hallway.domain.attachment_links import attachment_with_links
+from hallway.files.links import FileLinks
 from hallway.store.tables import attachments, messages, reactions
 from hallway.store.types import AnyRow
 
@@ -51,6 +53,7 @@ def message_dict(
 
 
 def attachment_dict(row: AnyRow) -> dict[str, Any]:
+    """An attachment's metadata, without links: the form the event log keeps."""
     return {
         "id": row.id,
         "filename": row.filename,
@@ -62,18 +65,21 @@ def attachment_dict(row: AnyRow) -> dict[str, Any]:
 
 
 async def load_attachments(
-    conn: AsyncConnection, message_ids: list[str]
+    conn: AsyncConnection, message_ids: list[str], links: FileLinks
 ) -> dict[str, list[dict[str, Any]]]:
+    """Per message: its attachments with freshly signed links."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if not message_ids:
         return found
     rows = await conn.execute(
         select(attachments)
-        .where(attachments.c.message_id.in_(message_ids))
+        .where(attachments.c.message_id.in_(message_ids), attachments.c.deleted_at.is_(None))
         .order_by(attachments.c.created_at, attachments.c.id)
     )
     for r in rows:
-        found[r.message_id].append(attachment_dict(r))
+        found[r.message_id].append(
+            attachment_with_links(links, r.conversation_id, attachment_dict(r))
+        )
     return found
 
 
@@ -102,10 +108,10 @@ async def load_reactions(
 
 
 async def message_views(
-    conn: AsyncConnection, actor: Actor, rows: list[AnyRow]
+    conn: AsyncConnection, actor: Actor, rows: list[AnyRow], links: FileLinks
 ) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
-    found_attachments = await load_attachments(conn, ids)
+    found_attachments = await load_attachments(conn, ids, links)
     found_reactions = await load_reactions(conn, actor, ids)
     return [
         message_dict(
@@ -118,7 +124,7 @@ async def message_views(
 
 
 async def load_messages_by_seq(
-    conn: AsyncConnection, actor: Actor, keys: list[tuple[str, int]]
+    conn: AsyncConnection, actor: Actor, keys: list[tuple[str, int]], links: FileLinks
 ) -> dict[str, dict[str, Any]]:
     """Messages by (conversation_id, seq): the last message of each listed conversation."""
     if not keys:
@@ -130,4 +136,5 @@ async def load_messages_by_seq(
             )
         )
     )
-    return {view["conversation_id"]: view for view in await message_views(conn, actor, rows)}
+    views = await message_views(conn, actor, rows, links)
+    return {view["conversation_id"]: view for view in views}

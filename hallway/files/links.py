@@ -1,0 +1,84 @@
+"""Signed, expiring download links.
+
+A link names one stored object (an attachment's file or its thumbnail), the scope it was
+issued for (the attachment's conversation: every member may hold the same link, so a message
+event is signed once for all its subscribers) and an expiry, under an HMAC of all three.
+Changing any part of a link, or using it late, makes it worthless.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlencode
+
+from hallway.config import Settings
+
+Variant = Literal["file", "thumbnail"]
+
+# The download routes (hallway/api/routes/files.py).
+FILE_PATH = "/api/v1/files/{attachment_id}"
+THUMBNAIL_PATH = "/api/v1/files/{attachment_id}/thumbnail"
+
+
+class LinkCheck(enum.Enum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class FileLinks:
+    key: bytes
+    ttl_seconds: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileLinks:
+        # A key of its own, derived from the secret: a link signature is never a token one.
+        key = hmac.digest(settings.effective_secret_key.encode(), b"hallway file links", "sha256")
+        return cls(key=key, ttl_seconds=settings.file_link_ttl_seconds)
+
+    def expiry(self, now: float) -> int:
+        """Links made within the same quarter of the TTL share their expiry, and so their URL,
+        which lets browsers cache the file; none lives longer than the TTL."""
+        step = max(1, self.ttl_seconds // 4)
+        return int(now) // step * step + self.ttl_seconds
+
+    def url(self, variant: Variant, attachment_id: str, scope: str, now: float) -> str:
+        expires = self.expiry(now)
+        path = (FILE_PATH if variant == "file" else THUMBNAIL_PATH).format(
+            attachment_id=attachment_id
+        )
+        query = urlencode(
+            {
+                "scope": scope,
+                "expires": expires,
+                "signature": self._sign(variant, attachment_id, scope, expires),
+            }
+        )
+        return f"{path}?{query}"
+
+    def check(
+        self,
+        variant: Variant,
+        attachment_id: str,
+        scope: str,
+        expires: int,
+        signature: str,
+        now: float,
+    ) -> LinkCheck:
+        expected = self._sign(variant, attachment_id, scope, expires)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return LinkCheck.INVALID
+        if now >= expires:
+            return LinkCheck.EXPIRED
+        return LinkCheck.VALID
+
+    def _sign(self, variant: Variant, attachment_id: str, scope: str, expires: int) -> str:
+        message = f"{variant}\n{attachment_id}\n{scope}\n{expires}".encode()
+        digest = hmac.digest(self.key, message, hashlib.sha256)
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
