@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hallway.domain.access import conversation_for_member
 from hallway.domain.actor import Actor
@@ -23,17 +23,19 @@ async def mark_read(
     async with ctx.transaction() as tx:
         conversation = await conversation_for_member(tx.conn, actor, conversation_id)
         target = min(seq, int(conversation.last_seq))
-        current = int(conversation.last_read_seq)
-        if target <= current:
-            return {"conversation_id": conversation_id, "last_read_seq": current}
-        await tx.conn.execute(
+        mine = (participants.c.conversation_id == conversation_id) & (
+            participants.c.user_id == actor.user_id
+        )
+        # The condition is re-checked under the row lock, so of two receipts racing (two
+        # tabs), the one further back changes nothing instead of moving the marker back.
+        moved = await tx.conn.execute(
             update(participants)
-            .where(
-                participants.c.conversation_id == conversation_id,
-                participants.c.user_id == actor.user_id,
-            )
+            .where(mine, participants.c.last_read_seq < target)
             .values(last_read_seq=target)
         )
+        if not moved.rowcount:
+            marker = await tx.conn.execute(select(participants.c.last_read_seq).where(mine))
+            return {"conversation_id": conversation_id, "last_read_seq": int(marker.scalar_one())}
         await append_event(
             tx,
             conversation_id,
