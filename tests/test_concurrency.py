@@ -112,3 +112,42 @@ async def test_both_people_opening_their_direct_at_once_get_one(live: Directory)
     assert len({r.json()["id"] for r in responses}) == 1
     listed = (await admin.get("/api/v1/conversations")).json()["conversations"]
     assert len(listed) == 1
+
+
+async def test_concurrent_read_receipts_only_move_forward(directory: Directory) -> None:
+    """In-process, so that the racing receipts overlap inside their transactions."""
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "group", [bob], "receipts")
+    cid = conversation["id"]
+    for i in range(20):
+        await admin.post(f"/api/v1/conversations/{cid}/messages", json={"body": f"m{i}"})
+    targets = [seq for pair in zip(range(21, 1, -1), range(2, 22), strict=True) for seq in pair]
+    responses = await asyncio.gather(
+        *(bob.post(f"/api/v1/conversations/{cid}/read", json={"seq": s}) for s in targets)
+    )
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+
+    me = (await bob.get(f"/api/v1/conversations/{cid}")).json()
+    assert me["last_read_seq"] == 21
+    log = await all_events(admin, cid)
+    marks = [e["data"]["last_read_seq"] for e in log["events"] if e["kind"] == "receipt.updated"]
+    # Each logged receipt moved the marker forward; none took it back.
+    assert marks == sorted(set(marks))
+    assert marks[-1] == 21
+
+
+async def test_joining_a_channel_from_two_tabs_at_once_adds_once(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    carol = await directory.colleague(admin, "Carol")
+    channel = await directory.conversation(admin, "channel", [], "general")
+    url = f"/api/v1/conversations/{channel['id']}/members"
+    responses = await asyncio.gather(
+        *(bob.post(url, json={"user_ids": [bob.id]}) for _ in range(5)),
+        *(admin.post(url, json={"user_ids": [carol.id, bob.id]}) for _ in range(5)),
+    )
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    log = await all_events(admin, channel["id"])
+    added = [u for e in log["events"] if e["kind"] == "member.added" for u in e["data"]["user_ids"]]
+    assert sorted(added) == sorted([admin.id, bob.id, carol.id])

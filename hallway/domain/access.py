@@ -42,46 +42,56 @@ _MEMBER_CONVERSATION = (
 )
 
 
+# FOR NO KEY UPDATE: it orders membership changes without blocking inserts that merely
+# reference the conversation (messages, events).
+_MEMBER_CONVERSATION_LOCKED = _MEMBER_CONVERSATION.with_for_update(key_share=True, of=conversations)
+
+
 async def conversation_for_member(
-    conn: AsyncConnection, actor: Actor, conversation_id: str
+    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
 ) -> AnyRow:
-    """The conversation with the actor's participation (`my_role`, `last_read_seq`)."""
+    """The conversation with the actor's participation (`my_role`, `last_read_seq`).
+
+    With `lock`, the conversation row stays locked until commit (PostgreSQL; SQLite runs one
+    writer at a time anyway), so that concurrent membership changes see each other."""
     if not is_id(conversation_id):
         raise NotFound(CONVERSATION_NOT_FOUND)
     params = {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
-    row = (await conn.execute(_MEMBER_CONVERSATION, params)).first()
+    query = _MEMBER_CONVERSATION_LOCKED if lock else _MEMBER_CONVERSATION
+    row = (await conn.execute(query, params)).first()
     if row is None:
         raise NotFound(CONVERSATION_NOT_FOUND)
     return row
 
 
-async def channel_in_company(conn: AsyncConnection, actor: Actor, conversation_id: str) -> AnyRow:
+async def channel_in_company(
+    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+) -> AnyRow:
     """An open channel of the actor's company, member or not (channels are joinable)."""
     if not is_id(conversation_id):
         raise NotFound(CONVERSATION_NOT_FOUND)
-    row = (
-        await conn.execute(
-            select(conversations).where(
-                conversations.c.id == conversation_id,
-                conversations.c.company_id == actor.company_id,
-                conversations.c.kind == "channel",
-            )
-        )
-    ).first()
+    query = select(conversations).where(
+        conversations.c.id == conversation_id,
+        conversations.c.company_id == actor.company_id,
+        conversations.c.kind == "channel",
+    )
+    if lock:
+        query = query.with_for_update(key_share=True)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound(CONVERSATION_NOT_FOUND)
     return row
 
 
 async def joinable_conversation(
-    conn: AsyncConnection, actor: Actor, conversation_id: str
+    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
 ) -> AnyRow:
     """A conversation the actor may add themselves to: one they already take part in (a
     no-op), or an open channel of their company."""
     try:
-        return await conversation_for_member(conn, actor, conversation_id)
+        return await conversation_for_member(conn, actor, conversation_id, lock=lock)
     except NotFound:
-        return await channel_in_company(conn, actor, conversation_id)
+        return await channel_in_company(conn, actor, conversation_id, lock=lock)
 
 
 async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:

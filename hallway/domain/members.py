@@ -34,10 +34,12 @@ async def add_members(
     if not wanted:
         raise InvalidInput("name at least one person to add", field="user_ids")
     async with ctx.transaction() as tx:
+        # Locked, so that two people adding the same person (or two tabs joining) one after
+        # the other find them present instead of inserting them twice.
         if wanted == {actor.user_id}:
-            conversation = await joinable_conversation(tx.conn, actor, conversation_id)
+            conversation = await joinable_conversation(tx.conn, actor, conversation_id, lock=True)
         else:
-            conversation = await conversation_for_member(tx.conn, actor, conversation_id)
+            conversation = await conversation_for_member(tx.conn, actor, conversation_id, lock=True)
         if conversation.kind == "direct":
             raise InvalidInput(
                 "a direct conversation keeps its two people",
