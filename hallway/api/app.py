@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,9 +14,11 @@ from fastapi.staticfiles import StaticFiles
 import hallway
 from hallway.api import realtime
 from hallway.api.errors import install_error_handlers
-from hallway.api.routes import auth, conversations, messages, ops, people
+from hallway.api.routes import auth, conversations, files, messages, ops, people
 from hallway.config import Settings
+from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
+from hallway.files.storage import open_storage
 from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
 from hallway.realtime.presence import MemoryPresence, Presence, RedisPresence
@@ -53,14 +57,23 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
         broker, presence = _broker_and_presence(settings)
         await broker.start()
-        ctx = DomainContext(settings=settings, db=db, publisher=HubPublisher(broker))
+        storage = open_storage(settings)
+        await storage.start()
+        ctx = DomainContext(
+            settings=settings, db=db, publisher=HubPublisher(broker), storage=storage
+        )
         hub = Hub(ctx, broker, presence, settings)
         await hub.start()
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
         app.state.presence = presence
+        sweeper = asyncio.create_task(sweep_forever(ctx))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await storage.close()
             await hub.close()
             await broker.close()
             await presence.close()
@@ -77,7 +90,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (auth.router, people.router, conversations.router, messages.router):
+    for router in (
+        auth.router,
+        people.router,
+        conversations.router,
+        messages.router,
+        files.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(ops.router)

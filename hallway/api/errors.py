@@ -16,7 +16,9 @@ from hallway.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TooLarge,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     Unauthenticated: 401,
     Forbidden: 403,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
 }
 
 _HTTP_CODES = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from hallway.domain.actor import Actor
 from hallway.domain.context import Transaction
@@ -27,26 +27,26 @@ async def claim_attachments(
     wanted = list(dict.fromkeys(attachment_ids))
     if len(wanted) > max_files:
         raise InvalidInput(f"a message may carry at most {max_files} files", field="attachment_ids")
-    rows = list(
-        await tx.conn.execute(
-            select(attachments).where(
-                attachments.c.id.in_(wanted),
-                attachments.c.conversation_id == conversation_id,
-                attachments.c.uploader_id == actor.user_id,
-                attachments.c.message_id.is_(None),
-            )
+    # One conditional UPDATE: on PostgreSQL it re-checks each row once it holds the row's
+    # lock, so an upload the orphan sweeper marked meanwhile is never taken.
+    claimed = await tx.conn.execute(
+        update(attachments)
+        .where(
+            attachments.c.id.in_(wanted),
+            attachments.c.conversation_id == conversation_id,
+            attachments.c.uploader_id == actor.user_id,
+            attachments.c.message_id.is_(None),
+            attachments.c.deleted_at.is_(None),
         )
+        .values(message_id=message_id)
+        .returning(*attachments.c)
     )
-    if len(rows) != len(wanted):
-        missing = sorted(set(wanted) - {r.id for r in rows})
+    by_id = {r.id: r for r in claimed}
+    if len(by_id) != len(wanted):
         raise InvalidInput(
             "some attachments are unknown, already sent, or not yours to send here",
             code="invalid_attachments",
             field="attachment_ids",
-            attachment_ids=missing,
+            attachment_ids=sorted(set(wanted) - set(by_id)),
         )
-    await tx.conn.execute(
-        update(attachments).where(attachments.c.id.in_(wanted)).values(message_id=message_id)
-    )
-    by_id = {r.id: r for r in rows}
     return [attachment_dict(by_id[i]) for i in wanted]

@@ -38,3 +38,15 @@ class Forbidden(DomainError):
     """The actor can see the resource but may not do this to it."""
 
     code = "forbidden"
+
+
+class TooLarge(DomainError):
+    """The request carries more than a limit allows (an upload past the size limit)."""
+
+    code = "too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """The content is of a type that is not accepted here."""
+
+    code = "unsupported_media_type"

@@ -6,6 +6,7 @@ from sqlalchemy import delete, update
 
 from hallway.domain.access import conversation_for_member, message_for_member
 from hallway.domain.actor import Actor
+from hallway.domain.attachment_cleanup import mark_message_attachments, purge_soon
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Forbidden
 from hallway.domain.events import append_event
@@ -31,9 +32,11 @@ async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> N
         )
         await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
         await tx.conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
+        files = await mark_message_attachments(tx, message_id)
         await append_event(
             tx,
             row.conversation_id,
             "message.deleted",
             {"id": message_id, "deleted_at": tx.now, "deleted_by": actor.user_id},
         )
+    await purge_soon(ctx, files)

@@ -20,9 +20,8 @@ from hallway.config import Settings
 
 Variant = Literal["file", "thumbnail"]
 
-# The download routes (hallway/api/routes/files.py).
-FILE_PATH = "/api/v1/files/{attachment_id}"
-THUMBNAIL_PATH = "/api/v1/files/{attachment_id}/thumbnail"
+# The download route (hallway/api/routes/files.py).
+DOWNLOAD_PATH = "/api/v1/files/{attachment_id}/{variant}"
 
 
 class LinkCheck(enum.Enum):
@@ -50,9 +49,7 @@ class FileLinks:
 
     def url(self, variant: Variant, attachment_id: str, scope: str, now: float) -> str:
         expires = self.expiry(now)
-        path = (FILE_PATH if variant == "file" else THUMBNAIL_PATH).format(
-            attachment_id=attachment_id
-        )
+        path = DOWNLOAD_PATH.format(attachment_id=attachment_id, variant=variant)
         query = urlencode(
             {
                 "scope": scope,

@@ -42,6 +42,13 @@ class LocalStorage:
 
         await asyncio.to_thread(move)
 
+    async def size(self, key: str) -> int:
+        try:
+            stat = await asyncio.to_thread(self._path(key).stat)
+        except FileNotFoundError as exc:
+            raise ObjectMissing(key) from exc
+        return stat.st_size
+
     async def open(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         try:
             handle = await asyncio.to_thread(self._path(key).open, "rb")

@@ -75,6 +75,15 @@ class S3Storage:
         )
         await asyncio.to_thread(source.unlink, missing_ok=True)
 
+    async def size(self, key: str) -> int:
+        try:
+            response = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise ObjectMissing(key) from exc
+            raise
+        return int(response["ContentLength"])
+
     async def open(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         try:
             response = await asyncio.to_thread(

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,3 +61,17 @@ async def stage_upload(
         await asyncio.to_thread(path.unlink, missing_ok=True)
         raise
     return StagedFile(path=path, size=size, sha256=digest.hexdigest(), head=head)
+
+
+def remove_stale(directory: Path, older_than_seconds: float) -> int:
+    """Remove staged files an interrupted process left behind. Blocking: run in a thread."""
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for path in directory.glob("upload-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

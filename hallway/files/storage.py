@@ -30,6 +30,10 @@ class Storage(Protocol):
         """Store the complete file at `source` under `key`; `source` is gone afterwards.
         An object appears whole or not at all."""
 
+    async def size(self, key: str) -> int:
+        """The object's length in bytes; raises ObjectMissing."""
+        ...
+
     async def open(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         """The bytes [start, end) of an object, as chunks. Raises ObjectMissing here, before
         the first chunk, so a caller can still answer with an error."""
