@@ -1,5 +1,8 @@
-"""Concurrent writers against a real server process: seqs stay contiguous and unique, and
-idempotent creates stay single, on both databases."""
+"""Concurrent writers: seqs stay contiguous and unique, idempotent creates stay single, and
+racing changes stay consistent, on both databases.
+
+The 50 sends go through a real server process over real HTTP. The races between two
+particular writes run in-process, where their transactions overlap most reliably."""
 
 from __future__ import annotations
 
@@ -56,11 +59,11 @@ async def test_concurrent_sends_take_contiguous_seqs(live: Directory) -> None:
     )
 
 
-async def test_concurrent_mixed_writes_keep_one_gapless_log(live: Directory) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    carol = await live.colleague(admin, "Carol")
-    conversation = await live.conversation(admin, "group", [bob], "mixed")
+async def test_concurrent_mixed_writes_keep_one_gapless_log(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    carol = await directory.colleague(admin, "Carol")
+    conversation = await directory.conversation(admin, "group", [bob], "mixed")
     cid = conversation["id"]
     base = f"/api/v1/conversations/{cid}"
 
@@ -81,10 +84,10 @@ async def test_concurrent_mixed_writes_keep_one_gapless_log(live: Directory) -> 
     assert kinds.count("member.added") == 2
 
 
-async def test_a_retried_send_racing_itself_is_stored_once(live: Directory) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    conversation = await live.conversation(admin, "direct", [bob])
+async def test_a_retried_send_racing_itself_is_stored_once(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "direct", [bob])
     url = f"/api/v1/conversations/{conversation['id']}/messages"
 
     responses = await asyncio.gather(
@@ -99,9 +102,9 @@ async def test_a_retried_send_racing_itself_is_stored_once(live: Directory) -> N
     assert [e["seq"] for e in log["events"]] == [1, 2]
 
 
-async def test_both_people_opening_their_direct_at_once_get_one(live: Directory) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
+async def test_both_people_opening_their_direct_at_once_get_one(directory: Directory) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
     responses = await asyncio.gather(
         *(
             person.post("/api/v1/conversations", json={"kind": "direct", "member_ids": [other.id]})
@@ -115,7 +118,6 @@ async def test_both_people_opening_their_direct_at_once_get_one(live: Directory)
 
 
 async def test_concurrent_read_receipts_only_move_forward(directory: Directory) -> None:
-    """In-process, so that the racing receipts overlap inside their transactions."""
     admin = await directory.company()
     bob = await directory.colleague(admin, "Bob")
     conversation = await directory.conversation(admin, "group", [bob], "receipts")
