@@ -21,6 +21,7 @@ class Call:
     method: str
     path: str  # a route path; {placeholders} are filled per test
     body: dict[str, Any] | None = None
+    upload: bool = False  # a multipart file instead of a JSON body
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -39,6 +40,7 @@ CALLS = [
     Call("POST", "/api/v1/conversations/{conversation_id}/messages", {"body": "let me in"}),
     Call("GET", "/api/v1/conversations/{conversation_id}/messages"),
     Call("GET", "/api/v1/conversations/{conversation_id}/events"),
+    Call("POST", "/api/v1/conversations/{conversation_id}/attachments", upload=True),
     Call("PATCH", "/api/v1/messages/{message_id}", {"body": "rewritten"}),
     Call("DELETE", "/api/v1/messages/{message_id}"),
     Call("GET", "/api/v1/messages/{message_id}/edits"),
@@ -117,6 +119,8 @@ async def call_as(person: Person, call: Call, scene: Scene) -> Any:
     kwargs: dict[str, Any] = {"headers": person.headers}
     if call.body is not None:
         kwargs["json"] = filled_body(call.body, values)
+    if call.upload:
+        kwargs["files"] = {"file": ("notes.txt", b"private notes", "text/plain")}
     return await person.client.request(call.method, fill(call.path, values), **kwargs)
 
 
