@@ -9,14 +9,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hallway.api.app import create_app
 from hallway.config import Settings
 from hallway.store import tables as t
 from hallway.store.database import Database
@@ -330,3 +334,13 @@ async def company_rows(db_url: str, company_ids: list[str]) -> dict[str, list[tu
             }
     finally:
         await db.dispose()
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An in-process app on settings of the test's own choosing, started, with a client."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
+            yield app, c

@@ -6,8 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +16,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
-from hallway.api.app import create_app
 from hallway.domain import accounts
 from hallway.store.tables import invites
 from tests.support import (
@@ -28,6 +25,7 @@ from tests.support import (
     company_rows,
     error_of,
     named_fields,
+    running_app,
     settings_from_env,
     unique_email,
 )
@@ -296,16 +294,6 @@ async def test_invalid_tokens_are_401_invalid_token(directory: Directory) -> Non
 # --- an external identity provider -----------------------------------------------------------
 
 
-@asynccontextmanager
-async def client_for(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
-            c.app_state = application.state  # type: ignore[attr-defined]
-            yield c
-
-
 def idp_token(sub: str, key: Any = IDP_SECRET, algorithm: str = "HS256", **claims: Any) -> str:
     now = datetime.now(UTC)
     payload = {"sub": sub, "iat": now, "exp": now + timedelta(minutes=5), **claims}
@@ -314,11 +302,11 @@ def idp_token(sub: str, key: Any = IDP_SECRET, algorithm: str = "HS256", **claim
 
 async def test_external_identity_tokens_map_to_users(env: dict[str, str]) -> None:
     settings = settings_from_env(env, external_jwt_secret=IDP_SECRET)
-    async with client_for(settings) as c:
+    async with running_app(settings) as (app, c):
         founder = await c.post("/api/v1/auth/signup", json=signup_body())
         company_id = founder.json()["user"]["company_id"]
         linked = await accounts.create_user(
-            c.app_state.ctx,  # type: ignore[attr-defined]
+            app.state.ctx,
             company_id=company_id,
             email=unique_email("sso"),
             display_name="Via SSO",
@@ -367,10 +355,10 @@ async def test_external_public_key_refuses_tokens_signed_otherwise(env: dict[str
         .decode()
     )
     settings = settings_from_env(env, external_jwt_public_key=public_pem)
-    async with client_for(settings) as c:
+    async with running_app(settings) as (app, c):
         founder = await c.post("/api/v1/auth/signup", json=signup_body())
         await accounts.create_user(
-            c.app_state.ctx,  # type: ignore[attr-defined]
+            app.state.ctx,
             company_id=founder.json()["user"]["company_id"],
             email=unique_email("sso"),
             display_name="Via SSO",

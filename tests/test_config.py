@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 
 from hallway.api.app import create_app
 from hallway.cli import build_parser
 from hallway.config import ConfigError, Settings
-from tests.support import Directory, error_of, send, settings_from_env
+from tests.support import Directory, error_of, running_app, send, settings_from_env
 
 LONG_SECRET = "s" * 40
 
@@ -120,21 +119,18 @@ def test_serve_defaults_to_localhost_8000() -> None:
 @pytest.mark.anyio
 async def test_limits_in_settings_apply_to_requests(env: dict[str, str]) -> None:
     settings = settings_from_env(env, max_body_chars=10, max_title_chars=5)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
-            directory = Directory(c)
-            admin = await directory.company()
-            bob = await directory.colleague(admin, "Bob")
-            r = await admin.post(
-                "/api/v1/conversations",
-                json={"kind": "group", "member_ids": [bob.id], "title": "sixsix"},
-            )
-            error_of(r, 422)
-            group = await directory.conversation(admin, "group", [bob], "five5")
-            await send(admin, group["id"], "x" * 10)
-            r = await admin.post(
-                f"/api/v1/conversations/{group['id']}/messages", json={"body": "x" * 11}
-            )
-            error_of(r, 422, "body_too_long")
+    async with running_app(settings) as (_, client):
+        directory = Directory(client)
+        admin = await directory.company()
+        bob = await directory.colleague(admin, "Bob")
+        r = await admin.post(
+            "/api/v1/conversations",
+            json={"kind": "group", "member_ids": [bob.id], "title": "sixsix"},
+        )
+        error_of(r, 422)
+        group = await directory.conversation(admin, "group", [bob], "five5")
+        await send(admin, group["id"], "x" * 10)
+        r = await admin.post(
+            f"/api/v1/conversations/{group['id']}/messages", json={"body": "x" * 11}
+        )
+        error_of(r, 422, "body_too_long")
