@@ -80,18 +80,20 @@ def storage_of(app: FastAPI) -> Storage:
     return storage
 
 
-async def stored_keys(app: FastAPI) -> set[str]:
-    """Every object the app's storage holds."""
+async def stored_keys(app: FastAPI, conversation_id: str) -> set[str]:
+    """The objects storage holds for a conversation (the S3 bucket serves a whole run)."""
     storage = storage_of(app)
     if isinstance(storage, LocalStorage):
-        return {
+        keys = {
             str(p.relative_to(storage.root))
             for p in storage.root.rglob("*")
             if p.is_file() and storage.staging_dir not in p.parents
         }
-    assert isinstance(storage, S3Storage)
-    pages = storage.client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
-    return {item["Key"] for page in pages for item in page.get("Contents", [])}
+    else:
+        assert isinstance(storage, S3Storage)
+        pages = storage.client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
+        keys = {item["Key"] for page in pages for item in page.get("Contents", [])}
+    return {key for key in keys if key.split("/")[1] == conversation_id}
 
 
 def staged_files(app: FastAPI) -> list[Path]:

@@ -155,7 +155,7 @@ async def test_storage_keys_are_grouped_by_company_and_conversation(
     prefix = f"{room.admin.company_id}/{room.conversation_id}/"
     assert row.storage_key == prefix + body["id"]
     assert row.thumb_key == prefix + body["id"] + ".thumbnail"
-    assert await stored_keys(app) == {row.storage_key, row.thumb_key}
+    assert await stored_keys(app, room.conversation_id) == {row.storage_key, row.thumb_key}
 
 
 async def test_a_non_ascii_name_is_kept_exactly_in_filename_star(room: Room) -> None:
@@ -243,7 +243,7 @@ async def test_html_claiming_to_be_a_png_is_refused_as_html(room: Room, app: Fas
     error = error_of(r, 415, "blocked_content_type")
     assert error["details"]["content_type"] == "text/html"
     assert await attachment_rows(app, room.conversation_id) == 0
-    assert await stored_keys(app) == set()
+    assert await stored_keys(app, room.conversation_id) == set()
 
 
 async def test_svg_is_refused(room: Room) -> None:
@@ -337,7 +337,7 @@ async def test_a_decompression_bomb_is_refused(room: Room, app: FastAPI) -> None
     r = await upload(room.admin, room.conversation_id, bomb, "bomb.png", "image/png")
     error_of(r, 422, "image_too_large")
     assert await attachment_rows(app, room.conversation_id) == 0
-    assert await stored_keys(app) == set()
+    assert await stored_keys(app, room.conversation_id) == set()
     assert staged_files(app) == []
 
 
@@ -408,7 +408,7 @@ async def test_an_undeclared_oversize_body_is_cut_off_mid_stream(
     error_of(r, 413, "file_too_large")
     assert body.pulled <= LIMIT // body.chunk_bytes + 2
     assert await attachment_rows(app, room.conversation_id) == 0
-    assert await stored_keys(app) == set()
+    assert await stored_keys(app, room.conversation_id) == set()
     assert staged_files(app) == []
 
 
@@ -566,10 +566,10 @@ async def test_a_removed_member_gets_no_new_links(room: Room) -> None:
 async def test_deleting_a_message_deletes_its_files(room: Room, app: FastAPI) -> None:
     body = await uploaded(room.admin, room.conversation_id, png_bytes(), filename="a.png")
     sent = await send_files(room.admin, room.conversation_id, [body["id"]])
-    assert len(await stored_keys(app)) == 2
+    assert len(await stored_keys(app, room.conversation_id)) == 2
     deleted = await room.admin.delete(f"/api/v1/messages/{sent.json()['id']}")
     assert deleted.status_code in (200, 204), deleted.text
-    assert await stored_keys(app) == set()
+    assert await stored_keys(app, room.conversation_id) == set()
     assert await attachment_rows(app, room.conversation_id) == 0
     error_of(await fetch(room.admin, body["url"]), 404, "not_found")
     history = await room.bob.get(f"/api/v1/conversations/{room.conversation_id}/messages")
@@ -591,7 +591,7 @@ async def test_a_failed_store_leaves_no_row_and_no_object(
     with pytest.raises(OSError, match="storage is full"):
         await upload(room.admin, room.conversation_id, png_bytes(), "a.png", "image/png")
     assert await attachment_rows(app, room.conversation_id) == 0
-    assert await stored_keys(app) == set()
+    assert await stored_keys(app, room.conversation_id) == set()
     assert staged_files(app) == []
 
 
@@ -630,7 +630,7 @@ async def test_unsent_uploads_are_swept_after_the_ttl(
     assert await sweep_attachments(ctx, now=later) >= 1
     assert await attachment_rows(app, room.conversation_id) == 1
     prefix = f"{room.admin.company_id}/{room.conversation_id}/"
-    assert await stored_keys(app) == {prefix + sent["id"]}
+    assert await stored_keys(app, room.conversation_id) == {prefix + sent["id"]}
     error_of(await fetch(room.admin, orphan["url"]), 404, "not_found")
     late = await send_files(room.admin, room.conversation_id, [orphan["id"]])
     error_of(late, 422, "invalid_attachments")
@@ -659,4 +659,4 @@ async def test_the_app_sweeps_in_the_background(env: dict[str, str]) -> None:
                 return await attachment_rows(application, conversation["id"]) == 0
 
             await eventually(gone)
-            assert await stored_keys(application) == set()
+            assert await stored_keys(application, conversation["id"]) == set()
