@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,6 +24,7 @@ from hallway.config import Settings
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_cleanup import sweep_attachments
 from hallway.domain.attachment_upload import clean_filename, upload_attachment
+from hallway.files.images import ImageInfo, make_thumbnail
 from hallway.files.links import FileLinks
 from hallway.files.sniffing import sniff
 from hallway.store.tables import attachments, events
@@ -329,6 +331,26 @@ async def test_exif_orientation_is_applied_and_metadata_stripped(room: Room) -> 
     # The original is served as uploaded, byte for byte.
     assert (await fetch(room.admin, body["url"])).content == original
     assert ImageOps.exif_transpose(Image.open(io.BytesIO(original))).size == (100, 200)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "options", "content_type"),
+    [
+        ("I;16", "PNG", {}, "image/png"),  # 16-bit grey
+        ("P", "GIF", {"transparency": 0}, "image/gif"),
+        ("CMYK", "JPEG", {}, "image/jpeg"),
+        ("RGBA", "WEBP", {}, "image/webp"),
+        ("1", "PNG", {}, "image/png"),
+    ],
+)
+def test_every_image_mode_gets_a_thumbnail(
+    tmp_path: Path, mode: str, fmt: str, options: dict[str, Any], content_type: str
+) -> None:
+    source, target = tmp_path / "image", tmp_path / "thumbnail"
+    Image.new(mode, (300, 200)).save(source, format=fmt, **options)
+    info = make_thumbnail(source, target, max_px=64, max_pixels=1_000_000)
+    assert info == ImageInfo(content_type, 300, 200)
+    assert Image.open(target).size == (64, 43)
 
 
 async def test_a_decompression_bomb_is_refused(room: Room, app: FastAPI) -> None:

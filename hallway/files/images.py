@@ -49,8 +49,10 @@ def make_thumbnail(source: Path, target: Path, *, max_px: int, max_pixels: int) 
             info = _displayed(image)
             image.draft("RGB", (max_px, max_px))  # JPEG: decode at a fraction of full size
             upright = ImageOps.exif_transpose(image)
+            if upright.mode.startswith("I;16"):
+                upright = upright.convert("I")  # resampling has no 16-bit mode
             upright.thumbnail((max_px, max_px))
-            thumbnail = upright.convert("RGBA" if _has_alpha(upright) else "RGB")
+            thumbnail = _eight_bit(upright)
             thumbnail.info.clear()
             thumbnail.save(target, format="WEBP", quality=80)
             return info
@@ -72,6 +74,12 @@ def _displayed(image: Image.Image) -> ImageInfo:
         width, height = height, width
     assert image.format is not None
     return ImageInfo(RASTER_TYPES[image.format], width, height)
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    if image.mode == "I":  # 16-bit grey (PNG): scale its range down, not clip it
+        image = image.point(lambda value: value / 257).convert("L")
+    return image.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
 def _has_alpha(image: Image.Image) -> bool:
