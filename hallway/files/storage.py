@@ -46,6 +46,7 @@ class Storage(Protocol):
 
 
 def open_storage(settings: Settings) -> Storage:
+    # Imported here: the backends import ObjectMissing from this module.
     from hallway.files.local import LocalStorage
     from hallway.files.s3 import S3Storage
 
