@@ -311,3 +311,33 @@ async def test_idle_connection_is_dropped(
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 4001
+
+
+async def test_attachment_links_are_fresh_in_live_and_replayed_events(
+    live: Directory, server: ServerProcess
+) -> None:
+    admin = await live.company()
+    bob = await live.colleague(admin, "Bob")
+    conversation = await live.conversation(admin, "group", [bob], title="team")
+    cid = conversation["id"]
+    upload = await admin.post(
+        f"/api/v1/conversations/{cid}/attachments",
+        files={"file": ("notes.txt", b"plain text notes\n", "text/plain")},
+    )
+    assert upload.status_code == 201, upload.text
+    async with realtime(server, bob) as client:
+        await client.subscribe(cid)
+        r = await admin.post(
+            f"/api/v1/conversations/{cid}/messages",
+            json={"body": "see file", "attachment_ids": [upload.json()["id"]]},
+        )
+        assert r.status_code == 201
+        live_event = await client.next_event()
+    async with realtime(server, bob) as client:
+        await client.subscribe(cid, after_seq=live_event["seq"] - 1)
+        replayed = await client.next_event()
+    for event in (live_event, replayed):
+        (attachment,) = event["data"]["attachments"]
+        download = await bob.client.get(attachment["url"])
+        assert download.status_code == 200
+        assert download.content == b"plain text notes\n"

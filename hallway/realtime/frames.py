@@ -6,7 +6,9 @@ from typing import Any
 
 import orjson
 
+from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import Event
+from hallway.files.links import FileLinks
 
 # Close codes a client must understand (docs/realtime.md).
 CLOSE_PROTOCOL_ERROR = 4000
@@ -20,7 +22,10 @@ def dumps(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame, option=orjson.OPT_UTC_Z).decode()
 
 
-def event_frame(event: Event) -> str:
+def event_frame(event: Event, links: FileLinks) -> str:
+    """An event as subscribers get it, with fresh signed links on any attachments (signed
+    for the conversation, so one frame serves every subscriber)."""
+    event = event_with_links(links, event)
     return dumps(
         {
             "type": "event",

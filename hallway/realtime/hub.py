@@ -24,6 +24,7 @@ from hallway.domain.access import conversation_for_member
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
 from hallway.domain.events import read_events_after
+from hallway.files.links import FileLinks
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection, Subscription
 from hallway.realtime.frames import (
@@ -73,6 +74,7 @@ class Hub:
         self.broker = broker
         self.presence = presence
         self.settings = settings
+        self.links = FileLinks.from_settings(settings)
         self.feeds: dict[str, Feed] = {}
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.companies: dict[str, set[Connection]] = defaultdict(set)
@@ -246,7 +248,7 @@ class Hub:
             sub.delivered = start
             # Live frames keep collecting in sub.buffer while the replay waits for room.
             for event in replay:
-                await conn.send_when_room(event_frame(event))
+                await conn.send_when_room(event_frame(event, self.links))
                 if conn.subscriptions.get(conversation_id) is not sub:
                     return  # unsubscribed or removed meanwhile
                 sub.delivered = event.seq
@@ -333,7 +335,7 @@ class Hub:
                     db, feed.conversation_id, feed.last, upto - feed.last - 1
                 )
             for event in missing:
-                frame = event_frame(event)
+                frame = event_frame(event, self.links)
                 feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
             before = feed.last
             self._drain(feed)
@@ -423,12 +425,13 @@ class Hub:
 class HubPublisher:
     """The domain's EventPublisher: serialises each committed event once and publishes it."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, links: FileLinks) -> None:
         self.broker = broker
+        self.links = links
 
     async def publish(self, events: Sequence[Event]) -> None:
         for event in events:
-            frame = event_frame(event)
+            frame = event_frame(event, self.links)
             await self.broker.publish(f"conv:{event.conversation_id}", frame)
             if event.kind == "member.added":
                 for user_id in event.data["user_ids"]:

@@ -51,9 +51,13 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction (a consistent snapshot on both engines)."""
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read transaction that sees one snapshot throughout: SQLite's deferred
+        transaction does; PostgreSQL's default (read committed) would not."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
