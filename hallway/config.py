@@ -125,5 +125,8 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Fail at startup, not on the first request, when the settings cannot serve."""
         _ = self.effective_secret_key
-        if self.storage == "s3" and not self.s3_endpoint_url:
-            raise ConfigError("HALLWAY_S3_ENDPOINT_URL is required when HALLWAY_STORAGE=s3")
+        # No endpoint means AWS itself; no keys means boto3's own credential chain.
+        if self.storage == "s3" and bool(self.s3_access_key) != bool(self.s3_secret_key):
+            raise ConfigError(
+                "set both HALLWAY_S3_ACCESS_KEY and HALLWAY_S3_SECRET_KEY, or neither"
+            )

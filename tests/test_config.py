@@ -104,9 +104,13 @@ def test_dev_mode_generates_and_keeps_a_secret(tmp_path: Path) -> None:
     assert Settings(data_dir=data_dir, secret_key=LONG_SECRET).effective_secret_key == LONG_SECRET
 
 
-def test_s3_storage_needs_an_endpoint(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="HALLWAY_S3_ENDPOINT_URL"):
-        Settings(data_dir=tmp_path, secret_key=LONG_SECRET, storage="s3").check()
+def test_s3_keys_go_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="HALLWAY_S3_SECRET_KEY"):
+        Settings(
+            data_dir=tmp_path, secret_key=LONG_SECRET, storage="s3", s3_access_key="id"
+        ).check()
+    # No endpoint and no keys: AWS S3 with boto3's own credentials, which is valid.
+    Settings(data_dir=tmp_path, secret_key=LONG_SECRET, storage="s3").check()
 
 
 def test_serve_defaults_to_localhost_8000() -> None:
