@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from hallway.domain.actor import Actor
 from hallway.realtime.connection import Connection
 from hallway.realtime.hub import Hub
-from tests.support import Directory, Person, eventually
+from tests.support import Directory, Person, eventually, send
 
 pytestmark = pytest.mark.anyio
 
@@ -39,13 +39,6 @@ async def _listener(app: FastAPI, person: Person) -> tuple[Connection, Recording
     return conn, socket
 
 
-async def _send(person: Person, cid: str, body: str) -> dict[str, Any]:
-    r = await person.post(f"/api/v1/conversations/{cid}/messages", json={"body": body})
-    assert r.status_code == 201
-    result: dict[str, Any] = r.json()
-    return result
-
-
 async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Directory) -> None:
     admin = await directory.company()
     bob = await directory.colleague(admin, "Bob")
@@ -66,8 +59,8 @@ async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Di
 
     broker.publish = lossy_publish
     try:
-        first = await _send(admin, cid, "lost on the wire")
-        second = await _send(admin, cid, "arrives")
+        first = await send(admin, cid, "lost on the wire")
+        second = await send(admin, cid, "arrives")
         await eventually(lambda: len(socket.events()) == 2)
     finally:
         broker.publish = real_publish
@@ -104,8 +97,8 @@ async def test_frames_out_of_order_are_delivered_in_seq_order(
 
     broker.publish = reordering_publish
     try:
-        await _send(admin, cid, "one")
-        await _send(admin, cid, "two")
+        await send(admin, cid, "one")
+        await send(admin, cid, "two")
         await eventually(lambda: len(socket.events()) == 2)
     finally:
         broker.publish = real_publish

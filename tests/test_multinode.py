@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 
 from hallway.client import RealtimeClient
-from tests.support import TEST_DATABASE_URL, TEST_REDIS_URL, Directory, ServerProcess, eventually
+from tests.support import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    Directory,
+    ServerProcess,
+    eventually,
+    send,
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -22,25 +28,11 @@ pytestmark = [
 ]
 
 
-async def _send(http: httpx.AsyncClient, token: str, cid: str, body: str) -> dict[str, Any]:
-    r = await http.post(
-        f"/api/v1/conversations/{cid}/messages",
-        json={"body": body},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
-
-
 async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
     start_server: Callable[..., ServerProcess],
 ) -> None:
     node_a, node_b = start_server(), start_server()
-    async with (
-        httpx.AsyncClient(base_url=node_a.base_url, timeout=10) as http_a,
-        httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b,
-    ):
+    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b:
         directory = Directory(http_b)
         admin = await directory.company()
         bob = await directory.colleague(admin, "Bob")
@@ -52,7 +44,7 @@ async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
         try:
             await listener.subscribe(cid)
             # Sent through node B, seen on node A, in order.
-            first = [await _send(http_b, admin.token, cid, f"b{i}") for i in range(10)]
+            first = [await send(admin, cid, f"b{i}") for i in range(10)]
             got = [await listener.next_event() for _ in range(10)]
             assert [e["seq"] for e in got] == [m["seq"] for m in first]
 
@@ -62,7 +54,7 @@ async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
 
             async def keep_sending() -> None:
                 for i in range(total):
-                    await _send(http_b, admin.token, cid, f"after {i}")
+                    await send(admin, cid, f"after {i}")
                     await asyncio.sleep(0.01)
 
             sender = asyncio.create_task(keep_sending())
@@ -73,7 +65,6 @@ async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
             await sender
             assert [e["data"]["body"] for e in rest] == [f"after {i}" for i in range(total)]
             assert listener.reconnects >= 1
-            del http_a
         finally:
             await listener.close()
 
@@ -92,14 +83,14 @@ async def test_removal_on_one_node_stops_delivery_on_the_other(
         await listener.start()
         try:
             await listener.subscribe(cid)
-            await _send(http_b, admin.token, cid, "hello")
+            await send(admin, cid, "hello")
             assert (await listener.next_event())["data"]["body"] == "hello"
             r = await admin.delete(f"/api/v1/conversations/{cid}/members/{bob.id}")
             assert r.status_code == 204
             removed = await listener.next_event()
             assert removed["kind"] == "member.removed"
             await eventually(lambda: listener._frames.qsize() >= 1)  # the inbox `removed`
-            await _send(http_b, admin.token, cid, "after removal")
+            await send(admin, cid, "after removal")
             await asyncio.sleep(0.5)
             frames = [listener._frames.get_nowait() for _ in range(listener._frames.qsize())]
             assert all(f.get("type") != "event" for f in frames), frames

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+import jwt
 import orjson
 import pytest
 from websockets.asyncio.client import connect
@@ -17,7 +19,15 @@ from websockets.exceptions import ConnectionClosed
 from hallway.client import RealtimeClient
 from hallway.domain.actor import Actor
 from hallway.domain.tokens import issue_access_token
-from tests.support import SECRET, Directory, Person, ServerProcess, eventually, settings_from_env
+from tests.support import (
+    SECRET,
+    Directory,
+    Person,
+    ServerProcess,
+    eventually,
+    send,
+    settings_from_env,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -32,13 +42,6 @@ async def realtime(
         yield client
     finally:
         await client.close()
-
-
-async def send(person: Person, conversation_id: str, body: str) -> dict[str, Any]:
-    r = await person.post(f"/api/v1/conversations/{conversation_id}/messages", json={"body": body})
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 async def collect_events(client: RealtimeClient, count: int, timeout: float = 15) -> list[Any]:
@@ -147,8 +150,6 @@ async def test_bad_tokens_close_with_unauthenticated_code(
     expired_settings = settings_from_env(env, access_token_ttl_seconds=60)
     expired, _ = issue_access_token(expired_settings, Actor(admin.id, admin.company_id, "admin"))
     # Re-sign with an expiry in the past.
-    import jwt
-
     claims = jwt.decode(expired, SECRET, algorithms=["HS256"], options={"verify_exp": False})
     claims["exp"] = int(time.time()) - 10
     expired = jwt.encode(claims, SECRET, algorithm="HS256")
@@ -210,7 +211,7 @@ async def test_slow_consumer_is_closed_and_others_unaffected(
     live: Directory, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(ws_send_queue_frames="16")
-    async with __import__("httpx").AsyncClient(base_url=server.base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         directory = Directory(http)
         admin = await directory.company()
         bob = await directory.colleague(admin, "Bob")
@@ -302,7 +303,7 @@ async def test_idle_connection_is_dropped(
     live: Directory, start_server: Callable[..., ServerProcess]
 ) -> None:
     server = start_server(ws_idle_timeout_seconds="1")
-    async with __import__("httpx").AsyncClient(base_url=server.base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         admin = await Directory(http).company()
     async with connect(server.ws_url) as ws:
         await ws.send(orjson.dumps({"type": "auth", "token": admin.token}).decode())
