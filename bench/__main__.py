@@ -68,10 +68,11 @@ def machine() -> dict[str, object]:
 
 
 def print_table(results: list[Result]) -> None:
-    rows = [("scenario", "backend", "variant", "figures", "target", "met")]
+    rows = [("scenario", "backend", "variant", "figures", "target", "met", "load")]
     for r in results:
         met = "-" if r.met is None else ("yes" if r.met else "NO")
-        rows.append((r.scenario, r.backend, r.variant, r.headline, r.target, met))
+        load = "" if r.load_average is None else str(r.load_average)
+        rows.append((r.scenario, r.backend, r.variant, r.headline, r.target, met, load))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -84,6 +85,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> list[Result]:
         stacks = [Stack(b, data_dir / b) for b in backends]
         print(f"--- {name} on {', '.join(backends)}", file=sys.stderr, flush=True)
         found = await SCENARIOS[name](stacks, args)
+        for result in found:
+            result.load_average = round(os.getloadavg()[0], 2)
         print_table(found)
         results.extend(found)
     return results

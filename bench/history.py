@@ -68,9 +68,11 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
             await _scroll(http, path, None, 20)  # warm up
             first = [(await _page(http, path, None))[0] for _ in range(REPEAT)]
             last = [(await _page(http, path, LIMIT + 1))[0] for _ in range(REPEAT)]
+            cpu_before, _ = server.usage()
             started = time.monotonic()
             one_reader = await _scroll(http, path, None, pages)
             one_rate = len(one_reader) / (time.monotonic() - started)
+            cpu_per_page = (server.usage()[0] - cpu_before) / len(one_reader)
         finally:
             http.close()
         readers = [Http(server.port, token) for _ in range(READERS)]
@@ -96,6 +98,7 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
         "last_page_p50_ms": round(last_ms, 2),
         "last_to_first": round(last_ms / first_ms, 2),
         "pages_per_s_1_reader": round(one_rate),
+        "server_cpu_ms_per_page": round(1000 * cpu_per_page, 3),
         f"pages_per_s_{READERS}_readers": round(many_rate),
         **{f"page_{k}": v for k, v in latency_ms(one_reader).items()},
     }
@@ -106,7 +109,8 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
         f"{count:,} messages, limit {LIMIT}",
         figures,
         f"{round(one_rate):,} pages/s (1 reader), {round(many_rate):,} pages/s "
-        f"({READERS} readers); first page {first_ms:.2f} ms, last {last_ms:.2f} ms",
+        f"({READERS} readers); first page {first_ms:.2f} ms, last {last_ms:.2f} ms; "
+        f"server {1000 * cpu_per_page:.2f} ms CPU/page",
         ">= 1,000 pages/s, last page <= 2x first",
         best >= TARGET_PAGES_PER_S and last_ms <= 2 * first_ms,
     )

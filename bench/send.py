@@ -41,6 +41,7 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
             for concurrency in (1, 10):
                 latencies: list[float] = []
                 each = args.send_messages // concurrency
+                cpu_before, _ = server.usage()
                 started = time.monotonic()
                 await asyncio.gather(
                     *(
@@ -49,8 +50,14 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
                     )
                 )
                 elapsed = time.monotonic() - started
+                cpu = server.usage()[0] - cpu_before
                 rate = round(len(latencies) / elapsed)
-                figures = {"messages": len(latencies), "msgs_per_s": rate}
+                figures = {
+                    "messages": len(latencies),
+                    "msgs_per_s": rate,
+                    "server_cpu_ms_per_message": round(1000 * cpu / len(latencies), 3),
+                    "server_cpu_percent": round(100 * cpu / elapsed, 1),
+                }
                 figures.update(latency_ms(latencies))
                 results.append(
                     Result(
@@ -59,7 +66,8 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
                         "one at a time" if concurrency == 1 else f"{concurrency} at a time",
                         figures,
                         f"{rate:,} msgs/s, p50 {figures['p50_ms']} ms, "
-                        f"p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms",
+                        f"p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms; "
+                        f"server {figures['server_cpu_ms_per_message']} ms CPU/msg",
                         f">= {TARGETS[concurrency]:,} msgs/s",
                         rate >= TARGETS[concurrency],
                     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -37,7 +37,9 @@ class Result:
     headline: str  # the figures that the target is about, in words
     target: str
     met: bool | None  # None where there is no target
-    notes: list[str] = field(default_factory=list)
+    # The machine's 1-minute load average when the scenario ended: other work on this
+    # 2-core machine shows here, and in the figures.
+    load_average: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,5 +50,5 @@ class Result:
             "headline": self.headline,
             "target": self.target,
             "met": self.met,
-            "notes": self.notes,
+            "load_average": self.load_average,
         }
