@@ -56,6 +56,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=1,
         log_level=args.log_level,
         ws_per_message_deflate=settings.ws_compression,
+        # Protocol-level pings: a peer that stops answering is dropped within two intervals.
+        ws_ping_interval=settings.ws_heartbeat_seconds,
+        ws_ping_timeout=settings.ws_heartbeat_seconds,
         proxy_headers=True,
     )
     return 0
