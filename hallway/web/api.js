@@ -1,0 +1,107 @@
+// HTTP: JSON both ways, the bearer token, and the one error shape
+// {"error": {"code", "message", "details"}} turned into ApiError.
+
+const TOKEN_KEY = "hallway.token";
+const PREFIX = "/api/v1";
+
+/** The access token lives in sessionStorage: per tab, gone when the tab closes. */
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message, details = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Field name -> message, for every field the error names (`details.field` from the
+   * domain, `details.fields[]` from request validation). */
+  get fieldMessages() {
+    const named = new Map();
+    for (const f of this.details.fields ?? []) {
+      named.set(String(f.field), f.message || this.message);
+    }
+    if (this.details.field) named.set(String(this.details.field), this.message);
+    return named;
+  }
+}
+
+let unauthenticated = () => {};
+
+/** Called when a request made with a token answers 401: the session is over. */
+export function onUnauthenticated(handler) {
+  unauthenticated = handler;
+}
+
+async function request(method, path, body) {
+  const headers = {};
+  const bearer = token.get();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  // FormData (uploads) sets its own multipart Content-Type; everything else is JSON.
+  const multipart = body instanceof FormData;
+  if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(PREFIX + path, {
+      method,
+      headers,
+      body: body === undefined || multipart ? body : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection.");
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (response.ok) return data;
+  const error = data?.error ?? {
+    code: "http_error",
+    message: `The server answered ${response.status}.`,
+  };
+  const failure = new ApiError(response.status, error.code, error.message, error.details ?? {});
+  if (response.status === 401 && bearer) unauthenticated(failure);
+  throw failure;
+}
+
+const id = encodeURIComponent;
+
+export const api = {
+  signup: (fields) => request("POST", "/auth/signup", fields),
+  login: (fields) => request("POST", "/auth/login", fields),
+  join: (fields) => request("POST", "/auth/join", fields),
+  me: () => request("GET", "/me"),
+  invite: () => request("POST", "/invites", {}),
+  people: () => request("GET", "/users"),
+  // The sidebar shows up to 200 conversations (the API's largest page).
+  conversations: () => request("GET", "/conversations?limit=200"),
+  channels: () => request("GET", "/channels"),
+  conversation: (conversationId) => request("GET", `/conversations/${id(conversationId)}`),
+  createConversation: (fields) => request("POST", "/conversations", fields),
+  addMembers: (conversationId, userIds) =>
+    request("POST", `/conversations/${id(conversationId)}/members`, { user_ids: userIds }),
+  removeMember: (conversationId, userId) =>
+    request("DELETE", `/conversations/${id(conversationId)}/members/${id(userId)}`),
+  messages: (conversationId, limit, before) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before) query.set("before", before);
+    return request("GET", `/conversations/${id(conversationId)}/messages?${query}`);
+  },
+  send: (conversationId, fields) =>
+    request("POST", `/conversations/${id(conversationId)}/messages`, fields),
+  edit: (messageId, body) => request("PATCH", `/messages/${id(messageId)}`, { body }),
+  delete: (messageId) => request("DELETE", `/messages/${id(messageId)}`),
+  react: (messageId, emoji) => request("PUT", `/messages/${id(messageId)}/reactions/${id(emoji)}`),
+  unreact: (messageId, emoji) =>
+    request("DELETE", `/messages/${id(messageId)}/reactions/${id(emoji)}`),
+  upload: (conversationId, file) => {
+    const form = new FormData();
+    form.append("file", file);
+    return request("POST", `/conversations/${id(conversationId)}/attachments`, form);
+  },
+  markRead: (conversationId, seq) =>
+    request("POST", `/conversations/${id(conversationId)}/read`, { seq }),
+};

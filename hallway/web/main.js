@@ -1,0 +1,194 @@
+// Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
+// `inbox` stream, and the conversation named by the URL (#/c/<id>).
+
+import { api, onUnauthenticated, token } from "./api.js";
+import { hideAuth, showAuth } from "./auth.js";
+import { ConversationView } from "./conversation.js";
+import { wireDialogs } from "./dialogs.js";
+import { Realtime } from "./realtime.js";
+import {
+  conversationHref,
+  redrawSidebar,
+  renderSidebar,
+  showConnection,
+  showMe,
+} from "./sidebar.js";
+import { mergeConversation, state } from "./store.js";
+
+const REFRESH_DELAY_MS = 150; // inbox frames in a burst cause one reload of the list
+const SESSION_ENDED = "#session-ended";
+
+let view = null;
+
+function openId() {
+  const match = /^#\/c\/(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+/** Logging out starts a fresh page: no state of the last session survives. */
+function endSession(hash = "") {
+  token.clear();
+  history.replaceState(null, "", `${location.pathname}${hash}`);
+  location.reload();
+}
+
+/** Reload a list at most once per burst, and never apply an older answer over a newer. */
+function refresher(load, apply) {
+  let timer = null;
+  let asked = 0;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const mine = ++asked;
+      const result = await load().catch(() => null);
+      if (result && mine === asked) apply(result);
+    }, REFRESH_DELAY_MS);
+  };
+}
+
+const refreshInbox = refresher(api.conversations, ({ conversations }) => {
+  state.conversations = new Map(
+    conversations.map((c) => [c.id, mergeConversation(state.conversations.get(c.id), c)]),
+  );
+  renderSidebar(openId());
+});
+
+const refreshPeople = refresher(api.people, ({ users }) => {
+  state.people = new Map(users.map((p) => [p.id, p]));
+  redrawSidebar(openId());
+  view.refreshHeader();
+  view.rerenderAll();
+});
+
+/** I left, was removed, or may no longer see it. */
+function forget(conversationId) {
+  state.conversations.delete(conversationId);
+  if (openId() === conversationId) {
+    view.close("You are no longer in that conversation.");
+    location.hash = "#/";
+  }
+  renderSidebar(openId());
+}
+
+function onInbox(frame) {
+  if (frame.kind === "removed") {
+    forget(frame.conversation_id);
+  } else if (frame.kind === "added") {
+    refreshInbox();
+  } else if (frame.kind === "activity") {
+    // Others' receipts and reactions change nothing the list shows.
+    const ignored =
+      (frame.event === "receipt.updated" && frame.user_id !== state.me.id) ||
+      frame.event.startsWith("reaction.");
+    if (!ignored) refreshInbox();
+  }
+}
+
+function onPresence(frame) {
+  const person = state.people.get(frame.user_id);
+  if (!person) {
+    refreshPeople();
+    return;
+  }
+  state.people.set(frame.user_id, { ...person, presence: frame.status });
+  redrawSidebar(openId());
+  view.refreshHeader();
+}
+
+function onFrame(frame) {
+  if (frame.type === "ready") {
+    // Inbox and presence frames are not replayed: after any (re)connect, load both again.
+    refreshInbox();
+    refreshPeople();
+  } else if (frame.type === "inbox") onInbox(frame);
+  else if (frame.type === "presence") onPresence(frame);
+  else if (frame.type === "error" && frame.code === "not_found" && frame.conversation_id) {
+    forget(frame.conversation_id);
+  } else view.handle(frame);
+}
+
+function route() {
+  const id = openId();
+  document.body.dataset.view = id ? "conversation" : "list";
+  if (id) view.open(id);
+  else view.close();
+  renderSidebar(id);
+}
+
+/** Show a conversation the user just created or joined, before the list reloads. */
+function show(conversation) {
+  if (!state.conversations.has(conversation.id)) {
+    state.conversations.set(conversation.id, {
+      ...conversation,
+      unread_count: 0,
+      last_message: null,
+    });
+  }
+  location.hash = conversationHref(conversation.id);
+  refreshInbox();
+}
+
+function showApp() {
+  hideAuth();
+  document.getElementById("app").hidden = false;
+  showMe();
+  const realtime = new Realtime(token.get(), {
+    onFrame,
+    onState: showConnection,
+    onUnauthenticated: () => endSession(SESSION_ENDED),
+  });
+  view = new ConversationView(realtime, {
+    onSidebarChange: () => renderSidebar(openId()),
+    onLeft: forget,
+    onUnknownPerson: refreshPeople,
+  });
+  wireDialogs(show);
+  document.getElementById("log-out").addEventListener("click", () => endSession());
+  document.getElementById("back").addEventListener("click", () => {
+    location.hash = "#/";
+  });
+  window.addEventListener("hashchange", route);
+  showConnection(realtime.state);
+  realtime.start();
+  refreshInbox();
+  route();
+}
+
+async function boot() {
+  onUnauthenticated(() => endSession(SESSION_ENDED));
+  const notice =
+    location.hash === SESSION_ENDED ? "Your session has ended. Please log in again." : "";
+  if (!token.get()) {
+    showAuth((session) => {
+      token.set(session.access_token);
+      state.me = session.user;
+      if (location.hash === SESSION_ENDED) history.replaceState(null, "", location.pathname);
+      startApp();
+    }, notice);
+    return;
+  }
+  try {
+    state.me = await api.me();
+  } catch (error) {
+    if (error.status !== 401) failed(error); // on 401 endSession is on its way
+    return;
+  }
+  startApp();
+}
+
+/** Names are needed before anything is drawn: load the people first. */
+async function startApp() {
+  try {
+    state.people = new Map((await api.people()).users.map((p) => [p.id, p]));
+  } catch (error) {
+    failed(error);
+    return;
+  }
+  showApp();
+}
+
+function failed(error) {
+  document.getElementById("boot-error").textContent = `Hallway cannot start: ${error.message}`;
+}
+
+boot();

@@ -1,0 +1,168 @@
+// One message as an element. Buttons carry data-action; the conversation view handles
+// their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
+
+import { h, safeUrl, timeElement } from "./dom.js";
+import { personName, state } from "./store.js";
+
+export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
+
+export function messageKey(message) {
+  return message.id ?? `pending:${message.client_msg_id}`;
+}
+
+/** ui: {editing: id | null, draft: string, picking: id | null, moderator: bool (may delete
+ * anyone's message: an admin, or the conversation's owner)} */
+export function renderMessage(message, ui) {
+  const mine = message.sender_id === state.me.id;
+  const deleted = Boolean(message.deleted_at);
+  const editing = message.id !== null && ui.editing === message.id;
+  const classes = ["message"];
+  if (mine) classes.push("mine");
+  if (message.status) classes.push(message.status);
+  if (deleted) classes.push("deleted");
+  return h(
+    "li",
+    {
+      class: classes.join(" "),
+      // Focusable by a tap or click (not by Tab), which shows its actions on touch screens.
+      tabindex: "-1",
+      dataset: { key: messageKey(message), sender: message.sender_id ?? "" },
+    },
+    h(
+      "div",
+      { class: "meta" },
+      h("span", { class: "sender" }, mine ? "You" : personName(message.sender_id)),
+      " ",
+      timeElement(message.created_at),
+      message.edited_at && !deleted ? h("span", { class: "edited" }, " (edited)") : null,
+      message.thread_root_id ? h("span", { class: "thread" }, " · reply in a thread") : null,
+    ),
+    editing ? editor(ui.draft) : body(message, deleted),
+    attachments(message.attachments),
+    reactions(message),
+    message.status ? delivery(message) : null,
+    message.id && !deleted && !editing
+      ? actions(mine, ui.moderator, ui.picking === message.id)
+      : null,
+  );
+}
+
+function body(message, deleted) {
+  if (deleted) return h("p", { class: "body" }, "This message was deleted.");
+  return h("p", { class: "body" }, message.body);
+}
+
+function editor(draft) {
+  return h(
+    "form",
+    { class: "editor", dataset: { action: "save-edit" } },
+    h("label", { class: "visually-hidden", for: "edit-body" }, "Edit message"),
+    h("textarea", { id: "edit-body", name: "body", rows: "2", value: draft }),
+    h(
+      "div",
+      { class: "editor-buttons" },
+      h("button", { type: "submit" }, "Save"),
+      h("button", { type: "button", dataset: { action: "cancel-edit" } }, "Cancel"),
+    ),
+    h("p", { class: "field-error", role: "alert" }),
+  );
+}
+
+// Attachment links come signed from the server; anything not http(s) is not shown.
+function attachments(files) {
+  if (!files?.length) return null;
+  return h(
+    "ul",
+    { class: "attachments" },
+    files.map((file) => {
+      const url = safeUrl(file.url);
+      const thumbnail = safeUrl(file.thumbnail_url);
+      const label = `${file.filename} (${formatSize(file.size)})`;
+      const content = thumbnail
+        ? h("img", { src: thumbnail, alt: file.filename, loading: "lazy" })
+        : h("span", {}, label);
+      return h(
+        "li",
+        {},
+        url
+          ? h("a", { href: url, target: "_blank", rel: "noopener", title: label }, content)
+          : content,
+      );
+    }),
+  );
+}
+
+export function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function reactions(message) {
+  if (!message.reactions.length) return null;
+  return h(
+    "ul",
+    { class: "reactions", "aria-label": "Reactions" },
+    message.reactions.map((r) =>
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            dataset: { action: "toggle-reaction", emoji: r.emoji },
+            "aria-pressed": r.me ? "true" : "false",
+            "aria-label": `${r.emoji} ${r.count}${r.me ? ", including you" : ""}`,
+          },
+          `${r.emoji} ${r.count}`,
+        ),
+      ),
+    ),
+  );
+}
+
+function delivery(message) {
+  if (message.status === "sending") return h("p", { class: "delivery" }, "Sending…");
+  return h(
+    "p",
+    { class: "delivery", role: "alert" },
+    `Not sent: ${message.error} `,
+    h("button", { type: "button", dataset: { action: "retry" } }, "Retry"),
+    " ",
+    h("button", { type: "button", dataset: { action: "discard" } }, "Discard"),
+  );
+}
+
+function actions(mine, moderator, picking) {
+  return h(
+    "div",
+    { class: "actions" },
+    h(
+      "button",
+      { type: "button", dataset: { action: "pick" }, "aria-expanded": picking ? "true" : "false" },
+      "React",
+    ),
+    mine ? h("button", { type: "button", dataset: { action: "edit" } }, "Edit") : null,
+    mine || moderator
+      ? h("button", { type: "button", dataset: { action: "delete" } }, "Delete")
+      : null,
+    picking
+      ? h(
+          "div",
+          { class: "picker", role: "group", "aria-label": "Pick a reaction" },
+          EMOJIS.map((emoji) =>
+            h(
+              "button",
+              {
+                type: "button",
+                dataset: { action: "react", emoji },
+                "aria-label": `React with ${emoji}`,
+              },
+              emoji,
+            ),
+          ),
+        )
+      : null,
+  );
+}

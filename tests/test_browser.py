@@ -1,0 +1,441 @@
+"""The web client in Chromium, against a real `hallway serve`: live delivery and unread
+badges, typing, history windows while scrolling up, resuming after the connection is cut, optimistic
+sends, bodies shown as text, typing, edits and reactions, and the sign-in forms."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.async_api import (
+    Browser,
+    Dialog,
+    Locator,
+    Page,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
+
+from tests.support import Directory, Person, ServerProcess, eventually, send, unique_email
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Chromium is not installed at /usr/bin/chromium (CI installs it in .ci/run)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+class Tab:
+    """One person's tab on the client. With `routed`, its WebSocket goes through the test,
+    which can hold back the server's frames and cut the connection."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.sockets: list[WebSocketRoute] = []
+        self.holding = False
+        self.held: list[tuple[WebSocketRoute, str | bytes]] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    async def route_socket(self) -> None:
+        await self.page.route_web_socket(re.compile(r"/api/v1/realtime$"), self._proxy)
+
+    def _proxy(self, socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if self.holding:
+                self.held.append((socket, frame))
+            else:
+                socket.send(frame)
+
+        server.on_message(from_server)
+        self.sockets.append(socket)
+
+    def release(self) -> None:
+        self.holding = False
+        for socket, frame in self.held:
+            socket.send(frame)
+        self.held.clear()
+
+    async def cut(self) -> None:
+        """Close the connection at both ends, as a restarting proxy would."""
+        await self.sockets[-1].close(code=1012, reason="cut by the test")
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.locator("#connection")
+
+    @property
+    def messages(self) -> Locator:
+        return self.page.locator("#message-list > li.message")
+
+    def message(self, text: str) -> Locator:
+        """Messages whose body is exactly `text`."""
+        return self.messages.filter(has=self.page.locator(".body").get_by_text(text, exact=True))
+
+    def sidebar_item(self, conversation_id: str) -> Locator:
+        return self.page.locator(f'#conversation-list a[data-id="{conversation_id}"]')
+
+    async def type_and_send(self, text: str) -> None:
+        await self.page.locator("#composer-input").fill(text)
+        await self.page.locator("#composer-input").press("Enter")
+
+
+OpenTab = Callable[..., Awaitable[Tab]]
+
+
+@pytest.fixture
+async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab]:
+    """Opens tabs, each in its own browser context (its own sessionStorage). No tab may
+    raise a JavaScript error."""
+    contexts = []
+    opened: list[Tab] = []
+
+    async def open_tab(
+        person: Person | None = None, conversation_id: str | None = None, *, routed: bool = False
+    ) -> Tab:
+        context = await browser.new_context(
+            base_url=server.base_url, viewport={"width": 1100, "height": 700}
+        )
+        contexts.append(context)
+        if person is not None:
+            await context.add_init_script(
+                f"sessionStorage.setItem('hallway.token', {json.dumps(person.token)})"
+            )
+        tab = Tab(await context.new_page())
+        opened.append(tab)
+        if routed:
+            await tab.route_socket()
+        await tab.page.goto(f"/#/c/{conversation_id}" if conversation_id else "/")
+        if person is not None:
+            await expect(tab.connection).to_have_attribute("data-state", "live")
+        if conversation_id is not None:
+            await expect(tab.page.locator("#history-status")).not_to_have_text("Loading…")
+        return tab
+
+    try:
+        yield open_tab
+    finally:
+        for context in contexts:
+            await context.close()
+    assert [tab.errors for tab in opened if tab.errors] == []
+
+
+async def group_of_two(live: Directory, title: str) -> tuple[Person, Person, str]:
+    """Alice ("Acme Admin") and her colleague Bob in a group; returns them and its id."""
+    alice = await live.company("Acme")
+    bob = await live.colleague(alice, "Bob")
+    group = await live.conversation(alice, "group", [bob], title)
+    return alice, bob, str(group["id"])
+
+
+async def bodies_on_server(person: Person, conversation_id: str) -> list[str]:
+    r = await person.get(f"/api/v1/conversations/{conversation_id}/messages", params={"limit": 100})
+    assert r.status_code == 200, r.text
+    return [m["body"] for m in r.json()["messages"]]
+
+
+async def test_two_people_talk_live_with_typing_and_unread_badges_elsewhere(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    direct = await live.conversation(alice, "direct", [bob])
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    await bob_tab.page.evaluate("window.notReloaded = true")
+
+    await alice_tab.type_and_send("hello from the browser")
+    await expect(bob_tab.message("hello from the browser")).to_have_count(1)
+    await expect(bob_tab.message("hello from the browser").locator(".sender")).to_have_text(
+        "Acme Admin"
+    )
+
+    # Typing shows for the others until the message arrives.
+    typing = bob_tab.page.locator("#typing")
+    await expect(typing).to_have_text("")
+    await alice_tab.page.locator("#composer-input").press_sequentially("second, slowly")
+    await expect(typing).to_have_text("Acme Admin is typing…")
+    await expect(alice_tab.page.locator("#typing")).to_have_text("")  # not to herself
+    await alice_tab.page.locator("#composer-input").press("Enter")
+    await expect(bob_tab.message("second, slowly")).to_have_count(1)
+    await expect(typing).to_have_text("")
+
+    # A conversation Bob is not looking at: the inbox stream brings a badge and a preview.
+    badge = bob_tab.sidebar_item(direct["id"]).locator(".badge")
+    await expect(badge).to_have_count(0)
+    await send(alice, direct["id"], "are you there?")
+    await send(alice, direct["id"], "ping")
+    await expect(badge).to_have_text("2")
+    await expect(bob_tab.sidebar_item(direct["id"]).locator(".preview")).to_have_text("ping")
+    assert await bob_tab.page.evaluate("window.notReloaded") is True
+
+    # Opening it shows the messages and reads them: the badge goes, on the server too.
+    await bob_tab.sidebar_item(direct["id"]).click()
+    await expect(bob_tab.message("are you there?")).to_have_count(1)
+    await expect(badge).to_have_count(0)
+
+    async def read_on_server() -> bool:
+        r = await bob.get("/api/v1/conversations")
+        return {c["id"]: c["unread_count"] for c in r.json()["conversations"]}[direct["id"]] == 0
+
+    await eventually(read_on_server)
+
+
+async def test_scrolling_up_loads_older_windows_and_keeps_the_view_still(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "history")
+    for n in range(1, 61):
+        await send(alice, group_id, f"message {n:02}")
+    tab = await tabs(bob, group_id)
+    await expect(tab.message("message 60")).to_be_in_viewport()
+    await expect(tab.message("message 01")).to_have_count(0)
+    oldest_shown = await tab.messages.first.locator(".body").text_content()
+    assert oldest_shown != "message 01"
+
+    await tab.page.locator("#messages").evaluate("box => { box.scrollTop = 0 }")
+    await expect(tab.message("message 01")).to_have_count(1)
+    await expect(tab.page.locator("#history-status")).to_have_text(
+        "This is the beginning of the conversation."
+    )
+    await expect(tab.messages).to_have_count(60)
+    # The window was added above what was on screen: that message is still in view.
+    await expect(tab.message(str(oldest_shown))).to_be_in_viewport()
+    await expect(tab.message("message 01")).not_to_be_in_viewport()
+
+
+async def test_messages_sent_while_the_connection_is_cut_arrive_once(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "outage")
+    tab = await tabs(bob, group_id, routed=True)
+    await send(alice, group_id, "before")
+    await expect(tab.message("before")).to_have_count(1)
+
+    # The network goes away: the client says so, and resumes when it is back.
+    await tab.page.context.set_offline(True)
+    await expect(tab.connection).to_have_attribute("data-state", "offline")
+    for n in range(3):
+        await send(alice, group_id, f"while offline {n}")
+    await tab.page.context.set_offline(False)
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    for n in range(3):
+        await expect(tab.message(f"while offline {n}")).to_have_count(1)
+
+    # The connection drops while the network stays: reconnect with back-off, and resume.
+    await tab.cut()
+    for n in range(3):
+        await send(alice, group_id, f"after the cut {n}")
+    for n in range(3):
+        await expect(tab.message(f"after the cut {n}")).to_have_count(1)
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    await expect(tab.messages).to_have_count(7)
+    await send(alice, group_id, "live again")
+    await expect(tab.messages).to_have_count(8)
+
+
+async def test_an_optimistic_message_is_shown_once_whichever_confirmation_comes_first(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "drafts")
+    tab = await tabs(bob, group_id, routed=True)
+    answer_may_go = asyncio.Event()
+
+    async def hold_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        await answer_may_go.wait()
+        await route.fulfill(response=response)
+
+    # 1. The event confirms it while the 201 is still held back.
+    tab.holding = True
+    await tab.page.route("**/api/v1/conversations/*/messages", hold_answer)
+    await tab.type_and_send("event first")
+    await expect(tab.message("event first")).to_have_class(re.compile(r"\bsending\b"))
+    tab.release()
+    await expect(tab.message("event first")).not_to_have_class(re.compile(r"\bsending\b"))
+    async with tab.page.expect_response(lambda r: r.request.method == "POST"):
+        answer_may_go.set()
+    await tab.page.unroute("**/api/v1/conversations/*/messages", hold_answer)
+
+    # 2. The 201 confirms it while the event is still held back.
+    tab.holding = True
+    await tab.type_and_send("answer first")
+    await expect(tab.message("answer first")).not_to_have_class(re.compile(r"\bsending\b"))
+    tab.release()
+    # Frames keep their order: once this one shows, the held event was handled too.
+    await send(alice, group_id, "later")
+    await expect(tab.message("later")).to_have_count(1)
+
+    await expect(tab.message("event first")).to_have_count(1)
+    await expect(tab.message("answer first")).to_have_count(1)
+    await expect(tab.messages).to_have_count(3)
+    assert await bodies_on_server(alice, group_id) == ["event first", "answer first", "later"]
+
+
+async def test_message_bodies_and_titles_are_text_never_markup(
+    live: Directory, tabs: OpenTab
+) -> None:
+    title = "<img src=x onerror=alert('title')>"
+    alice, bob, group_id = await group_of_two(live, title)
+    evil = "<img src=x onerror=alert(1)>"
+    await send(alice, group_id, evil)
+    tab = await tabs(bob, group_id)
+    dialogs: list[str] = []
+
+    async def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    tab.page.on("dialog", dismiss)
+    live_evil = "<script>alert(2)</script><b>bold?</b>"
+    await send(alice, group_id, live_evil)
+
+    await expect(tab.message(evil)).to_have_count(1)
+    await expect(tab.message(live_evil)).to_have_count(1)
+    await expect(tab.page.locator("#conversation-title")).to_have_text(title)
+    await expect(tab.sidebar_item(group_id).locator(".name")).to_have_text(title)
+    await expect(tab.sidebar_item(group_id).locator(".preview")).to_have_text(
+        f"Acme Admin: {live_evil}"
+    )
+    assert await tab.page.locator("#app img, #app script, #app b").count() == 0
+    assert dialogs == []
+
+
+async def test_edits_deletes_and_reactions_made_in_one_tab_show_in_the_other(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "review")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    await alice_tab.type_and_send("teh plan")
+    await alice_tab.type_and_send("a mistake")
+    await expect(bob_tab.message("a mistake")).to_have_count(1)
+
+    mine = alice_tab.message("teh plan")
+    await mine.hover()
+    await mine.get_by_role("button", name="Edit").click()
+    editor = alice_tab.page.get_by_role("textbox", name="Edit message")
+    await editor.fill("the plan")
+    await editor.press("Enter")
+    await expect(bob_tab.message("the plan").locator(".edited")).to_have_count(1)
+
+    theirs = bob_tab.message("the plan")
+    await theirs.hover()
+    await expect(theirs.get_by_role("button", name="Edit")).to_have_count(0)  # not Bob's
+    await theirs.get_by_role("button", name="React").click()
+    await theirs.get_by_role("button", name="React with 🎉").click()
+    await expect(theirs.get_by_role("button", name="🎉 1, including you")).to_have_count(1)
+    await expect(alice_tab.message("the plan").get_by_role("button", name="🎉 1")).to_have_count(1)
+
+    async def confirm(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    alice_tab.page.once("dialog", confirm)
+    mistake = alice_tab.message("a mistake")
+    await mistake.hover()
+    await mistake.get_by_role("button", name="Delete").click()
+    await expect(bob_tab.message("a mistake")).to_have_count(0)
+    await expect(bob_tab.message("This message was deleted.")).to_have_count(1)
+
+
+async def test_sign_up_shows_errors_by_their_field_then_logs_in_and_out(
+    live: Directory, tabs: OpenTab
+) -> None:
+    tab = await tabs()
+    page = tab.page
+    await page.get_by_role("tab", name="New company").click()
+    form = page.locator("#signup-form")
+    await form.get_by_label("Company name").fill("Initech")
+    await form.get_by_label("Your name").fill("Peter")
+    await form.get_by_label("Email").fill("not an email")
+    await form.get_by_label("Password").fill("correct horse battery")
+    await form.get_by_role("button", name="Create company").click()
+    email = form.get_by_label("Email")
+    await expect(page.locator("#signup-email-error")).to_have_text("that is not an email address")
+    await expect(email).to_have_attribute("aria-invalid", "true")
+    await expect(email).to_be_focused()
+
+    address = unique_email("peter")
+    await email.fill(address)
+    await page.get_by_role("button", name="Create company").click()
+    await expect(page.locator("#me-name")).to_have_text("Peter")
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    assert await page.evaluate("sessionStorage.getItem('hallway.token')")
+
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert await page.evaluate("sessionStorage.getItem('hallway.token')") is None
+    await page.locator("#login-email").fill(address)
+    await page.locator("#login-password").fill("wrong password")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.locator("#login-form .form-error")).to_have_text("wrong email or password")
+    await page.locator("#login-password").fill("correct horse battery")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 60, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_an_attached_image_is_sent_and_shown_as_a_thumbnail(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "photos")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+
+    await bob_tab.page.locator("#attach-input").set_input_files(
+        {"name": "sketch.png", "mimeType": "image/png", "buffer": png(64, 48)}
+    )
+    await expect(bob_tab.page.locator("#staged-files li")).to_contain_text("sketch.png")
+    await expect(bob_tab.page.locator("#staged-files li")).to_contain_text("ready")
+    await bob_tab.type_and_send("the sketch")
+    await expect(bob_tab.page.locator("#staged-files li")).to_have_count(0)
+    sent = alice_tab.message("the sketch")
+    await expect(sent.locator(".attachments li")).to_have_count(1)
+
+    # History carries signed links: the thumbnail loads through one.
+    await alice_tab.page.reload()
+    thumbnail = alice_tab.message("the sketch").get_by_role("img", name="sketch.png")
+    await expect(thumbnail).to_have_count(1)
+    await expect(thumbnail).to_have_js_property("complete", True)
+    assert await thumbnail.evaluate("img => img.naturalWidth") > 0
+    link = alice_tab.message("the sketch").locator(".attachments a")
+    assert "signature=" in str(await link.get_attribute("href"))
