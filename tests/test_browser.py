@@ -439,3 +439,25 @@ async def test_an_attached_image_is_sent_and_shown_as_a_thumbnail(
     assert await thumbnail.evaluate("img => img.naturalWidth") > 0
     link = alice_tab.message("the sketch").locator(".attachments a")
     assert "signature=" in str(await link.get_attribute("href"))
+
+
+async def test_at_phone_width_one_pane_shows_at_a_time(live: Directory, tabs: OpenTab) -> None:
+    alice, bob, group_id = await group_of_two(live, "pocket")
+    await send(alice, group_id, "on the go")
+    tab = await tabs(bob)
+    page = tab.page
+    await page.set_viewport_size({"width": 390, "height": 800})
+    sidebar, conversation = page.locator("#sidebar"), page.locator("#conversation")
+    await expect(sidebar).to_be_visible()
+    await expect(conversation).to_be_hidden()
+
+    await tab.sidebar_item(group_id).click()
+    await expect(tab.message("on the go")).to_be_visible()
+    await expect(sidebar).to_be_hidden()
+    await expect(page.locator("#conversation-connection")).to_have_text("Live")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing sticks out sideways
+
+    await page.get_by_role("button", name="Back to conversations").click()
+    await expect(sidebar).to_be_visible()
+    await expect(conversation).to_be_hidden()

@@ -15,7 +15,7 @@ import {
 } from "./sidebar.js";
 import { mergeConversation, state } from "./store.js";
 
-const REFRESH_DELAY_MS = 150; // inbox frames in a burst cause one reload of the list
+const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
 
 let view = null;
@@ -32,18 +32,32 @@ function endSession(hash = "") {
   location.reload();
 }
 
-/** Reload a list at most once per burst, and never apply an older answer over a newer. */
+/** Reload a list soon after it is asked for: one request at a time, a burst of asks served
+ * by one reload, and an ask during a reload served by one more after it (so a steady stream
+ * of asks still reloads regularly, and an older answer never lands over a newer one). */
 function refresher(load, apply) {
-  let timer = null;
-  let asked = 0;
-  return () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const mine = ++asked;
-      const result = await load().catch(() => null);
-      if (result && mine === asked) apply(result);
-    }, REFRESH_DELAY_MS);
+  let waiting = false;
+  let loading = false;
+  let askedWhileLoading = false;
+  const reload = async () => {
+    waiting = false;
+    loading = true;
+    const result = await load().catch(() => null);
+    loading = false;
+    if (result) apply(result);
+    if (askedWhileLoading) {
+      askedWhileLoading = false;
+      ask();
+    }
   };
+  const ask = () => {
+    if (loading) askedWhileLoading = true;
+    else if (!waiting) {
+      waiting = true;
+      setTimeout(reload, REFRESH_DELAY_MS);
+    }
+  };
+  return ask;
 }
 
 const refreshInbox = refresher(api.conversations, ({ conversations }) => {
