@@ -35,7 +35,7 @@ function marker(conversation) {
     const presence = state.people.get(peer)?.presence ?? "offline";
     return h("span", { class: `presence ${presence}`, role: "img", "aria-label": presence });
   }
-  const symbol = conversation.kind === "channel" ? "#" : "🔒";
+  const symbol = conversation.kind === "channel" ? "#" : "◆";
   return h("span", { class: "kind", "aria-hidden": "true" }, symbol);
 }
 
