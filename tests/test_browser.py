@@ -65,6 +65,7 @@ class Tab:
         self.sockets: list[WebSocketRoute] = []
         self.holding = False
         self.held: list[tuple[WebSocketRoute, str | bytes]] = []
+        self.frame_types: list[str] = []  # of every frame the server sent (routed tabs)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     async def route_socket(self) -> None:
@@ -74,6 +75,7 @@ class Tab:
         server = socket.connect_to_server()
 
         def from_server(frame: str | bytes) -> None:
+            self.frame_types.append(json.loads(frame)["type"])
             if self.holding:
                 self.held.append((socket, frame))
             else:
@@ -113,6 +115,14 @@ class Tab:
 
 
 OpenTab = Callable[..., Awaitable[Tab]]
+
+# Small, so that a test can miss more events than a subscription replays.
+REPLAY_LIMIT = 20
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return start_server(ws_replay_limit=str(REPLAY_LIMIT))
 
 
 @pytest.fixture
@@ -263,6 +273,22 @@ async def test_messages_sent_while_the_connection_is_cut_arrive_once(
     await expect(tab.messages).to_have_count(7)
     await send(alice, group_id, "live again")
     await expect(tab.messages).to_have_count(8)
+    assert "resync" not in tab.frame_types
+
+    # More missed than the server replays: it says resync, and the client reloads the window.
+    await tab.page.context.set_offline(True)
+    await expect(tab.connection).to_have_attribute("data-state", "offline")
+    missed = [f"missed {n:02}" for n in range(REPLAY_LIMIT + 5)]
+    for body in missed:
+        await send(alice, group_id, body)
+    await tab.page.context.set_offline(False)
+    for body in missed:
+        await expect(tab.message(body)).to_have_count(1)
+    assert "resync" in tab.frame_types
+    await send(alice, group_id, "live after the resync")
+    await expect(tab.message("live after the resync")).to_have_count(1)
+    shown = await tab.page.locator("#message-list .body").all_text_contents()
+    assert len(shown) == len(set(shown))  # nothing twice
 
 
 async def test_an_optimistic_message_is_shown_once_whichever_confirmation_comes_first(
