@@ -41,6 +41,7 @@ CALLS = [
     Call("GET", "/api/v1/conversations/{conversation_id}/messages"),
     Call("GET", "/api/v1/conversations/{conversation_id}/events"),
     Call("POST", "/api/v1/conversations/{conversation_id}/attachments", upload=True),
+    Call("GET", "/api/v1/messages/{message_id}"),
     Call("PATCH", "/api/v1/messages/{message_id}", {"body": "rewritten"}),
     Call("DELETE", "/api/v1/messages/{message_id}"),
     Call("GET", "/api/v1/messages/{message_id}/edits"),

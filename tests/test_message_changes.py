@@ -110,3 +110,18 @@ async def test_outsider_gets_404_on_message_routes(directory: Directory) -> None
         r = await getattr(stranger, method)(url, **kwargs)
         assert r.status_code == 404, (method, url)
         assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_window_says_where_to_subscribe_and_one_message_can_be_refetched(
+    directory: Directory,
+) -> None:
+    admin, bob, conversation, message = await _setup(directory)
+    await admin.put(f"/api/v1/messages/{message['id']}/reactions/👍")
+    page = (await bob.get(f"/api/v1/conversations/{conversation['id']}/messages")).json()
+    # The reaction came after the message: the window's last_seq covers it, so a client
+    # subscribing after last_seq does not get the reaction a second time.
+    assert page["last_seq"] == message["seq"] + 1
+    assert page["messages"][-1]["reactions"] == [{"emoji": "👍", "count": 1, "me": False}]
+    one = await bob.get(f"/api/v1/messages/{message['id']}")
+    assert one.status_code == 200
+    assert one.json()["body"] == "first" and one.json()["reactions"][0]["count"] == 1

@@ -297,6 +297,7 @@ async def test_inbox_tells_of_new_conversations_and_activity(
         assert activity["kind"] == "activity"
         assert activity["event"] == "message.created" and activity["seq"] == sent["seq"]
         assert activity["sender_id"] == admin.id
+        assert activity["preview"] == "hello"
 
 
 async def test_idle_connection_is_dropped(

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 AUTH_TIMEOUT_SECONDS = 10.0
-TYPING_MIN_INTERVAL_SECONDS = 2.0
+# Clients send `typing` every few seconds while typing; repeats closer than this are dropped
+# (kept below the 2 s clients are told to use, so network jitter never drops a real one).
+TYPING_MIN_INTERVAL_SECONDS = 1.0
 PONG = dumps({"type": "pong"})
 
 

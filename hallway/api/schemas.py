@@ -190,6 +190,10 @@ class MessagePage(BaseModel):
     messages: list[Message] = Field(description="oldest first")
     next_cursor: str | None = Field(description="pass as `before` for the previous window")
     has_more: bool
+    last_seq: int = Field(
+        description="the conversation's newest seq when this window was read: subscribe "
+        "with after_seq=last_seq to miss nothing and repeat nothing"
+    )
 
 
 class MessageEdit(BaseModel):

@@ -24,6 +24,7 @@ class MessagePage:
     messages: list[dict[str, Any]]  # oldest first
     next_cursor: str | None
     has_more: bool
+    last_seq: int  # the conversation's newest seq in the same snapshot: subscribe after it
 
 
 def _check_limit(limit: int) -> None:
@@ -46,14 +47,27 @@ async def message_page(
     if before is not None:
         query = query.where(messages.c.seq < decode_seq_cursor(before))
     async with ctx.db.read() as conn:
-        await conversation_for_member(conn, actor, conversation_id)
+        conversation = await conversation_for_member(conn, actor, conversation_id)
         rows = list(await conn.execute(query))
         has_more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
         views = await message_views(conn, actor, rows, FileLinks.from_settings(ctx.settings))
     next_cursor = encode_cursor("seq", rows[0].seq) if has_more else None
-    return MessagePage(messages=views, next_cursor=next_cursor, has_more=has_more)
+    return MessagePage(
+        messages=views,
+        next_cursor=next_cursor,
+        has_more=has_more,
+        last_seq=int(conversation.last_seq),
+    )
+
+
+async def get_message(ctx: DomainContext, actor: Actor, message_id: str) -> dict[str, Any]:
+    """One message as history shows it, with fresh attachment links."""
+    async with ctx.db.read() as conn:
+        row = await message_for_member(conn, actor, message_id)
+        (view,) = await message_views(conn, actor, [row], FileLinks.from_settings(ctx.settings))
+    return view
 
 
 async def thread_page(

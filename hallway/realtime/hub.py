@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 # from another process before the hub reads it from the log instead.
 GAP_GRACE_SECONDS = 0.2
 
+# How much of a new message's body an inbox frame carries, for a conversation list preview.
+INBOX_PREVIEW_CHARS = 140
+
 # Fields of an event's data an unsubscribed member's inbox needs to keep a list live.
 _INBOX_FIELDS = ("sender_id", "user_id", "last_read_seq", "title", "thread_root_id")
 
@@ -364,6 +367,8 @@ class Hub:
             else:
                 if inbox is None:
                     extra = {k: data[k] for k in _INBOX_FIELDS if k in data}
+                    if kind == "message.created":
+                        extra["preview"] = data["body"][:INBOX_PREVIEW_CHARS]
                     inbox = inbox_frame("activity", conversation_id, seq=seq, event=kind, **extra)
                 conn.send(inbox)
         if kind == "member.removed":

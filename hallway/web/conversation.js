@@ -17,8 +17,7 @@ import {
 const WINDOW_SIZE = 30;
 const LOAD_OLDER_WITHIN_PX = 200;
 const NEAR_BOTTOM_PX = 80;
-// The server drops typing frames that come within 2 s of the last; a margin above that keeps
-// network jitter from getting one dropped.
+// docs/realtime.md: send typing every 2-3 s while typing (the server drops repeats within 1 s).
 const TYPING_EVERY_MS = 2_500;
 const RUN_WITHIN_MS = 5 * 60_000; // one sender's messages this close share one header
 const DETAIL_EVENTS = new Set(["member.added", "member.removed", "conversation.updated"]);
@@ -148,15 +147,18 @@ export class ConversationView {
     this.timeline = new Timeline();
     this.historyStatus.textContent = "Loading…";
     try {
-      // last_seq first, then the window: every event up to that seq is in the window, so
-      // following from it misses nothing (what it repeats is recognised; see docs/web.md).
-      const conversation = await api.conversation(conversationId);
-      const page = await api.messages(conversationId, WINDOW_SIZE);
+      // The window comes with the last_seq it was read at (one snapshot): following from it
+      // misses nothing and repeats nothing.
+      const [conversation, page] = await Promise.all([
+        api.conversation(conversationId),
+        api.messages(conversationId, WINDOW_SIZE),
+      ]);
       if (generation !== this.generation) return;
       this.showHeader(conversation);
       this.readSeq = conversation.last_read_seq;
       this.timeline.addWindow(page);
-      this.realtime.follow(conversationId, conversation.last_seq);
+      this.catchUpSidebar(page);
+      this.realtime.follow(conversationId, page.last_seq);
       this.render("bottom");
       this.markRead();
       this.maybeLoadOlder();
@@ -374,6 +376,18 @@ export class ConversationView {
       }
     }
     if (DETAIL_EVENTS.has(kind)) this.refreshDetails();
+  }
+
+  /** The window may be newer than the sidebar's last list answer: show its newest message. */
+  catchUpSidebar(page) {
+    const newest = page.messages.at(-1);
+    const item = this.conversationItem();
+    if (!newest || !item || (item.last_message && item.last_message.seq >= newest.seq)) return;
+    updateConversation(this.id, {
+      last_message: newest,
+      last_seq: Math.max(item.last_seq, page.last_seq),
+    });
+    this.onSidebarChange();
   }
 
   conversationItem() {

@@ -71,7 +71,18 @@ async def message_history_page(
     page = await message_history.message_page(
         ctx, actor, conversation_id, limit=limit, before=before
     )
-    return {"messages": page.messages, "next_cursor": page.next_cursor, "has_more": page.has_more}
+    return {
+        "messages": page.messages,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+        "last_seq": page.last_seq,
+    }
+
+
+@router.get("/messages/{message_id}", response_model=Message)
+async def get_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
+    """One message, with freshly signed attachment links (links expire)."""
+    return await message_history.get_message(ctx, actor, message_id)
 
 
 @router.patch(
