@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -105,3 +106,27 @@ async def test_frames_out_of_order_are_delivered_in_seq_order(
     assert [e["data"]["body"] for e in socket.events()] == ["one", "two"]
     await conn.stop()
     await app.state.hub.detach(conn)
+
+
+async def test_presence_changes_are_announced_in_batches(
+    app: FastAPI, directory: Directory
+) -> None:
+    admin = await directory.company()
+    colleagues = [await directory.colleague(admin, f"P{i}") for i in range(8)]
+    watcher, watched = await _listener(app, admin)
+    joined = [await _listener(app, person) for person in colleagues]
+
+    def announced() -> list[dict[str, Any]]:
+        return [f for f in watched.frames if f["type"] == "presence"]
+
+    # Everyone came online within one batch window: one frame names them all.
+    await eventually(lambda: announced())
+    await asyncio.sleep(0.4)
+    (frame,) = announced()
+    # ...the watcher included, who came online in the same window.
+    everyone = [admin, *colleagues]
+    assert sorted(u["user_id"] for u in frame["users"]) == sorted(p.id for p in everyone)
+    assert {u["status"] for u in frame["users"]} == {"online"}
+    for conn, _socket in [*joined, (watcher, watched)]:
+        await conn.stop()
+        await app.state.hub.detach(conn)

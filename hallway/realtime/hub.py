@@ -4,7 +4,7 @@ Topics on the broker:
   conv:<id>      every durable event of the conversation, and its typing frames
   user:<id>      `member.added` events for that person (their process may not yet
                  listen to the conversation)
-  presence:<id>  online/offline frames for a company
+  presence:<id>  online/offline changes in a company, batched per PRESENCE_BATCH_SECONDS
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 # How long a frame that arrived ahead of a missing seq waits for the missing one to arrive
 # from another process before the hub reads it from the log instead.
 GAP_GRACE_SECONDS = 0.2
+
+# Presence changes are announced in batches: when a whole office connects at once, each
+# connection gets a few frames listing many people instead of one frame per person (which
+# grows with the square of the company's size).
+PRESENCE_BATCH_SECONDS = 0.25
 
 # How much of a new message's body an inbox frame carries, for a conversation list preview.
 INBOX_PREVIEW_CHARS = 140
@@ -82,6 +87,8 @@ class Hub:
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.companies: dict[str, set[Connection]] = defaultdict(set)
         self._presence_task: asyncio.Task[None] | None = None
+        self._presence_changes: dict[str, dict[str, str]] = {}  # company -> person -> status
+        self._presence_flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         broker.handler = self.on_frame
 
@@ -91,6 +98,8 @@ class Hub:
         self._presence_task = asyncio.create_task(self._refresh_presence_forever())
 
     async def close(self) -> None:
+        if self._presence_flush is not None:
+            self._presence_flush.cancel()
         if self._presence_task is not None:
             self._presence_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -132,10 +141,7 @@ class Hub:
             await self.broker.subscribe(topics)
         if first_here:
             await self.presence.mark_online(actor.company_id, [actor.user_id])
-            await self.broker.publish(
-                f"presence:{actor.company_id}",
-                dumps({"type": "presence", "user_id": actor.user_id, "status": "online"}),
-            )
+            self._announce_presence(actor.company_id, actor.user_id, "online")
 
     async def detach(self, conn: Connection) -> None:
         actor = conn.actor
@@ -156,10 +162,29 @@ class Hub:
         if topics:
             await self.broker.unsubscribe(topics)
         if last_here and await self.presence.mark_offline(actor.company_id, actor.user_id):
-            await self.broker.publish(
-                f"presence:{actor.company_id}",
-                dumps({"type": "presence", "user_id": actor.user_id, "status": "offline"}),
+            self._announce_presence(actor.company_id, actor.user_id, "offline")
+
+    def _announce_presence(self, company_id: str, user_id: str, status: str) -> None:
+        # The latest status wins: a reconnect within one batch announces nothing new.
+        self._presence_changes.setdefault(company_id, {})[user_id] = status
+        if self._presence_flush is None:
+            self._presence_flush = asyncio.get_running_loop().create_task(self._flush_presence())
+
+    async def _flush_presence(self) -> None:
+        await asyncio.sleep(PRESENCE_BATCH_SECONDS)
+        changes, self._presence_changes = self._presence_changes, {}
+        self._presence_flush = None
+        for company_id, people in changes.items():
+            frame = dumps(
+                {
+                    "type": "presence",
+                    "users": [{"user_id": u, "status": s} for u, s in people.items()],
+                }
             )
+            try:
+                await self.broker.publish(f"presence:{company_id}", frame)
+            except Exception:
+                log.exception("publishing presence failed")
 
     def _join_feeds(self, conn: Connection, conversation_ids: Sequence[str]) -> list[str]:
         """Add the connection to these conversations' feeds; returns topics newly needed."""

@@ -98,13 +98,15 @@ function onInbox(frame) {
   }
 }
 
+/** A batch of presence changes: {users: [{user_id, status}]}. */
 function onPresence(frame) {
-  const person = state.people.get(frame.user_id);
-  if (!person) {
-    refreshPeople();
-    return;
+  let strangers = false;
+  for (const { user_id: userId, status } of frame.users) {
+    const person = state.people.get(userId);
+    if (person) state.people.set(userId, { ...person, presence: status });
+    else strangers = true;
   }
-  state.people.set(frame.user_id, { ...person, presence: frame.status });
+  if (strangers) refreshPeople();
   redrawSidebar(openId());
   view.refreshHeader();
 }
