@@ -18,7 +18,6 @@ from hallway.api.routes import auth, conversations, files, messages, ops, people
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
-from hallway.files.links import FileLinks
 from hallway.files.storage import open_storage
 from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
@@ -60,12 +59,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
-        ctx = DomainContext(
-            settings=settings,
-            db=db,
-            publisher=HubPublisher(broker, FileLinks.from_settings(settings)),
-            storage=storage,
-        )
+        ctx = DomainContext(settings=settings, db=db, storage=storage)
+        ctx.publisher = HubPublisher(broker, ctx.links)
         hub = Hub(ctx, broker, presence, settings)
         await hub.start()
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub

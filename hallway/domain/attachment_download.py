@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Forbidden, NotFound
 from hallway.files.images import THUMBNAIL_TYPE, THUMBNAILED_TYPES
-from hallway.files.links import FileLinks, LinkCheck, Variant
+from hallway.files.links import LinkCheck, Variant
 from hallway.store.tables import attachments
 
 
@@ -38,9 +38,7 @@ async def resolve_download(
     """A tampered link is refused before anything is looked up (403 `invalid_link`), an
     expired one too (403 `link_expired`: fetch the message again for a fresh link). A valid
     link to a file that has since gone (deleted message, purged upload) is NotFound."""
-    verdict = FileLinks.from_settings(ctx.settings).check(
-        variant, attachment_id, scope, expires, signature, time.time()
-    )
+    verdict = ctx.links.check(variant, attachment_id, scope, expires, signature, time.time())
     if verdict is LinkCheck.INVALID:
         raise Forbidden("the link is not valid", code="invalid_link")
     if verdict is LinkCheck.EXPIRED:

@@ -34,7 +34,6 @@ from hallway.files.images import (
     ImageTooLarge,
     make_thumbnail,
 )
-from hallway.files.links import FileLinks
 from hallway.files.sniffing import OCTET_STREAM, sniff
 from hallway.files.staging import StagedFile, UploadTooLarge, stage_upload
 from hallway.files.storage import Storage
@@ -208,7 +207,7 @@ async def _store(
     except BaseException:
         await purge_soon(ctx, [attachment_id])
         raise
-    links = FileLinks.from_settings(ctx.settings)
+    links = ctx.links
     return attachment_with_links(links, conversation_id, attachment_dict(stored))
 
 

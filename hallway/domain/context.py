@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.config import Settings
+from hallway.files.links import FileLinks
 from hallway.store.database import Database
 from hallway.store.types import utcnow
 
@@ -56,6 +58,11 @@ class DomainContext:
     publisher: EventPublisher = field(default_factory=NullPublisher)
     # Set by the app when file storage is configured (hallway.files.storage.Storage).
     storage: Any = None
+
+    @cached_property
+    def links(self) -> FileLinks:
+        """The signer of attachment links; its key is derived from the secret once."""
+        return FileLinks.from_settings(self.settings)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -18,7 +18,6 @@ from hallway.domain.cursors import decode_activity_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.events import append_event
 from hallway.domain.message_views import load_messages_by_seq
-from hallway.files.links import FileLinks
 from hallway.store.tables import conversations, messages, participants, users
 from hallway.store.types import AnyRow
 
@@ -307,7 +306,7 @@ async def list_conversations(
             conn,
             actor,
             [(r.id, int(r.last_message_seq)) for r in rows if r.last_message_seq is not None],
-            FileLinks.from_settings(ctx.settings),
+            ctx.links,
         )
     items = [
         {

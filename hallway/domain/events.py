@@ -12,7 +12,6 @@ from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
 from hallway.domain.errors import InvalidInput
-from hallway.files.links import FileLinks
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
@@ -99,7 +98,7 @@ async def events_after(
     async with ctx.db.read() as conn:
         conversation = await conversation_for_member(conn, actor, conversation_id)
         found = await read_events_after(conn, conversation_id, after_seq, limit)
-    links = FileLinks.from_settings(ctx.settings)
+    links = ctx.links
     found = [event_with_links(links, e) for e in found]
     # On PostgreSQL each statement of a read sees the latest commits, so events committed
     # between the two reads may lie past the last_seq read first.

@@ -13,7 +13,6 @@ from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
 from hallway.domain.message_send import clean_body
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
-from hallway.files.links import FileLinks
 from hallway.store.tables import attachments, message_edits, messages
 
 
@@ -55,7 +54,7 @@ async def edit_message(
         fresh = (
             await tx.conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == message_id))
         ).one()
-        links = FileLinks.from_settings(ctx.settings)
+        links = ctx.links
         return (await message_views(tx.conn, actor, [fresh], links))[0]
 
 

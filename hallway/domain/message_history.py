@@ -13,7 +13,6 @@ from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_seq_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
-from hallway.files.links import FileLinks
 from hallway.store.tables import messages
 
 MAX_PAGE = 100
@@ -52,7 +51,7 @@ async def message_page(
         has_more = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        views = await message_views(conn, actor, rows, FileLinks.from_settings(ctx.settings))
+        views = await message_views(conn, actor, rows, ctx.links)
     next_cursor = encode_cursor("seq", rows[0].seq) if has_more else None
     return MessagePage(
         messages=views,
@@ -66,7 +65,7 @@ async def get_message(ctx: DomainContext, actor: Actor, message_id: str) -> dict
     """One message as history shows it, with fresh attachment links."""
     async with ctx.db.read() as conn:
         row = await message_for_member(conn, actor, message_id)
-        (view,) = await message_views(conn, actor, [row], FileLinks.from_settings(ctx.settings))
+        (view,) = await message_views(conn, actor, [row], ctx.links)
     return view
 
 
@@ -88,9 +87,7 @@ async def thread_page(
         rows = list(await conn.execute(query))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        root_view, *replies = await message_views(
-            conn, actor, [root, *rows], FileLinks.from_settings(ctx.settings)
-        )
+        root_view, *replies = await message_views(conn, actor, [root, *rows], ctx.links)
     return {
         "root": root_view,
         "replies": replies,

@@ -86,7 +86,7 @@ async def send_message(
 ) -> tuple[dict[str, Any], bool]:
     """Returns (message, created). A repeated client_msg_id returns the original message."""
     attachment_ids = attachment_ids or []
-    links = FileLinks.from_settings(ctx.settings)
+    links = ctx.links
     body = clean_body(ctx, body, has_files=bool(attachment_ids))
     if client_msg_id is not None and not _CLIENT_MSG_ID.match(client_msg_id):
         raise InvalidInput(

@@ -82,7 +82,7 @@ class Hub:
         self.broker = broker
         self.presence = presence
         self.settings = settings
-        self.links = FileLinks.from_settings(settings)
+        self.links = ctx.links
         self.feeds: dict[str, Feed] = {}
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.companies: dict[str, set[Connection]] = defaultdict(set)

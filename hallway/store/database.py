@@ -93,4 +93,5 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        conn.connection.driver_connection.begin(statement)
