@@ -18,7 +18,7 @@ from bench.http import Http
 from bench.listeners import Listeners, body_with_time
 from bench.server import ServerProcess, Stack, fresh_database
 
-BODY_CHARS = 100  # a typical chat line; the frame around it is about 480 bytes
+BODY_CHARS = 100  # a typical chat line; the event frame around it is about 590 bytes
 SendOne = Callable[[int], Awaitable[None]]
 
 
