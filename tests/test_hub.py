@@ -35,7 +35,6 @@ async def _listener(app: FastAPI, person: Person) -> tuple[Connection, Recording
     hub: Hub = app.state.hub
     socket = RecordingSocket()
     conn = Connection(socket, Actor(person.id, person.company_id, "member"), 64)  # type: ignore[arg-type]
-    conn.start()
     await hub.attach(conn)
     return conn, socket
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import WebSocketRoute
 
 import hallway
 from hallway.api import realtime
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         files.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(realtime.router, prefix=API_PREFIX)
+    app.router.routes.append(WebSocketRoute(f"{API_PREFIX}/realtime", realtime.realtime))
     app.include_router(ops.router)
     if (WEB_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -13,13 +13,12 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hallway.domain.errors import Unauthenticated
 from hallway.domain.tokens import authenticate
 from hallway.realtime.connection import Connection
 from hallway.realtime.frames import (
-    CLOSE_IDLE,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_UNAUTHENTICATED,
     dumps,
@@ -28,8 +27,6 @@ from hallway.realtime.frames import (
 from hallway.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
-
-router = APIRouter()
 
 AUTH_TIMEOUT_SECONDS = 10.0
 # Clients send `typing` every few seconds while typing; repeats closer than this are dropped
@@ -46,10 +43,10 @@ def _parse(text: str) -> dict[str, Any] | None:
     return frame if isinstance(frame, dict) and isinstance(frame.get("type"), str) else None
 
 
-@router.websocket("/realtime")
 async def realtime(websocket: WebSocket) -> None:
+    """The endpoint, mounted as a plain Starlette route: FastAPI's dependency machinery would
+    keep three exit stacks and a chain of suspended wrappers alive per idle connection."""
     hub: Hub = websocket.app.state.hub
-    settings = hub.settings
     await websocket.accept()
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
@@ -67,8 +64,7 @@ async def realtime(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_UNAUTHENTICATED, exc.code)
         return
 
-    conn = Connection(websocket, actor, settings.ws_send_queue_frames)
-    conn.start()
+    conn = Connection(websocket, actor, hub.settings.ws_send_queue_frames)
     # `ready` is the first frame; frames that attaching causes (presence) come after it.
     conn.send(
         dumps(
@@ -79,21 +75,17 @@ async def realtime(websocket: WebSocket) -> None:
         )
     )
     await hub.attach(conn)
-    last_typing: dict[str, float] = {}
     try:
+        # No timeout around each receive (it would cost a task and a timer per connection):
+        # the hub closes connections whose last frame is older than the idle timeout.
         while not conn.closed:
-            try:
-                text = await asyncio.wait_for(
-                    websocket.receive_text(), settings.ws_idle_timeout_seconds
-                )
-            except TimeoutError:
-                conn.close(CLOSE_IDLE, "no frame within the idle timeout; send ping")
-                break
+            text = await websocket.receive_text()
+            conn.last_seen = time.monotonic()
             frame = _parse(text)
             if frame is None:
                 conn.close(CLOSE_PROTOCOL_ERROR, "frames are JSON objects with a type")
                 break
-            await _handle(hub, conn, frame, last_typing)
+            await _handle(hub, conn, frame)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -101,9 +93,7 @@ async def realtime(websocket: WebSocket) -> None:
         await hub.detach(conn)
 
 
-async def _handle(
-    hub: Hub, conn: Connection, frame: dict[str, Any], last_typing: dict[str, float]
-) -> None:
+async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
     kind = frame["type"]
     if kind == "ping":
         conn.send(PONG)
@@ -132,9 +122,7 @@ async def _handle(
     elif kind == "unsubscribe":
         hub.unsubscribe(conn, str(conversation_id))
     elif kind == "typing":
-        now = time.monotonic()
-        if now - last_typing.get(str(conversation_id), 0.0) >= TYPING_MIN_INTERVAL_SECONDS:
-            last_typing[str(conversation_id)] = now
+        if conn.typing_allowed(str(conversation_id), TYPING_MIN_INTERVAL_SECONDS):
             await hub.typing(conn, str(conversation_id))
     elif kind == "auth":
         conn.send(error_frame("invalid_frame", "already authenticated"))

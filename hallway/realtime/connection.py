@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -34,10 +35,11 @@ class Connection:
         "_queue",
         "_room",
         "_sender",
-        "_wakeup",
+        "_typed",
         "actor",
         "closed",
         "conversations",
+        "last_seen",
         "queue_limit",
         "subscriptions",
         "websocket",
@@ -50,13 +52,12 @@ class Connection:
         self.subscriptions: dict[str, Subscription] = {}
         self.conversations: set[str] = set()  # the conversations its person belongs to
         self.closed = False
+        self.last_seen = time.monotonic()  # when the client last sent a frame
         self._queue: deque[str] = deque()
-        self._wakeup = asyncio.Event()
+        self._typed: dict[str, float] | None = None
         self._room: asyncio.Event | None = None  # made when someone waits for queue space
+        # Runs only while frames wait to be written: an idle connection holds no task.
         self._sender: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_forever())
 
     def send(self, frame: str) -> None:
         if self.closed:
@@ -65,7 +66,18 @@ class Connection:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")
             return
         self._queue.append(frame)
-        self._wakeup.set()
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
+
+    def typing_allowed(self, conversation_id: str, min_interval: float) -> bool:
+        """Whether a typing notice for this conversation may go out now (throttled)."""
+        now = time.monotonic()
+        if self._typed is None:
+            self._typed = {}
+        if now - self._typed.get(conversation_id, 0.0) < min_interval:
+            return False
+        self._typed[conversation_id] = now
+        return True
 
     async def send_when_room(self, frame: str) -> None:
         """Queue a frame, first waiting for space: for bulk sends (a replay) that must not
@@ -104,18 +116,17 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
 
-    async def _send_forever(self) -> None:
+    async def _drain(self) -> None:
         queue, send = self._queue, self.websocket.send_text
         try:
-            while True:
-                while queue:
-                    await send(queue.popleft())
-                    if self._room is not None:
-                        self._room.set()
-                self._wakeup.clear()
-                await self._wakeup.wait()
+            while queue:
+                await send(queue.popleft())
+                if self._room is not None:
+                    self._room.set()
         except asyncio.CancelledError:
             raise
         except Exception:
             # The peer went away mid-write; the receive loop notices and cleans up.
             self.closed = True
+        finally:
+            self._sender = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,7 @@ from hallway.files.links import FileLinks
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection, Subscription
 from hallway.realtime.frames import (
+    CLOSE_IDLE,
     CLOSE_SLOW_CONSUMER,
     dumps,
     error_frame,
@@ -87,6 +89,7 @@ class Hub:
         self.users: dict[str, set[Connection]] = defaultdict(set)
         self.companies: dict[str, set[Connection]] = defaultdict(set)
         self._presence_task: asyncio.Task[None] | None = None
+        self._idle_task: asyncio.Task[None] | None = None
         self._presence_changes: dict[str, dict[str, str]] = {}  # company -> person -> status
         self._presence_flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -96,10 +99,13 @@ class Hub:
 
     async def start(self) -> None:
         self._presence_task = asyncio.create_task(self._refresh_presence_forever())
+        self._idle_task = asyncio.create_task(self._close_idle_forever())
 
     async def close(self) -> None:
         if self._presence_flush is not None:
             self._presence_flush.cancel()
+        if self._idle_task is not None:
+            self._idle_task.cancel()
         if self._presence_task is not None:
             self._presence_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -435,6 +441,18 @@ class Hub:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _close_idle_forever(self) -> None:
+        """Close connections that sent nothing (not even a ping) within the idle timeout.
+        One sweep for all connections costs less than a timer per connection."""
+        timeout = self.settings.ws_idle_timeout_seconds
+        while True:
+            await asyncio.sleep(min(timeout / 4, 5.0))
+            deadline = time.monotonic() - timeout
+            for conns in list(self.users.values()):
+                for conn in list(conns):
+                    if conn.last_seen < deadline:
+                        conn.close(CLOSE_IDLE, "no frame within the idle timeout; send ping")
 
     async def _refresh_presence_forever(self) -> None:
         interval = self.settings.presence_ttl_seconds / 3
