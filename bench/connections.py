@@ -2,9 +2,9 @@
 connection; the bare websockets baseline holds the same number for comparison.
 
 The clients are spread over processes of at most 5,000 connections each: every process here
-is capped at 20,000 open files. The people are in companies of 10, as in real offices (each
+is capped at 20,000 open files. The people are in companies of 10, as in real offices (every
 arrival is announced to the person's company, so one company of 15,000 would measure the
-presence broadcast instead).
+presence broadcast as well).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from bench.listeners import Listeners, Plan
 from bench.server import ServerProcess, Stack, process_usage
 from bench.stats import Result, latency_ms
 
-CONNECTIONS_PER_PERSON = 50  # fewer people keeps the presence storm of mass connect small
+CONNECTIONS_PER_PERSON = 50  # a person's open tabs; keeps seeding and connect-time presence small
 CONNECTIONS_PER_CLIENT_PROCESS = 2_500
 TARGET_RATIO = 0.70
 TARGET_P99_MS = 100.0
