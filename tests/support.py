@@ -169,6 +169,12 @@ class Directory:
         assert r.status_code == 201, r.text
         return _person(self.client, r.json())
 
+    async def team(self, title: str = "team") -> tuple[Person, Person, dict[str, Any]]:
+        """A new company's admin and a colleague, Bob, in a group conversation."""
+        admin = await self.company()
+        bob = await self.colleague(admin, "Bob")
+        return admin, bob, await self.conversation(admin, "group", [bob], title=title)
+
     async def conversation(
         self, owner: Person, kind: str, members: list[Person], title: str | None = None
     ) -> dict[str, Any]:

@@ -40,9 +40,7 @@ async def _listener(app: FastAPI, person: Person) -> tuple[Connection, Recording
 
 
 async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Directory) -> None:
-    admin = await directory.company()
-    bob = await directory.colleague(admin, "Bob")
-    conversation = await directory.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await directory.team()
     cid = conversation["id"]
     conn, socket = await _listener(app, bob)
     await app.state.hub.subscribe(conn, cid, None)
@@ -74,9 +72,7 @@ async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Di
 async def test_frames_out_of_order_are_delivered_in_seq_order(
     app: FastAPI, directory: Directory
 ) -> None:
-    admin = await directory.company()
-    bob = await directory.colleague(admin, "Bob")
-    conversation = await directory.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await directory.team()
     cid = conversation["id"]
     conn, socket = await _listener(app, bob)
     await app.state.hub.subscribe(conn, cid, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -28,71 +28,73 @@ pytestmark = [
 ]
 
 
-async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
+@pytest.fixture
+async def two_nodes(
     start_server: Callable[..., ServerProcess],
-) -> None:
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess, Directory]]:
+    """Two server processes on one database and Redis; the Directory speaks to node B."""
     node_a, node_b = start_server(), start_server()
     async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b:
-        directory = Directory(http_b)
-        admin = await directory.company()
-        bob = await directory.colleague(admin, "Bob")
-        conversation = await directory.conversation(admin, "group", [bob], title="team")
-        cid = conversation["id"]
+        yield node_a, node_b, Directory(http_b)
 
-        listener = RealtimeClient(node_a.ws_url, bob.token)
-        await listener.start()
-        try:
-            await listener.subscribe(cid)
-            # Sent through node B, seen on node A, in order.
-            first = [await send(admin, cid, f"b{i}") for i in range(10)]
-            got = [await listener.next_event() for _ in range(10)]
-            assert [e["seq"] for e in got] == [m["seq"] for m in first]
 
-            # Node A dies while messages keep arriving through node B; the client moves to
-            # node B and resumes from the last seq it saw.
-            total = 40
+async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
+) -> None:
+    node_a, node_b, directory = two_nodes
+    admin, bob, conversation = await directory.team()
+    cid = conversation["id"]
 
-            async def keep_sending() -> None:
-                for i in range(total):
-                    await send(admin, cid, f"after {i}")
-                    await asyncio.sleep(0.01)
+    listener = RealtimeClient(node_a.ws_url, bob.token)
+    await listener.start()
+    try:
+        await listener.subscribe(cid)
+        # Sent through node B, seen on node A, in order.
+        first = [await send(admin, cid, f"b{i}") for i in range(10)]
+        got = [await listener.next_event() for _ in range(10)]
+        assert [e["seq"] for e in got] == [m["seq"] for m in first]
 
-            sender = asyncio.create_task(keep_sending())
-            await asyncio.sleep(0.1)
-            listener.url = node_b.ws_url
-            node_a.kill()
-            rest = [await listener.next_event(timeout=30) for _ in range(total)]
-            await sender
-            assert [e["data"]["body"] for e in rest] == [f"after {i}" for i in range(total)]
-            assert listener.reconnects >= 1
-        finally:
-            await listener.close()
+        # Node A dies while messages keep arriving through node B; the client moves to
+        # node B and resumes from the last seq it saw.
+        total = 40
+
+        async def keep_sending() -> None:
+            for i in range(total):
+                await send(admin, cid, f"after {i}")
+                await asyncio.sleep(0.01)
+
+        sender = asyncio.create_task(keep_sending())
+        await asyncio.sleep(0.1)
+        listener.url = node_b.ws_url
+        node_a.kill()
+        rest = [await listener.next_event(timeout=30) for _ in range(total)]
+        await sender
+        assert [e["data"]["body"] for e in rest] == [f"after {i}" for i in range(total)]
+        assert listener.reconnects >= 1
+    finally:
+        await listener.close()
 
 
 async def test_removal_on_one_node_stops_delivery_on_the_other(
-    start_server: Callable[..., ServerProcess],
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
 ) -> None:
-    node_a, node_b = start_server(), start_server()
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b:
-        directory = Directory(http_b)
-        admin = await directory.company()
-        bob = await directory.colleague(admin, "Bob")
-        conversation = await directory.conversation(admin, "group", [bob], title="team")
-        cid = conversation["id"]
-        listener = RealtimeClient(node_a.ws_url, bob.token)
-        await listener.start()
-        try:
-            await listener.subscribe(cid)
-            await send(admin, cid, "hello")
-            assert (await listener.next_event())["data"]["body"] == "hello"
-            r = await admin.delete(f"/api/v1/conversations/{cid}/members/{bob.id}")
-            assert r.status_code == 204
-            removed = await listener.next_event()
-            assert removed["kind"] == "member.removed"
-            await eventually(lambda: listener._frames.qsize() >= 1)  # the inbox `removed`
-            await send(admin, cid, "after removal")
-            await asyncio.sleep(0.5)
-            frames = [listener._frames.get_nowait() for _ in range(listener._frames.qsize())]
-            assert all(f.get("type") != "event" for f in frames), frames
-        finally:
-            await listener.close()
+    node_a, _node_b, directory = two_nodes
+    admin, bob, conversation = await directory.team()
+    cid = conversation["id"]
+    listener = RealtimeClient(node_a.ws_url, bob.token)
+    await listener.start()
+    try:
+        await listener.subscribe(cid)
+        await send(admin, cid, "hello")
+        assert (await listener.next_event())["data"]["body"] == "hello"
+        r = await admin.delete(f"/api/v1/conversations/{cid}/members/{bob.id}")
+        assert r.status_code == 204
+        removed = await listener.next_event()
+        assert removed["kind"] == "member.removed"
+        await eventually(lambda: listener._frames.qsize() >= 1)  # the inbox `removed`
+        await send(admin, cid, "after removal")
+        await asyncio.sleep(0.5)
+        frames = [listener._frames.get_nowait() for _ in range(listener._frames.qsize())]
+        assert all(f.get("type") != "event" for f in frames), frames
+    finally:
+        await listener.close()

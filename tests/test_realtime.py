@@ -59,9 +59,7 @@ async def frames_until(
 
 
 async def test_live_delivery_in_order(live: Directory, server: ServerProcess) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    conversation = await live.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await live.team()
     async with realtime(server, bob) as client:
         await client.subscribe(conversation["id"])
         await frames_until(client, lambda f: f["type"] == "subscribed")
@@ -75,9 +73,7 @@ async def test_live_delivery_in_order(live: Directory, server: ServerProcess) ->
 async def test_subscribe_after_seq_replays_then_continues_live_while_sending(
     live: Directory, server: ServerProcess
 ) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    conversation = await live.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await live.team()
     cid = conversation["id"]
     for i in range(30):
         await send(admin, cid, f"before {i}")
@@ -98,9 +94,7 @@ async def test_subscribe_after_seq_replays_then_continues_live_while_sending(
 async def test_resume_after_dropped_connection_loses_nothing(
     live: Directory, server: ServerProcess
 ) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    conversation = await live.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await live.team()
     cid = conversation["id"]
     total = 60
     async with realtime(server, bob) as client:
@@ -213,9 +207,7 @@ async def test_slow_consumer_is_closed_and_others_unaffected(
     server = start_server(ws_send_queue_frames="16")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         directory = Directory(http)
-        admin = await directory.company()
-        bob = await directory.colleague(admin, "Bob")
-        conversation = await directory.conversation(admin, "group", [bob], title="team")
+        admin, bob, conversation = await directory.team()
         cid = conversation["id"]
         big = "x" * 9000
         async with (
@@ -325,9 +317,7 @@ async def test_idle_connection_is_dropped(
 async def test_attachment_links_are_fresh_in_live_and_replayed_events(
     live: Directory, server: ServerProcess
 ) -> None:
-    admin = await live.company()
-    bob = await live.colleague(admin, "Bob")
-    conversation = await live.conversation(admin, "group", [bob], title="team")
+    admin, bob, conversation = await live.team()
     cid = conversation["id"]
     upload = await admin.post(
         f"/api/v1/conversations/{cid}/attachments",
