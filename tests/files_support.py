@@ -110,3 +110,16 @@ async def attachment_rows(app: FastAPI, conversation_id: str) -> int:
             .where(attachments.c.conversation_id == conversation_id)
         )
         return int(found.scalar_one())
+
+
+def fail_thumbnail_puts(app: FastAPI, monkeypatch: Any, message: str) -> None:
+    """Make storage refuse every thumbnail write (after the file itself was stored)."""
+    storage = app.state.ctx.storage
+    real_put = storage.put
+
+    async def put_then_fail_on_thumbnail(key: str, source: Path, content_type: str) -> None:
+        if key.endswith(".thumbnail"):
+            raise OSError(message)
+        await real_put(key, source, content_type)
+
+    monkeypatch.setattr(storage, "put", put_then_fail_on_thumbnail)

@@ -31,6 +31,7 @@ from hallway.store.tables import attachments, events
 from hallway.store.types import utcnow
 from tests.files_support import (
     attachment_rows,
+    fail_thumbnail_puts,
     jpeg_bytes,
     png_bytes,
     png_header_only,
@@ -601,15 +602,7 @@ async def test_deleting_a_message_deletes_its_files(room: Room, app: FastAPI) ->
 async def test_a_failed_store_leaves_no_row_and_no_object(
     room: Room, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = app.state.ctx.storage
-    real_put = storage.put
-
-    async def put_then_fail_on_thumbnail(key: str, source: Any, content_type: str) -> None:
-        if key.endswith(".thumbnail"):
-            raise OSError("storage is full")
-        await real_put(key, source, content_type)
-
-    monkeypatch.setattr(storage, "put", put_then_fail_on_thumbnail)
+    fail_thumbnail_puts(app, monkeypatch, "storage is full")
     with pytest.raises(OSError, match="storage is full"):
         await upload(room.admin, room.conversation_id, png_bytes(), "a.png", "image/png")
     assert await attachment_rows(app, room.conversation_id) == 0

@@ -23,6 +23,7 @@ from hallway.files.s3 import S3Storage
 from hallway.store.types import utcnow
 from tests.files_support import (
     attachment_rows,
+    fail_thumbnail_puts,
     png_bytes,
     send_files,
     staged_files,
@@ -200,15 +201,7 @@ async def test_a_failed_upload_leaves_nothing_in_the_bucket(
     pair: tuple[Person, Person, str], app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     admin, _, conversation_id = pair
-    storage = app.state.ctx.storage
-    real_put = storage.put
-
-    async def put_then_fail_on_thumbnail(key: str, source: Path, content_type: str) -> None:
-        if key.endswith(".thumbnail"):
-            raise OSError("the bucket is full")
-        await real_put(key, source, content_type)
-
-    monkeypatch.setattr(storage, "put", put_then_fail_on_thumbnail)
+    fail_thumbnail_puts(app, monkeypatch, "the bucket is full")
     with pytest.raises(OSError, match="the bucket is full"):
         await upload(admin, conversation_id, png_bytes(), "a.png", "image/png")
     assert await stored_keys(app, conversation_id) == set()

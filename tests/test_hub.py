@@ -39,14 +39,22 @@ async def _listener(app: FastAPI, person: Person) -> tuple[Connection, Recording
     return conn, socket
 
 
-async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Directory) -> None:
+async def _subscribed_team(
+    app: FastAPI, directory: Directory
+) -> tuple[Person, str, RecordingSocket]:
+    """A group whose member Bob follows it through the hub; returns admin, id, Bob's socket."""
     admin, bob, conversation = await directory.team()
     cid = conversation["id"]
     conn, socket = await _listener(app, bob)
     await app.state.hub.subscribe(conn, cid, None)
+    return admin, cid, socket
 
-    broker = app.state.broker
-    real_publish = broker.publish
+
+async def test_a_lost_publish_is_filled_from_the_log(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, cid, socket = await _subscribed_team(app, directory)
+    real_publish = app.state.broker.publish
     dropped: list[str] = []
 
     async def lossy_publish(topic: str, frame: str) -> None:
@@ -55,30 +63,20 @@ async def test_a_lost_publish_is_filled_from_the_log(app: FastAPI, directory: Di
             return
         await real_publish(topic, frame)
 
-    broker.publish = lossy_publish
-    try:
-        first = await send(admin, cid, "lost on the wire")
-        second = await send(admin, cid, "arrives")
-        await eventually(lambda: len(socket.events()) == 2)
-    finally:
-        broker.publish = real_publish
+    monkeypatch.setattr(app.state.broker, "publish", lossy_publish)
+    first = await send(admin, cid, "lost on the wire")
+    second = await send(admin, cid, "arrives")
+    await eventually(lambda: len(socket.events()) == 2)
     assert dropped
     assert [e["seq"] for e in socket.events()] == [first["seq"], second["seq"]]
     assert [e["data"]["body"] for e in socket.events()] == ["lost on the wire", "arrives"]
-    await conn.stop()
-    await app.state.hub.detach(conn)
 
 
 async def test_frames_out_of_order_are_delivered_in_seq_order(
-    app: FastAPI, directory: Directory
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin, bob, conversation = await directory.team()
-    cid = conversation["id"]
-    conn, socket = await _listener(app, bob)
-    await app.state.hub.subscribe(conn, cid, None)
-
-    broker = app.state.broker
-    real_publish = broker.publish
+    admin, cid, socket = await _subscribed_team(app, directory)
+    real_publish = app.state.broker.publish
     held: list[tuple[str, str]] = []
 
     async def reordering_publish(topic: str, frame: str) -> None:
@@ -91,16 +89,11 @@ async def test_frames_out_of_order_are_delivered_in_seq_order(
         while held:
             await real_publish(*held.pop())
 
-    broker.publish = reordering_publish
-    try:
-        await send(admin, cid, "one")
-        await send(admin, cid, "two")
-        await eventually(lambda: len(socket.events()) == 2)
-    finally:
-        broker.publish = real_publish
+    monkeypatch.setattr(app.state.broker, "publish", reordering_publish)
+    await send(admin, cid, "one")
+    await send(admin, cid, "two")
+    await eventually(lambda: len(socket.events()) == 2)
     assert [e["data"]["body"] for e in socket.events()] == ["one", "two"]
-    await conn.stop()
-    await app.state.hub.detach(conn)
 
 
 async def test_presence_changes_are_announced_in_batches(
