@@ -15,7 +15,7 @@ CLOSE_PROTOCOL_ERROR = 4000
 CLOSE_IDLE = 4001
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_SERVER_RESTART = 1012
+# (1012 "service restart" is sent by uvicorn itself when the server shuts down.)
 
 
 def dumps(frame: dict[str, Any]) -> str:

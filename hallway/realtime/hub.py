@@ -113,10 +113,6 @@ class Hub:
         for task in list(self._tasks):
             task.cancel()
 
-    @property
-    def connection_count(self) -> int:
-        return sum(len(c) for c in self.users.values())
-
     # --- connections -------------------------------------------------------------------
 
     async def attach(self, conn: Connection) -> None:
