@@ -21,6 +21,7 @@ from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hallway.api.app import create_app
+from hallway.client import RealtimeClient
 from hallway.config import Settings
 from hallway.store import tables as t
 from hallway.store.database import Database
@@ -350,3 +351,16 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as c:
             yield app, c
+
+
+@asynccontextmanager
+async def realtime(
+    server: ServerProcess, person: Person, **options: Any
+) -> AsyncIterator[RealtimeClient]:
+    """A live RealtimeClient for this person on this server, closed afterwards."""
+    client = RealtimeClient(server.ws_url, person.token, **options)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.close()

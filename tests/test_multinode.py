@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from hallway.client import RealtimeClient
 from tests.support import (
     TEST_DATABASE_URL,
     TEST_REDIS_URL,
     Directory,
     ServerProcess,
     eventually,
+    realtime,
     send,
 )
 
@@ -45,9 +45,7 @@ async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
     admin, bob, conversation = await directory.team()
     cid = conversation["id"]
 
-    listener = RealtimeClient(node_a.ws_url, bob.token)
-    await listener.start()
-    try:
+    async with realtime(node_a, bob) as listener:
         await listener.subscribe(cid)
         # Sent through node B, seen on node A, in order.
         first = [await send(admin, cid, f"b{i}") for i in range(10)]
@@ -71,8 +69,6 @@ async def test_events_cross_nodes_in_order_and_survive_a_node_dying(
         await sender
         assert [e["data"]["body"] for e in rest] == [f"after {i}" for i in range(total)]
         assert listener.reconnects >= 1
-    finally:
-        await listener.close()
 
 
 async def test_removal_on_one_node_stops_delivery_on_the_other(
@@ -81,9 +77,7 @@ async def test_removal_on_one_node_stops_delivery_on_the_other(
     node_a, _node_b, directory = two_nodes
     admin, bob, conversation = await directory.team()
     cid = conversation["id"]
-    listener = RealtimeClient(node_a.ws_url, bob.token)
-    await listener.start()
-    try:
+    async with realtime(node_a, bob) as listener:
         await listener.subscribe(cid)
         await send(admin, cid, "hello")
         assert (await listener.next_event())["data"]["body"] == "hello"
@@ -96,5 +90,3 @@ async def test_removal_on_one_node_stops_delivery_on_the_other(
         await asyncio.sleep(0.5)
         frames = [listener._frames.get_nowait() for _ in range(listener._frames.qsize())]
         assert all(f.get("type") != "event" for f in frames), frames
-    finally:
-        await listener.close()

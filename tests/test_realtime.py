@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,26 +21,14 @@ from hallway.domain.tokens import issue_access_token
 from tests.support import (
     SECRET,
     Directory,
-    Person,
     ServerProcess,
     eventually,
+    realtime,
     send,
     settings_from_env,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def realtime(
-    server: ServerProcess, person: Person, **options: Any
-) -> AsyncIterator[RealtimeClient]:
-    client = RealtimeClient(server.ws_url, person.token, **options)
-    await client.start()
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def collect_events(client: RealtimeClient, count: int, timeout: float = 15) -> list[Any]:
