@@ -39,6 +39,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from hallway.api.app import create_app
+    from hallway.api.realtime_transport import RealtimeWebSocketProtocol
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Said here in one line; the app would refuse too, but inside a server traceback.
@@ -61,6 +62,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=1,
         log_level=args.log_level,
+        ws=RealtimeWebSocketProtocol,
         ws_per_message_deflate=settings.ws_compression,
         # Protocol-level pings: a peer that stops answering is dropped within two intervals.
         ws_ping_interval=settings.ws_heartbeat_seconds,

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=4, ge=1)
 
     # Realtime
-    ws_send_queue_frames: int = Field(default=1024, ge=8)
+    ws_send_buffer_bytes: int = Field(default=1_048_576, ge=16_384)
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_replay_limit: int = Field(default=1000, ge=1)

@@ -18,14 +18,24 @@ pytestmark = pytest.mark.anyio
 
 
 class RecordingSocket:
-    """Stands in for a Starlette WebSocket: records what the connection writes."""
+    """Stands in for the socket's transport (a FrameSink): records what the connection
+    writes."""
 
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
-        self.application_state = None
+        self.closed_with: tuple[int, str] | None = None
 
-    async def send_text(self, text: str) -> None:
-        self.frames.append(orjson.loads(text))
+    def write_text(self, frame: str) -> None:
+        self.frames.append(orjson.loads(frame))
+
+    def buffered_bytes(self) -> int:
+        return 0
+
+    async def drained(self) -> None:
+        return None
+
+    def send_close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
 
     def events(self) -> list[dict[str, Any]]:
         return [f for f in self.frames if f["type"] == "event"]
@@ -34,7 +44,7 @@ class RecordingSocket:
 async def _listener(app: FastAPI, person: Person) -> tuple[Connection, RecordingSocket]:
     hub: Hub = app.state.hub
     socket = RecordingSocket()
-    conn = Connection(socket, Actor(person.id, person.company_id, "member"), 64)  # type: ignore[arg-type]
+    conn = Connection(socket, Actor(person.id, person.company_id, "member"), 65536)
     await hub.attach(conn)
     return conn, socket
 
@@ -116,5 +126,5 @@ async def test_presence_changes_are_announced_in_batches(
     assert sorted(u["user_id"] for u in frame["users"]) == sorted(p.id for p in everyone)
     assert {u["status"] for u in frame["users"]} == {"online"}
     for conn, _socket in [*joined, (watcher, watched)]:
-        await conn.stop()
+        conn.closed = True
         await app.state.hub.detach(conn)

@@ -150,6 +150,52 @@ async def test_bad_tokens_close_with_unauthenticated_code(
                 assert ws.close_reason == reason
 
 
+async def _authenticated(server: ServerProcess, person: Any) -> Any:
+    ws = await connect(server.ws_url)
+    await ws.send(orjson.dumps({"type": "auth", "token": person.token}).decode())
+    assert orjson.loads(await ws.recv())["type"] == "ready"
+    return ws
+
+
+async def test_frames_that_are_not_json_text_close_with_protocol_error(
+    live: Directory, server: ServerProcess
+) -> None:
+    admin = await live.company()
+    for bad in (b"\x00binary", "not json", '["a list"]', '{"no": "type"}'):
+        ws = await _authenticated(server, admin)
+        await ws.send(bad)
+        with pytest.raises(ConnectionClosed):
+            while True:  # presence frames may come first
+                await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 4000
+
+
+async def test_a_burst_of_client_frames_is_answered_in_order(
+    live: Directory, server: ServerProcess
+) -> None:
+    """More frames than the session holds before it stops reading the socket: none lost,
+    none reordered, fragmented ones included."""
+    admin = await live.company()
+    ws = await _authenticated(server, admin)
+    try:
+        burst = 200
+        for i in range(burst):
+            frame = orjson.dumps({"type": "unknown-" + str(i)}).decode()
+            if i % 50 == 0:  # sent as three fragments
+                await ws.send([frame[:5], frame[5:9], frame[9:]])
+            else:
+                await ws.send(frame)
+        errors: list[str] = []
+        async with asyncio.timeout(15):
+            while len(errors) < burst:
+                frame = orjson.loads(await ws.recv())
+                if frame["type"] == "error":
+                    errors.append(frame["message"])
+        assert errors == [f"unknown frame type 'unknown-{i}'" for i in range(burst)]
+    finally:
+        await ws.close()
+
+
 async def test_removed_member_stops_receiving_at_once(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -191,7 +237,7 @@ def _small_socket(server: ServerProcess) -> socket.socket:
 async def test_slow_consumer_is_closed_and_others_unaffected(
     live: Directory, start_server: Callable[..., ServerProcess]
 ) -> None:
-    server = start_server(ws_send_queue_frames="16")
+    server = start_server(ws_send_buffer_bytes="65536")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         directory = Directory(http)
         admin, bob, conversation = await directory.team()

@@ -7,14 +7,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import WebSocketRoute
 
 import hallway
-from hallway.api import realtime
 from hallway.api.errors import install_error_handlers
+from hallway.api.realtime_transport import HUB_STATE_KEY
 from hallway.api.routes import auth, conversations, files, messages, ops, people
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     settings.check()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
         if migrate:
@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.presence = presence
         sweeper = asyncio.create_task(sweep_forever(ctx))
         try:
-            yield
+            # The realtime transport finds the hub here (lifespan state reaches the server).
+            yield {HUB_STATE_KEY: hub}
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -98,7 +99,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         files.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    app.router.routes.append(WebSocketRoute(f"{API_PREFIX}/realtime", realtime.realtime))
     app.include_router(ops.router)
     if (WEB_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -1,23 +1,24 @@
-"""The WebSocket endpoint: authenticate, then route client frames to the hub.
+"""The WebSocket endpoint's conversation with one client: authenticate, then route its
+frames to the hub.
 
 Client frames: auth {token} (first), subscribe {conversation_id, after_seq?},
 unsubscribe {conversation_id}, typing {conversation_id}, ping. See docs/realtime.md.
+The socket itself (handshake, framing, writes) is hallway.api.realtime_transport's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from typing import Any
+from collections import deque
+from typing import Any, Protocol
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hallway.domain.errors import Unauthenticated
 from hallway.domain.tokens import authenticate
-from hallway.realtime.connection import Connection
+from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
     CLOSE_PROTOCOL_ERROR,
     CLOSE_UNAUTHENTICATED,
@@ -32,7 +33,18 @@ AUTH_TIMEOUT_SECONDS = 10.0
 # Clients send `typing` every few seconds while typing; repeats closer than this are dropped
 # (kept below the 2 s clients are told to use, so network jitter never drops a real one).
 TYPING_MIN_INTERVAL_SECONDS = 1.0
+# Client frames waiting to be handled beyond this stop the socket being read until they are:
+# a client can't make the server buffer without bound.
+MAX_PENDING_CLIENT_FRAMES = 16
 PONG = dumps({"type": "pong"})
+
+
+class ReadControl(FrameSink, Protocol):
+    """What a session needs of its socket beyond writing: read flow control."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
 
 
 def _parse(text: str) -> dict[str, Any] | None:
@@ -43,54 +55,115 @@ def _parse(text: str) -> dict[str, Any] | None:
     return frame if isinstance(frame, dict) and isinstance(frame.get("type"), str) else None
 
 
-async def realtime(websocket: WebSocket) -> None:
-    """The endpoint, mounted as a plain Starlette route: FastAPI's dependency machinery would
-    keep three exit stacks and a chain of suspended wrappers alive per idle connection."""
-    hub: Hub = websocket.app.state.hub
-    await websocket.accept()
-    try:
-        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
-    except (TimeoutError, WebSocketDisconnect):
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_UNAUTHENTICATED, "send an auth frame first")
-        return
-    frame = _parse(first)
-    if frame is None or frame["type"] != "auth" or not isinstance(frame.get("token"), str):
-        await websocket.close(CLOSE_UNAUTHENTICATED, "the first frame must be auth {token}")
-        return
-    try:
-        actor = await authenticate(hub.ctx, frame["token"])
-    except Unauthenticated as exc:
-        await websocket.close(CLOSE_UNAUTHENTICATED, exc.code)
-        return
+class RealtimeSession:
+    """Handles one client's frames in order. A task runs only while frames wait to be
+    handled, so an idle connection holds none (nor a timer: the hub's idle sweep closes
+    silent ones)."""
 
-    conn = Connection(websocket, actor, hub.settings.ws_send_queue_frames)
-    # `ready` is the first frame; frames that attaching causes (presence) come after it.
-    conn.send(
-        dumps(
-            {
-                "type": "ready",
-                "user": {"id": actor.user_id, "company_id": actor.company_id, "role": actor.role},
-            }
-        )
+    __slots__ = (
+        "_auth_timer",
+        "_ended",
+        "_pending",
+        "_reading_paused",
+        "_socket",
+        "_worker",
+        "conn",
+        "hub",
     )
-    await hub.attach(conn)
-    try:
-        # No timeout around each receive (it would cost a task and a timer per connection):
-        # the hub closes connections whose last frame is older than the idle timeout.
-        while not conn.closed:
-            text = await websocket.receive_text()
-            conn.last_seen = time.monotonic()
-            frame = _parse(text)
-            if frame is None:
-                conn.close(CLOSE_PROTOCOL_ERROR, "frames are JSON objects with a type")
-                break
-            await _handle(hub, conn, frame)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        await conn.stop()
-        await hub.detach(conn)
+
+    def __init__(self, hub: Hub, socket: ReadControl) -> None:
+        self.hub = hub
+        self.conn: Connection | None = None
+        self._socket = socket
+        self._pending: deque[str] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._reading_paused = False
+        self._ended = False
+        self._auth_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            AUTH_TIMEOUT_SECONDS, self._auth_timed_out
+        )
+
+    def received(self, text: str) -> None:
+        """A text frame from the client (called by the transport, in arrival order)."""
+        if self.conn is not None:
+            self.conn.last_seen = time.monotonic()
+        self._pending.append(text)
+        if len(self._pending) >= MAX_PENDING_CLIENT_FRAMES and not self._reading_paused:
+            self._reading_paused = True
+            self._socket.pause_reading()
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    def ended(self) -> None:
+        """The socket is gone (called by the transport once)."""
+        self._ended = True
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+        if self.conn is not None:
+            self.conn.closed = True
+            if self._worker is None:  # else the worker detaches when its frame is done
+                self.hub.spawn(self.hub.detach(self.conn))
+
+    def _auth_timed_out(self) -> None:
+        self._auth_timer = None
+        if self.conn is None and not self._ended:
+            self._socket.send_close(CLOSE_UNAUTHENTICATED, "send an auth frame first")
+
+    async def _work(self) -> None:
+        try:
+            while self._pending and not self._ended and not (self.conn and self.conn.closed):
+                text = self._pending.popleft()
+                if self._reading_paused and len(self._pending) < MAX_PENDING_CLIENT_FRAMES // 2:
+                    self._reading_paused = False
+                    self._socket.resume_reading()
+                frame = _parse(text)
+                if self.conn is None:
+                    await self._authenticate(frame)
+                elif frame is None:
+                    self.conn.close(CLOSE_PROTOCOL_ERROR, "frames are JSON objects with a type")
+                else:
+                    await _handle(self.hub, self.conn, frame)
+        except Exception:
+            log.exception("realtime frame failed")
+            if self.conn is not None:
+                self.conn.close(1011, "internal error")
+        finally:
+            self._worker = None
+            if self._ended and self.conn is not None:
+                await self.hub.detach(self.conn)
+
+    async def _authenticate(self, frame: dict[str, Any] | None) -> None:
+        if self._auth_timer is not None:
+            self._auth_timer.cancel()
+            self._auth_timer = None
+        if frame is None or frame["type"] != "auth" or not isinstance(frame.get("token"), str):
+            self._socket.send_close(CLOSE_UNAUTHENTICATED, "the first frame must be auth {token}")
+            self._ended = True  # nothing more from this client is read
+            return
+        try:
+            actor = await authenticate(self.hub.ctx, frame["token"])
+        except Unauthenticated as exc:
+            self._socket.send_close(CLOSE_UNAUTHENTICATED, exc.code)
+            self._ended = True
+            return
+        if self._ended:
+            return
+        conn = Connection(self._socket, actor, self.hub.settings.ws_send_buffer_bytes)
+        self.conn = conn
+        # `ready` is the first frame; frames that attaching causes (presence) come after it.
+        conn.send(
+            dumps(
+                {
+                    "type": "ready",
+                    "user": {
+                        "id": actor.user_id,
+                        "company_id": actor.company_id,
+                        "role": actor.role,
+                    },
+                }
+            )
+        )
+        await self.hub.attach(conn)
 
 
 async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:

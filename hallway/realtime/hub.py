@@ -384,8 +384,9 @@ class Hub:
             sub = conn.subscriptions.get(conversation_id)
             if sub is not None:
                 if sub.buffer is not None:
-                    # Held while its replay runs; bounded like the queue it will go to.
-                    if conn.overflowing(len(sub.buffer)):
+                    # Held while its replay runs; counted against the socket buffer it goes to.
+                    sub.buffered_bytes += len(frame)
+                    if conn.overflowing(sub.buffered_bytes):
                         conn.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")
                     sub.buffer.append((seq, frame))
                 elif seq > sub.delivered:
@@ -411,7 +412,7 @@ class Hub:
                 topics.extend(self._leave_feed(conn, feed.conversation_id))
                 conn.send(inbox_frame("removed", feed.conversation_id, seq=seq))
         if topics:
-            self._spawn(self.broker.unsubscribe(topics))
+            self.spawn(self.broker.unsubscribe(topics))
 
     def _members_added(
         self, conversation_id: str, user_ids: list[str], meta: dict[str, Any]
@@ -431,9 +432,10 @@ class Hub:
                     )
                 )
         if topics:
-            self._spawn(self.broker.subscribe(topics))
+            self.spawn(self.broker.subscribe(topics))
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run a background step of the hub (kept referenced; cancelled on close)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
