@@ -8,6 +8,7 @@ import gc
 import getpass
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from hallway.config import ConfigError, Settings
 from hallway.domain import accounts, conversations, message_send
@@ -16,6 +17,9 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 DEMO_PASSWORD = "hallway-demo"
 
@@ -35,6 +39,23 @@ async def _pending_migrations(settings: Settings) -> list[str]:
         await db.dispose()
 
 
+def serving_app() -> FastAPI:
+    """The app as each `--workers` process builds it (uvicorn imports this by name); the
+    parent has already applied the migrations."""
+    _tune_gc()
+    from hallway.api.app import create_app
+
+    return create_app(migrate=False)
+
+
+def _tune_gc() -> None:
+    # Fan-out allocates a few short-lived objects per delivery. At the default threshold (700
+    # allocations) the collector's full passes over every connection's objects took 30 % of
+    # the CPU at 5,000 subscribers; at 50,000 CPU per delivery fell from 39 to 29 us
+    # (docs/benchmarks.md).
+    gc.set_threshold(50_000, 20, 100)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -42,6 +63,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from hallway.api.realtime_transport import RealtimeWebSocketProtocol
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.workers > 1 and (settings.is_sqlite or not settings.redis_url):
+        print(
+            "hallway: --workers needs PostgreSQL (HALLWAY_DATABASE_URL) and Redis "
+            "(HALLWAY_REDIS_URL): SQLite and the in-memory broker serve one process",
+            file=sys.stderr,
+        )
+        return 2
     # Said here in one line; the app would refuse too, but inside a server traceback.
     if args.no_migrate and (pending := asyncio.run(_pending_migrations(settings))):
         print(
@@ -50,25 +78,25 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings, migrate=not args.no_migrate)
-    # Fan-out allocates a few short-lived objects per delivery. At the default threshold (700
-    # allocations) the collector's full passes over every connection's objects took 30 % of
-    # the CPU at 5,000 subscribers; at 50,000 CPU per delivery fell from 39 to 29 us
-    # (docs/benchmarks.md).
-    gc.set_threshold(50_000, 20, 100)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        workers=1,
-        log_level=args.log_level,
-        ws=RealtimeWebSocketProtocol,
-        ws_per_message_deflate=settings.ws_compression,
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "ws": RealtimeWebSocketProtocol,
+        "ws_per_message_deflate": settings.ws_compression,
         # Protocol-level pings: a peer that stops answering is dropped within two intervals.
-        ws_ping_interval=settings.ws_heartbeat_seconds,
-        ws_ping_timeout=settings.ws_heartbeat_seconds,
-        proxy_headers=True,
-    )
+        "ws_ping_interval": settings.ws_heartbeat_seconds,
+        "ws_ping_timeout": settings.ws_heartbeat_seconds,
+        "proxy_headers": True,
+    }
+    if args.workers > 1:
+        if not args.no_migrate:
+            cmd_migrate(settings, args)
+        uvicorn.run("hallway.cli:serving_app", factory=True, workers=args.workers, **options)
+        return 0
+    app = create_app(settings, migrate=not args.no_migrate)
+    _tune_gc()
+    uvicorn.run(app, workers=1, **options)
     return 0
 
 
@@ -173,6 +201,13 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hallway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
         "--no-migrate", action="store_true", help="refuse to start if migrations are pending"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the port (PostgreSQL + Redis only; default 1)",
     )
     serve.set_defaults(run=cmd_serve)
 

@@ -103,9 +103,9 @@ def start_server(env: dict[str, str]) -> Iterator[Callable[..., ServerProcess]]:
     """Start real server processes for this test's stack, with extra HALLWAY_* settings."""
     started: list[ServerProcess] = []
 
-    def start(**overrides: str) -> ServerProcess:
+    def start(*args: str, **overrides: str) -> ServerProcess:
         extra = {f"HALLWAY_{k.upper()}": v for k, v in overrides.items()}
-        process = ServerProcess({**env, **extra})
+        process = ServerProcess({**env, **extra}, args=args)
         started.append(process)
         return process.start()
 

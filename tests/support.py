@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,9 +197,12 @@ def free_port() -> int:
 class ServerProcess:
     """`hallway serve` in its own process on a free port: real HTTP, real WebSockets."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], port: int | None = None, args: Sequence[str] = ()
+    ) -> None:
         self.port = port or free_port()
         self.env = {**os.environ, **env}
+        self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -221,6 +224,7 @@ class ServerProcess:
                 str(self.port),
                 "--log-level",
                 "warning",
+                *self.args,
             ],
             env=self.env,
         )

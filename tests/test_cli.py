@@ -135,6 +135,18 @@ def test_serve_no_migrate_refuses_an_unmigrated_database(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["2", "0", "two"])
+def test_serve_workers_need_postgresql_and_redis(tmp_path: Path, workers: str) -> None:
+    result = run_cli(fresh_env(tmp_path), "serve", "--workers", workers, "--port", "1")
+    assert result.returncode == 2
+    if workers == "2":
+        assert "--workers needs PostgreSQL" in result.stderr
+    else:
+        assert "--workers" in result.stderr  # argparse names the bad option
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "hallway.db").exists()  # refused before touching anything
+
+
 @pytest.mark.parametrize(
     ("secret", "message"),
     [(None, "HALLWAY_SECRET_KEY is required"), ("too-short", "at least 32 characters")],

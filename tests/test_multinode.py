@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -90,3 +91,39 @@ async def test_removal_on_one_node_stops_delivery_on_the_other(
         await asyncio.sleep(0.5)
         frames = [listener._frames.get_nowait() for _ in range(listener._frames.qsize())]
         assert all(f.get("type") != "event" for f in frames), frames
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+async def test_one_server_with_worker_processes_delivers_to_every_socket(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """`hallway serve --workers 2`: sockets land on either process; every one of them gets
+    every event, in order, whichever process took the send."""
+    server = start_server("--workers", "2")
+    assert server.process is not None
+    await eventually(lambda: len(_children(server.process.pid)) >= 2, timeout=30)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        admin, bob, conversation = await Directory(http).team()
+    cid = conversation["id"]
+    async with contextlib.AsyncExitStack() as stack:
+        listeners = [await stack.enter_async_context(realtime(server, bob)) for _ in range(8)]
+        for listener in listeners:
+            await listener.subscribe(cid)
+        sent = []
+        for i in range(20):
+            # A fresh HTTP connection per send, so the sends land on either process too.
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as once:
+                r = await once.post(
+                    f"/api/v1/conversations/{cid}/messages",
+                    json={"body": f"m{i}"},
+                    headers=admin.headers,
+                )
+                assert r.status_code == 201
+                sent.append(r.json()["seq"])
+        for listener in listeners:
+            got = [(await listener.next_event())["seq"] for _ in range(len(sent))]
+            assert got == sent
