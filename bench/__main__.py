@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, e2e, fanout, history, send
+from bench import connections, e2e, fanout, history, search, send
 from bench.server import BACKENDS, Stack
 from bench.stats import Result
 
@@ -30,6 +30,7 @@ SCENARIOS: dict[str, Scenario] = {
     "fanout": fanout.run,
     "connections": connections.run,
     "history": history.run,
+    "search": search.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=15_000)
     parser.add_argument("--history-messages", type=int, default=1_000_000)
     parser.add_argument("--history-pages", type=int, default=2000)
+    parser.add_argument("--search-messages", type=int, default=1_000_000)
+    parser.add_argument("--search-rounds", type=int, default=100, help="queries per kind")
     return parser
 
 

@@ -8,7 +8,7 @@ with the servers' secret, exactly as a login would.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -119,8 +119,12 @@ async def room(db: Database, people_count: int) -> Room:
     return Room(conversation_id, people)
 
 
+def numbered_body(seq: int) -> str:
+    return f"history message number {seq}"
+
+
 def _history_rows(
-    room: Room, count: int
+    room: Room, count: int, body: Callable[[int], str]
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Batches of (message rows, event rows) for seq 1..count, as send_message writes them."""
     sender = room.people[0].id
@@ -135,7 +139,7 @@ def _history_rows(
                 "seq": seq,
                 "sender_id": sender,
                 "client_msg_id": None,
-                "body": f"history message number {seq}",
+                "body": body(seq),
                 "thread_root_id": None,
                 "created_at": at,
                 "edited_at": None,
@@ -155,14 +159,17 @@ def _history_rows(
         yield message_rows, event_rows
 
 
-async def history(db: Database, room: Room, count: int) -> None:
+async def history(
+    db: Database, room: Room, count: int, body: Callable[[int], str] = numbered_body
+) -> None:
     """`count` messages (and their events) in the room, fast: COPY on PostgreSQL,
-    executemany on SQLite; then the conversation's last_seq."""
+    executemany on SQLite; then the conversation's last_seq. `body` makes message seq's
+    text."""
     async with db.write() as conn:
         if db.dialect == "postgresql":
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            for message_rows, event_rows in _history_rows(room, count):
+            for message_rows, event_rows in _history_rows(room, count, body):
                 await raw.copy_records_to_table(
                     "messages",
                     records=[tuple(r.values()) for r in message_rows],
@@ -176,7 +183,7 @@ async def history(db: Database, room: Room, count: int) -> None:
                     columns=list(event_rows[0]),
                 )
         else:
-            for message_rows, event_rows in _history_rows(room, count):
+            for message_rows, event_rows in _history_rows(room, count, body):
                 await conn.execute(messages.insert(), message_rows)
                 await conn.execute(events.insert(), event_rows)
         await conn.execute(
@@ -185,6 +192,7 @@ async def history(db: Database, room: Room, count: int) -> None:
             .values(last_seq=count)
         )
     if db.dialect == "postgresql":
-        # Fresh statistics, as autovacuum would gather them in a while.
-        async with db.engine.connect() as conn:
+        # Fresh statistics, as autovacuum would gather them in a while (committed: in a
+        # rolled-back transaction ANALYZE leaves nothing behind).
+        async with db.engine.begin() as conn:
             await conn.execute(text("ANALYZE messages, events"))

@@ -22,13 +22,15 @@ class Call:
     path: str  # a route path; {placeholders} are filled per test
     body: dict[str, Any] | None = None
     upload: bool = False  # a multipart file instead of a JSON body
+    query: dict[str, str] | None = None
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
 
 
-# Every route that names a conversation or a message. {target} is someone in the
-# conversation, {me} the caller; test_the_table_covers_every_route keeps this list complete.
+# Every route that names a conversation or a message, in its path or its query. {target} is
+# someone in the conversation, {me} the caller; test_the_table_covers_every_route keeps this
+# list complete.
 CALLS = [
     Call("GET", "/api/v1/conversations/{conversation_id}"),
     Call("PATCH", "/api/v1/conversations/{conversation_id}", {"title": "taken over"}),
@@ -48,6 +50,7 @@ CALLS = [
     Call("PUT", "/api/v1/messages/{message_id}/reactions/{emoji}"),
     Call("DELETE", "/api/v1/messages/{message_id}/reactions/{emoji}"),
     Call("GET", "/api/v1/messages/{message_id}/thread"),
+    Call("GET", "/api/v1/search", query={"q": "secret", "conversation_id": "{conversation_id}"}),
 ]
 
 # Routes that take a conversation or message id but are someone else's to cover here.
@@ -66,13 +69,18 @@ def filled_body(body: Any, values: dict[str, str]) -> Any:
     return fill(body, values) if isinstance(body, str) else body
 
 
+def names_a_conversation_or_message(operation: dict[str, Any]) -> bool:
+    named = {p["name"] for p in operation.get("parameters", [])}
+    return bool(named & {"conversation_id", "message_id"})
+
+
 async def test_the_table_covers_every_route(app: FastAPI) -> None:
     # The OpenAPI document lists every HTTP route, however routers are nested.
     routes = {
         f"{method.upper()} {path}"
         for path, operations in app.openapi()["paths"].items()
-        if "{conversation_id}" in path or "{message_id}" in path
-        for method in operations
+        for method, operation in operations.items()
+        if names_a_conversation_or_message(operation)
     }
     covered = {
         f"{c.method} {c.path.replace('{me}', '{user_id}').replace('{target}', '{user_id}')}"
@@ -122,6 +130,8 @@ async def call_as(person: Person, call: Call, scene: Scene) -> Any:
         kwargs["json"] = filled_body(call.body, values)
     if call.upload:
         kwargs["files"] = {"file": ("notes.txt", b"private notes", "text/plain")}
+    if call.query is not None:
+        kwargs["params"] = filled_body(call.query, values)
     return await person.client.request(call.method, fill(call.path, values), **kwargs)
 
 
@@ -165,3 +175,13 @@ async def test_listings_never_show_other_peoples_conversations(directory: Direct
         assert listed == []
     channels = (await s.stranger.get("/api/v1/channels")).json()["channels"]
     assert channels == []
+
+
+async def test_search_never_finds_other_peoples_messages(directory: Directory) -> None:
+    s = await scene(directory, "group")
+    for outsider in (s.stranger, s.colleague, s.company):
+        r = await outsider.get("/api/v1/search", params={"q": "secret"})
+        assert r.status_code == 200, r.text
+        assert r.json()["results"] == []
+    r = await s.member.get("/api/v1/search", params={"q": "secret"})
+    assert [x["message"]["id"] for x in r.json()["results"]] == [s.message["id"]]

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import hallway
 from hallway.api.errors import install_error_handlers
 from hallway.api.realtime_transport import HUB_STATE_KEY
-from hallway.api.routes import auth, conversations, files, messages, ops, people
+from hallway.api.routes import auth, conversations, files, messages, ops, people, search
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         conversations.router,
         messages.router,
         files.router,
+        search.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

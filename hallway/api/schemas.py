@@ -227,6 +227,20 @@ class EventPage(BaseModel):
     has_more: bool
 
 
+class SearchResult(BaseModel):
+    message: Message
+    highlight: list[tuple[int, int]] = Field(
+        description="the matched words of `message.body` as [start, end) offsets in Unicode "
+        "code points (in JavaScript, index `Array.from(body)`), in order, never overlapping"
+    )
+
+
+class SearchPage(BaseModel):
+    results: list[SearchResult] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+    has_more: bool
+
+
 class ReadMarker(BaseModel):
     conversation_id: str
     last_read_seq: int

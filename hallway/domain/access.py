@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -113,6 +113,20 @@ async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: st
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     return row
+
+
+def member_conversation_ids(actor: Actor) -> Select[tuple[str]]:
+    """The ids of the conversations of the actor's company that the actor takes part in:
+    all that search may look through (an open channel only once joined; a removed member
+    sees nothing of it any more)."""
+    return (
+        select(participants.c.conversation_id)
+        .join(conversations, conversations.c.id == participants.c.conversation_id)
+        .where(
+            participants.c.user_id == actor.user_id,
+            conversations.c.company_id == actor.company_id,
+        )
+    )
 
 
 def require_admin(actor: Actor) -> None:

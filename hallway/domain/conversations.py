@@ -14,7 +14,7 @@ from hallway.domain.access import conversation_for_member
 from hallway.domain.accounts import company_user_ids
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
-from hallway.domain.cursors import decode_activity_cursor, encode_cursor
+from hallway.domain.cursors import decode_time_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.events import append_event
 from hallway.domain.message_views import load_messages_by_seq
@@ -292,7 +292,7 @@ async def list_conversations(
         .limit(limit + 1)
     )
     if cursor is not None:
-        at, after_id = decode_activity_cursor(cursor, "cursor")
+        at, after_id = decode_time_cursor(cursor, "cursor")
         query = query.where(
             tuple_(conversations.c.last_activity_at, conversations.c.id) < tuple_(at, after_id)
         )

@@ -34,19 +34,21 @@ def decode_cursor(cursor: str, field: str = "before") -> list[str]:
     return raw.split("|")
 
 
-def decode_seq_cursor(cursor: str, field: str = "before") -> int:
+def decode_number_cursor(cursor: str, kind: str, field: str) -> int:
+    """The number of a cursor made by `encode_cursor(kind, number)` (a seq, a row id)."""
     parts = decode_cursor(cursor, field)
     # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    if len(parts) != 2 or parts[0] != "seq" or not _DIGITS.fullmatch(parts[1]):
+    if len(parts) != 2 or parts[0] != kind or not _DIGITS.fullmatch(parts[1]):
         raise _invalid(field)
-    seq = int(parts[1])
-    if seq > MAX_SEQ:
+    number = int(parts[1])
+    if number > MAX_SEQ:  # the largest BIGINT: a larger number cannot even be compared
         raise _invalid(field)
-    return seq
+    return number
 
 
-def decode_activity_cursor(cursor: str, field: str = "cursor") -> tuple[datetime, str]:
-    """(last_activity_at, id) of the last conversation of the previous page."""
+def decode_time_cursor(cursor: str, field: str) -> tuple[datetime, str]:
+    """(a time, an id) of the last item of the previous page, as made by
+    `encode_cursor(at.isoformat(), id)`."""
     parts = decode_cursor(cursor, field)
     if len(parts) != 2:
         raise _invalid(field)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from hallway.domain.access import conversation_for_member, message_for_member
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
-from hallway.domain.cursors import decode_seq_cursor, encode_cursor
+from hallway.domain.cursors import decode_number_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.store.tables import messages
@@ -26,7 +26,7 @@ class MessagePage:
     last_seq: int  # the conversation's newest seq in the same snapshot: subscribe after it
 
 
-def _check_limit(limit: int) -> None:
+def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}", field="limit")
 
@@ -36,7 +36,7 @@ async def message_page(
 ) -> MessagePage:
     """The `limit` messages before the cursor (or the newest), via the (conversation, seq)
     index: the cost of a page does not grow with how far back it is."""
-    _check_limit(limit)
+    check_limit(limit)
     query = (
         select(*MESSAGE_COLUMNS)
         .where(messages.c.conversation_id == conversation_id)
@@ -44,7 +44,7 @@ async def message_page(
         .limit(limit + 1)
     )
     if before is not None:
-        query = query.where(messages.c.seq < decode_seq_cursor(before))
+        query = query.where(messages.c.seq < decode_number_cursor(before, "seq", "before"))
     async with ctx.db.read() as conn:
         conversation = await conversation_for_member(conn, actor, conversation_id)
         rows = list(await conn.execute(query))
@@ -73,7 +73,7 @@ async def thread_page(
     ctx: DomainContext, actor: Actor, message_id: str, *, limit: int, after: str | None
 ) -> dict[str, Any]:
     """A thread: its root and the replies, oldest first, paged forwards."""
-    _check_limit(limit)
+    check_limit(limit)
     query = (
         select(*MESSAGE_COLUMNS)
         .where(messages.c.thread_root_id == message_id)
@@ -81,7 +81,7 @@ async def thread_page(
         .limit(limit + 1)
     )
     if after is not None:
-        query = query.where(messages.c.seq > decode_seq_cursor(after, "after"))
+        query = query.where(messages.c.seq > decode_number_cursor(after, "seq", "after"))
     async with ctx.db.read() as conn:
         root = await message_for_member(conn, actor, message_id)
         rows = list(await conn.execute(query))

@@ -128,7 +128,13 @@ messages = Table(
         "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"
     ),
     Index("ix_messages_thread", "thread_root_id", "seq"),
+    # Search results come newest first; see hallway/store/search.py.
+    Index("ix_messages_created", "created_at", "id").ddl_if(dialect="postgresql"),
 )
+# Full-text search (migration 0003) differs by backend, so it is not part of `messages` nor
+# of its SELECT *; hallway/store/search.py names it. PostgreSQL: the generated column
+# messages.search_vector (tsvector) and its GIN index ix_messages_search. SQLite: the FTS5
+# table message_search over messages' rowids, kept in step by three triggers.
 
 message_edits = Table(
     "message_edits",

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import DateTime, Row
+from sqlalchemy import DateTime, Row, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 """A result row of any shape (SQLAlchemy 2.1 types rows by their column tuple)."""
+
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+"""A SELECT of any columns, as the search clauses narrow it."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
