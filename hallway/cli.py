@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import getpass
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from hallway.config import ConfigError, Settings
 from hallway.domain import accounts, conversations, message_send
@@ -17,9 +15,6 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 DEMO_PASSWORD = "hallway-demo"
 
@@ -39,28 +34,8 @@ async def _pending_migrations(settings: Settings) -> list[str]:
         await db.dispose()
 
 
-def serving_app() -> FastAPI:
-    """The app as each `--workers` process builds it (uvicorn imports this by name); the
-    parent has already applied the migrations."""
-    _tune_gc()
-    from hallway.api.app import create_app
-
-    return create_app(migrate=False)
-
-
-def _tune_gc() -> None:
-    # Fan-out allocates a few short-lived objects per delivery. At the default threshold (700
-    # allocations) the collector's full passes over every connection's objects took 30 % of
-    # the CPU at 5,000 subscribers; at 50,000 CPU per delivery fell from 39 to 29 us
-    # (docs/benchmarks.md).
-    gc.set_threshold(50_000, 20, 100)
-
-
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from hallway.api.app import create_app
-    from hallway.api.realtime_transport import RealtimeWebSocketProtocol
+    from hallway.serving import Listen, serve_one, serve_workers
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if args.workers > 1 and (settings.is_sqlite or not settings.redis_url):
@@ -78,26 +53,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    options: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
-        "log_level": args.log_level,
-        "ws": RealtimeWebSocketProtocol,
-        "ws_per_message_deflate": settings.ws_compression,
-        # Protocol-level pings: a peer that stops answering is dropped within two intervals.
-        "ws_ping_interval": settings.ws_heartbeat_seconds,
-        "ws_ping_timeout": settings.ws_heartbeat_seconds,
-        "proxy_headers": True,
-    }
-    if args.workers > 1:
-        if not args.no_migrate:
-            cmd_migrate(settings, args)
-        uvicorn.run("hallway.cli:serving_app", factory=True, workers=args.workers, **options)
+    listen = Listen(args.host, args.port, args.log_level)
+    if args.workers == 1:
+        serve_one(settings, listen, migrate=not args.no_migrate)
         return 0
-    app = create_app(settings, migrate=not args.no_migrate)
-    _tune_gc()
-    uvicorn.run(app, workers=1, **options)
-    return 0
+    if not args.no_migrate:
+        cmd_migrate(settings, args)
+    return serve_workers(listen, args.workers)
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
