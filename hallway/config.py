@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(default=10_000, ge=1)
     max_title_chars: int = Field(default=200, ge=1)
     max_group_members: int = Field(default=500, ge=2)
+    # Any request body but an upload's; a 10,000-character message, escaped, is about 60 KB.
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     db_pool_size: int = Field(default=4, ge=1)
 
     # Realtime

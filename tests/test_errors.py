@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import pytest
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, given
@@ -68,6 +69,39 @@ async def test_odd_bodies_get_a_client_error(directory: Directory, raw: bytes) -
     error_of(r, r.status_code)
     history = await admin.get(f"/api/v1/conversations/{conversation['id']}/messages")
     assert history.json()["messages"] == []
+
+
+async def _oversized_bodies_are_refused(directory: Directory, chunked: bool) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    conversation = await directory.conversation(admin, "direct", [bob])
+    url = f"/api/v1/conversations/{conversation['id']}/messages"
+    raw = orjson.dumps({"body": "x" * 5000, "padding": "y" * 300_000})
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 16_384):
+            yield raw[start : start + 16_384]
+
+    r = await admin.client.post(
+        url,
+        content=in_pieces() if chunked else raw,
+        headers={**admin.headers, "Content-Type": "application/json"},
+    )
+    error = error_of(r, 413, "too_large")
+    assert error["details"]["limit"] == 256 * 1024
+    history = await admin.get(url)
+    assert history.json()["messages"] == []
+    # The longest message the API allows, every character escaped, still fits.
+    r = await admin.post(url, json={"body": "é" * 10_000})
+    assert r.status_code == 201, r.text
+
+
+async def test_request_bodies_over_the_limit_answer_413(directory: Directory) -> None:
+    await _oversized_bodies_are_refused(directory, chunked=False)
+
+
+async def test_chunked_bodies_over_the_limit_answer_413_over_real_http(live: Directory) -> None:
+    await _oversized_bodies_are_refused(live, chunked=True)
 
 
 NUL = "a\x00b"

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import hallway
+from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
 from hallway.api.realtime_transport import HUB_STATE_KEY
 from hallway.api.routes import auth, conversations, files, messages, ops, people, search
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     for router in (
         auth.router,
         people.router,
