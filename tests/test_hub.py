@@ -82,6 +82,31 @@ async def test_a_lost_publish_is_filled_from_the_log(
     assert [e["data"]["body"] for e in socket.events()] == ["lost on the wire", "arrives"]
 
 
+async def test_a_lost_last_publish_is_caught_up_by_the_feed_check(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing follows the lost frame, so no gap shows: the periodic check against the
+    conversations' last_seq finds it."""
+    admin, cid, socket = await _subscribed_team(app, directory)
+    real_publish = app.state.broker.publish
+    first = await send(admin, cid, "arrives")
+    await eventually(lambda: len(socket.events()) == 1)
+
+    async def losing_publish(topic: str, frame: str) -> None:
+        return None  # the broker loses everything from here on
+
+    monkeypatch.setattr(app.state.broker, "publish", losing_publish)
+    last = await send(admin, cid, "lost, and nothing after it")
+    await asyncio.sleep(0.1)
+    assert len(socket.events()) == 1
+    await app.state.hub.check_feeds()  # what the hub runs every FEED_CHECK_SECONDS
+    assert [e["seq"] for e in socket.events()] == [first["seq"], last["seq"]]
+    # A feed that is up to date is left alone: nothing is sent twice.
+    monkeypatch.setattr(app.state.broker, "publish", real_publish)
+    await app.state.hub.check_feeds()
+    assert len(socket.events()) == 2
+
+
 async def test_frames_out_of_order_are_delivered_in_seq_order(
     app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 # from another process before the hub reads it from the log instead.
 GAP_GRACE_SECONDS = 0.2
 
+# How often the hub compares its feeds with the conversations' last_seq in the database. A
+# lost broker frame is noticed at once when a later one arrives (a gap); this catches the
+# lost frame that nothing follows.
+FEED_CHECK_SECONDS = 5.0
+FEED_CHECK_BATCH = 1000
+
 # Presence changes are announced in batches: when a whole office connects at once, each
 # connection gets a few frames listing many people instead of one frame per person (which
 # grows with the square of the company's size).
@@ -90,6 +96,7 @@ class Hub:
         self.companies: dict[str, set[Connection]] = defaultdict(set)
         self._presence_task: asyncio.Task[None] | None = None
         self._idle_task: asyncio.Task[None] | None = None
+        self._feed_check_task: asyncio.Task[None] | None = None
         self._presence_changes: dict[str, dict[str, str]] = {}  # company -> person -> status
         self._presence_flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -100,12 +107,15 @@ class Hub:
     async def start(self) -> None:
         self._presence_task = asyncio.create_task(self._refresh_presence_forever())
         self._idle_task = asyncio.create_task(self._close_idle_forever())
+        self._feed_check_task = asyncio.create_task(self._check_feeds_forever())
 
     async def close(self) -> None:
         if self._presence_flush is not None:
             self._presence_flush.cancel()
         if self._idle_task is not None:
             self._idle_task.cancel()
+        if self._feed_check_task is not None:
+            self._feed_check_task.cancel()
         if self._presence_task is not None:
             self._presence_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -359,21 +369,66 @@ class Hub:
     async def _fill_gap(self, feed: Feed) -> None:
         await asyncio.sleep(GAP_GRACE_SECONDS)
         while feed.pending and feed.last is not None and self.feeds.get(feed.conversation_id):
-            upto = min(feed.pending)
-            async with self.ctx.db.read() as db:
-                missing = await read_events_after(
-                    db, feed.conversation_id, feed.last, upto - feed.last - 1
-                )
-            for event in missing:
-                frame = event_frame(event, self.links)
-                feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
             before = feed.last
-            self._drain(feed)
+            await self._dispatch_from_log(feed, min(feed.pending) - 1)
             if feed.last == before:
                 log.warning(
                     "seq gap in %s after %s not in the log yet", feed.conversation_id, before
                 )
                 await asyncio.sleep(GAP_GRACE_SECONDS)
+
+    async def _dispatch_from_log(self, feed: Feed, upto: int) -> None:
+        """Read the feed's events after feed.last up to seq `upto` from the log and dispatch
+        them in order, with whatever else is pending."""
+        assert feed.last is not None
+        async with self.ctx.db.read() as db:
+            missing = await read_events_after(db, feed.conversation_id, feed.last, upto - feed.last)
+        for event in missing:
+            frame = event_frame(event, self.links)
+            feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
+        self._drain(feed)
+
+    async def _check_feeds_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FEED_CHECK_SECONDS)
+            try:
+                await self.check_feeds()
+            except Exception:
+                log.exception("checking feeds against the log failed")
+
+    async def check_feeds(self) -> None:
+        """Catch up feeds the database says are behind, and still are after a grace period
+        for frames in flight."""
+        behind: list[tuple[Feed, int]] = []
+        live = [f for f in self.feeds.values() if f.last is not None]
+        for start in range(0, len(live), FEED_CHECK_BATCH):
+            batch = {f.conversation_id: f for f in live[start : start + FEED_CHECK_BATCH]}
+            async with self.ctx.db.read() as db:
+                rows = await db.execute(
+                    select(conversations.c.id, conversations.c.last_seq).where(
+                        conversations.c.id.in_(list(batch))
+                    )
+                )
+            for conversation_id, last_seq in rows:
+                feed = batch[conversation_id]
+                if feed.last is not None and last_seq > feed.last:
+                    behind.append((feed, int(last_seq)))
+        if not behind:
+            return
+        await asyncio.sleep(GAP_GRACE_SECONDS)
+        for feed, last_seq in behind:
+            if (
+                self.feeds.get(feed.conversation_id) is feed
+                and feed.last is not None
+                and feed.last < last_seq
+            ):
+                log.warning(
+                    "feed %s was behind the log (%s < %s): frames lost by the broker",
+                    feed.conversation_id,
+                    feed.last,
+                    last_seq,
+                )
+                await self._dispatch_from_log(feed, last_seq)
 
     def _dispatch(self, feed: Feed, seq: int, frame: str, meta: dict[str, Any]) -> None:
         conversation_id = feed.conversation_id
