@@ -148,6 +148,17 @@ async def test_the_app_creates_its_bucket_and_uses_s3(app: FastAPI) -> None:
     storage.client.head_bucket(Bucket=storage.bucket)
 
 
+async def test_readiness_needs_the_bucket(app: FastAPI, client: httpx.AsyncClient) -> None:
+    storage = app.state.ctx.storage
+    bucket = storage.bucket
+    storage.bucket = "a-bucket-that-does-not-exist"
+    try:
+        error_of(await client.get("/readyz"), 503, "storage_unavailable")
+    finally:
+        storage.bucket = bucket
+    assert (await client.get("/readyz")).status_code == 200
+
+
 async def test_round_trip_with_thumbnail(pair: tuple[Person, Person, str], app: FastAPI) -> None:
     admin, bob, conversation_id = pair
     image = png_bytes(640, 320)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -41,6 +44,19 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     ready = await client.get("/readyz")
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+async def test_readiness_fails_when_the_file_storage_cannot_store(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    root: Path = app.state.ctx.storage.root
+    hidden = root.with_name(root.name + "-away")
+    os.rename(root, hidden)  # the volume is gone
+    try:
+        error_of(await client.get("/readyz"), 503, "storage_unavailable")
+    finally:
+        os.rename(hidden, root)
+    assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_readiness_fails_when_the_database_does_not_answer(

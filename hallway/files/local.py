@@ -63,6 +63,13 @@ class LocalStorage:
 
         await asyncio.to_thread(remove)
 
+    async def ping(self) -> None:
+        def check() -> None:
+            if not os.access(self.staging_dir, os.W_OK) or not os.access(self.root, os.W_OK):
+                raise OSError(f"{self.root} is not a writable directory")
+
+        await asyncio.to_thread(check)
+
     async def close(self) -> None:
         return None
 

@@ -65,6 +65,9 @@ class S3Storage:
                 options["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
             self.client.create_bucket(**options)
 
+    async def ping(self) -> None:
+        await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
+
     async def put(self, key: str, source: Path, content_type: str) -> None:
         await asyncio.to_thread(
             self.client.upload_file,

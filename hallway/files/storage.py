@@ -42,6 +42,9 @@ class Storage(Protocol):
     async def delete(self, keys: Sequence[str]) -> None:
         """Remove objects; keys without one are fine."""
 
+    async def ping(self) -> None:
+        """Raise unless objects can be stored now (for /readyz)."""
+
     async def close(self) -> None: ...
 
 

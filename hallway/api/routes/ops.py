@@ -23,13 +23,19 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> Any:
-    """Ready for traffic: the database answers (and the broker, when Redis is configured)."""
+    """Ready for traffic: the database, the file storage and (when Redis is configured) the
+    broker answer."""
     # The probe is public: why a dependency is down goes to the log, not to the caller.
     try:
         await request.app.state.ctx.db.ping()
     except Exception:
         log.warning("readiness: the database does not answer", exc_info=True)
         return error_response(503, "database_unavailable", "the database does not answer")
+    try:
+        await request.app.state.ctx.storage.ping()
+    except Exception:
+        log.warning("readiness: the file storage does not answer", exc_info=True)
+        return error_response(503, "storage_unavailable", "the file storage does not answer")
     try:
         await request.app.state.broker.ping()
     except Exception:
