@@ -29,6 +29,8 @@ from hallway.config import Settings
 
 log = logging.getLogger("hallway.serving")
 
+MAX_CLIENT_FRAME_BYTES = 64 * 1024
+
 
 @dataclass(frozen=True)
 class Listen:
@@ -52,6 +54,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         port=listen.port,
         log_level=listen.log_level,
         ws=RealtimeWebSocketProtocol,
+        # Client frames are small (a token, a subscribe); uvicorn's default is 16 MiB.
+        ws_max_size=MAX_CLIENT_FRAME_BYTES,
         ws_per_message_deflate=settings.ws_compression,
         # Protocol-level pings: a peer that stops answering is dropped within two intervals.
         ws_ping_interval=settings.ws_heartbeat_seconds,

@@ -170,6 +170,18 @@ async def test_frames_that_are_not_json_text_close_with_protocol_error(
         assert ws.close_code == 4000
 
 
+async def test_an_oversized_client_frame_closes_with_message_too_big(
+    live: Directory, server: ServerProcess
+) -> None:
+    admin = await live.company()
+    ws = await _authenticated(server, admin)
+    await ws.send(orjson.dumps({"type": "ping", "padding": "x" * 70_000}).decode())
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1009
+
+
 async def test_a_burst_of_client_frames_is_answered_in_order(
     live: Directory, server: ServerProcess
 ) -> None:
