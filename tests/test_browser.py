@@ -133,7 +133,11 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
     opened: list[Tab] = []
 
     async def open_tab(
-        person: Person | None = None, conversation_id: str | None = None, *, routed: bool = False
+        person: Person | None = None,
+        conversation_id: str | None = None,
+        *,
+        routed: bool = False,
+        before_load: Callable[[Page], Awaitable[None]] | None = None,
     ) -> Tab:
         context = await browser.new_context(
             base_url=server.base_url, viewport={"width": 1100, "height": 700}
@@ -147,6 +151,8 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
         opened.append(tab)
         if routed:
             await tab.route_socket()
+        if before_load is not None:
+            await before_load(tab.page)
         await tab.page.goto(f"/#/c/{conversation_id}" if conversation_id else "/")
         if person is not None:
             await expect(tab.connection).to_have_attribute("data-state", "live")
@@ -330,6 +336,32 @@ async def test_an_optimistic_message_is_shown_once_whichever_confirmation_comes_
     await expect(tab.message("answer first")).to_have_count(1)
     await expect(tab.messages).to_have_count(3)
     assert await bodies_on_server(alice, group_id) == ["event first", "answer first", "later"]
+
+
+async def test_a_message_arriving_while_the_list_loads_shows_in_the_sidebar(
+    live: Directory, tabs: OpenTab
+) -> None:
+    """The conversation list is read before a message that then arrives live, and answers
+    after it: the sidebar must not fall back to the list's older last message."""
+    alice, bob, group_id = await group_of_two(live, "plans")
+    await send(alice, group_id, "before")
+    release = asyncio.Event()
+
+    async def hold_the_list(route: Route) -> None:
+        answer = await route.fetch()  # read now, delivered later
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    async def hold_list_requests(page: Page) -> None:
+        await page.route("**/api/v1/conversations?*", hold_the_list)
+
+    tab = await tabs(bob, group_id, before_load=hold_list_requests)
+    await send(alice, group_id, "while the list was on its way")
+    await expect(tab.message("while the list was on its way")).to_have_count(1)
+    release.set()
+    await expect(tab.sidebar_item(group_id).locator(".preview")).to_have_text(
+        "Acme Admin: while the list was on its way"
+    )
 
 
 async def test_message_bodies_and_titles_are_text_never_markup(

@@ -157,7 +157,7 @@ export class ConversationView {
       this.showHeader(conversation);
       this.readSeq = conversation.last_read_seq;
       this.timeline.addWindow(page);
-      this.catchUpSidebar(page);
+      this.syncSidebar();
       this.realtime.follow(conversationId, page.last_seq);
       this.render("bottom");
       this.markRead();
@@ -378,14 +378,20 @@ export class ConversationView {
     if (DETAIL_EVENTS.has(kind)) this.refreshDetails();
   }
 
-  /** The window may be newer than the sidebar's last list answer: show its newest message. */
-  catchUpSidebar(page) {
-    const newest = page.messages.at(-1);
+  /**
+   * The loaded messages may be newer than the sidebar's last list answer (the list was read
+   * before a message that arrived live, or the window after it): show the newest of them.
+   * Called when a window loads and whenever the list is reloaded.
+   */
+  syncSidebar() {
     const item = this.conversationItem();
-    if (!newest || !item || (item.last_message && item.last_message.seq >= newest.seq)) return;
+    if (!item || !this.timeline) return;
+    const newest = this.timeline.newestConfirmed();
+    if (!newest || (item.last_message && item.last_message.seq >= newest.seq)) return;
     updateConversation(this.id, {
       last_message: newest,
-      last_seq: Math.max(item.last_seq, page.last_seq),
+      last_seq: Math.max(item.last_seq, newest.seq),
+      last_activity_at: newest.created_at,
     });
     this.onSidebarChange();
   }

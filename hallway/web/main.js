@@ -64,6 +64,7 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   state.conversations = new Map(
     conversations.map((c) => [c.id, mergeConversation(state.conversations.get(c.id), c)]),
   );
+  view?.syncSidebar(); // messages that arrived while the list was on its way
   renderSidebar(openId());
 });
 
