@@ -269,6 +269,37 @@ async def test_rename_refusals(directory: Directory) -> None:
 # --- channels -------------------------------------------------------------------------------
 
 
+async def test_channel_names_are_unique_in_a_company_ignoring_case(
+    directory: Directory,
+) -> None:
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    general = await directory.conversation(admin, "channel", [], "General")
+    for taken in ("general", "GENERAL", " General "):
+        r = await create(bob, kind="channel", member_ids=[], title=taken)
+        error = error_of(r, 409, "channel_name_taken")
+        assert error["details"]["field"] == "title"
+    # Groups may share names with each other and with channels; other companies are apart.
+    for _ in range(2):
+        assert (await create(admin, kind="group", member_ids=[bob.id], title="General")).is_success
+    elsewhere = await directory.company("Elsewhere")
+    assert (await create(elsewhere, kind="channel", member_ids=[], title="general")).is_success
+    # Renaming onto a taken name is refused and changes nothing; a channel may change the
+    # case of its own name.
+    random = await directory.conversation(admin, "channel", [], "random")
+    r = await admin.patch(f"/api/v1/conversations/{random['id']}", json={"title": "GENERAL"})
+    error_of(r, 409, "channel_name_taken")
+    assert (await admin.get(f"/api/v1/conversations/{random['id']}")).json()["title"] == "random"
+    assert len(await events_of(admin, random["id"])) == 1
+    r = await admin.patch(f"/api/v1/conversations/{general['id']}", json={"title": "GENERAL"})
+    assert r.json()["title"] == "GENERAL"
+    # A freed name can be taken again.
+    await admin.patch(f"/api/v1/conversations/{general['id']}", json={"title": "announcements"})
+    assert (await create(bob, kind="channel", member_ids=[], title="general")).is_success
+    names = [c["title"] for c in (await bob.get("/api/v1/channels")).json()["channels"]]
+    assert sorted(names) == ["announcements", "general", "random"]
+
+
 async def test_channel_list_shows_every_company_channel(directory: Directory) -> None:
     admin = await directory.company()
     bob = await directory.colleague(admin, "Bob")

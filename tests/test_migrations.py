@@ -135,3 +135,55 @@ async def test_the_search_index_goes_down_and_up_with_the_messages_in_it(db: Dat
     assert sorted(await found(db, "needle")) == ["needle before", "needle while away"]
     await add_message(db, conversation_id, 3, "needle after")
     assert len(await found(db, "needle")) == 3
+
+
+async def test_channels_sharing_a_name_are_renamed_when_names_become_unique(
+    db: Database,
+) -> None:
+    await migrate(db, "upgrade", "0003")
+    company_id, other_company = str(uuid.uuid4()), str(uuid.uuid4())
+    made = [
+        (company_id, "channel", "General"),
+        (company_id, "channel", "general"),
+        (company_id, "channel", "GENERAL"),
+        (company_id, "channel", "Random"),
+        (company_id, "group", "General"),
+        (other_company, "channel", "general"),
+    ]
+    ids = []
+    async with db.write() as conn:
+        for company in (company_id, other_company):
+            await conn.execute(
+                companies.insert().values(id=company, name="Acme", created_at=utcnow())
+            )
+        for company, kind, title in made:
+            ids.append(str(uuid.uuid4()))
+            await conn.execute(
+                conversations.insert().values(
+                    id=ids[-1],
+                    company_id=company,
+                    kind=kind,
+                    title=title,
+                    last_seq=0,
+                    last_activity_at=utcnow(),
+                    created_at=utcnow(),  # in this order: the first keeps its name
+                )
+            )
+    await migrate(db, "upgrade", "head")
+    async with db.read() as conn:
+        rows = {
+            row.id: (row.title, row.channel_key)
+            for row in await conn.execute(
+                select(conversations.c.id, conversations.c.title, conversations.c.channel_key)
+            )
+        }
+    assert [rows[i] for i in ids] == [
+        ("General", "general"),
+        ("general (2)", "general (2)"),
+        ("GENERAL (3)", "general (3)"),
+        ("Random", "random"),
+        ("General", None),
+        ("general", "general"),
+    ]
+    await migrate(db, "downgrade", "0003")
+    await migrate(db, "upgrade", "head")

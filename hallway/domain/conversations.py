@@ -15,9 +15,10 @@ from hallway.domain.accounts import company_user_ids
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_time_cursor, encode_cursor
-from hallway.domain.errors import InvalidInput
+from hallway.domain.errors import Conflict, InvalidInput
 from hallway.domain.events import append_event
 from hallway.domain.message_views import load_messages_by_seq
+from hallway.store.names import channel_key
 from hallway.store.tables import conversations, messages, participants, users
 from hallway.store.types import AnyRow
 
@@ -145,6 +146,7 @@ async def create_conversation(
                     title=title,
                     created_by=actor.user_id,
                     direct_key=direct_key,
+                    channel_key=channel_key(title) if kind == "channel" and title else None,
                     last_seq=0,
                     last_activity_at=tx.now,
                     created_at=tx.now,
@@ -172,6 +174,8 @@ async def create_conversation(
             view["last_seq"] += 1
             return view, True
     except IntegrityError:
+        if kind == "channel":
+            raise _channel_name_taken(title) from None
         # Two people opened the same direct pair at once; the other transaction won.
         if direct_key is None:
             raise
@@ -231,8 +235,23 @@ async def insert_participants(
     )
 
 
+def _channel_name_taken(title: str | None) -> Conflict:
+    return Conflict(
+        f"a channel named {title!r} exists already", code="channel_name_taken", field="title"
+    )
+
+
 async def rename_conversation(
     ctx: DomainContext, actor: Actor, conversation_id: str, *, title: str | None
+) -> dict[str, Any]:
+    try:
+        return await _rename(ctx, actor, conversation_id, title)
+    except IntegrityError:
+        raise _channel_name_taken(title) from None
+
+
+async def _rename(
+    ctx: DomainContext, actor: Actor, conversation_id: str, title: str | None
 ) -> dict[str, Any]:
     async with ctx.transaction() as tx:
         row = await conversation_for_member(tx.conn, actor, conversation_id)
@@ -243,7 +262,12 @@ async def rename_conversation(
             await tx.conn.execute(
                 update(conversations)
                 .where(conversations.c.id == conversation_id)
-                .values(title=new_title)
+                .values(
+                    title=new_title,
+                    channel_key=channel_key(new_title)
+                    if row.kind == "channel" and new_title
+                    else None,
+                )
             )
             await append_event(
                 tx,

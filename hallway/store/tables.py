@@ -79,11 +79,14 @@ conversations = Table(
     Column("created_by", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     # The pair key makes "one direct conversation per pair of people" a database rule.
     Column("direct_key", String(80), nullable=True),
+    # A channel's title as names compare (hallway.store.names): one channel per name.
+    Column("channel_key", String(800), nullable=True),
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("last_activity_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("kind IN ('direct', 'group', 'channel')", name="kind"),
     UniqueConstraint("direct_key", name="uq_conversations_direct_key"),
+    Index("uq_conversations_channel_key", "company_id", "channel_key", unique=True),
     Index("ix_conversations_company_kind", "company_id", "kind"),
 )
 

@@ -14,6 +14,7 @@ from hallway.api.schemas import (
     Conversation,
     ConversationList,
     CreateConversationRequest,
+    ErrorBody,
     MarkReadRequest,
     ReadMarker,
     UpdateConversationRequest,
@@ -21,19 +22,27 @@ from hallway.api.schemas import (
 from hallway.domain import conversations, members, receipts
 
 router = APIRouter(tags=["conversations"], responses=ERRORS)
+_NAME_TAKEN = {
+    "model": ErrorBody,
+    "description": "`channel_name_taken`: the company has a channel of that name (ignoring case)",
+}
 
 
 @router.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
     response_model=Conversation,
-    responses={200: {"model": Conversation, "description": "the existing direct conversation"}},
+    responses={
+        200: {"model": Conversation, "description": "the existing direct conversation"},
+        409: _NAME_TAKEN,
+    },
 )
 async def create_conversation(
     body: CreateConversationRequest, response: Response, ctx: Ctx, actor: CurrentActor
 ) -> Any:
     """Start a direct conversation (one per pair: asking again answers 200 with it), a private
-    group or an open channel. The caller is a member (owner of groups and channels)."""
+    group or an open channel (one per name in a company, ignoring case). The caller is a
+    member (owner of groups and channels)."""
     view, created = await conversations.create_conversation(
         ctx, actor, kind=body.kind, title=body.title, member_ids=body.member_ids
     )
@@ -66,7 +75,9 @@ async def get_conversation(conversation_id: str, ctx: Ctx, actor: CurrentActor) 
     return await conversations.get_conversation(ctx, actor, conversation_id)
 
 
-@router.patch("/conversations/{conversation_id}", response_model=Conversation)
+@router.patch(
+    "/conversations/{conversation_id}", response_model=Conversation, responses={409: _NAME_TAKEN}
+)
 async def update_conversation(
     conversation_id: str, body: UpdateConversationRequest, ctx: Ctx, actor: CurrentActor
 ) -> Any:
