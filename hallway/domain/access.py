@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -40,6 +40,15 @@ _MEMBER_CONVERSATION = (
         conversations.c.company_id == bindparam("company"),
     )
 )
+
+
+def is_member_of(conversation_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """SQL: the actor (bound as :uid) takes part in that conversation. For statements that
+    check membership on the way, like the send's seq allocation (domain/events.py)."""
+    return exists().where(
+        participants.c.conversation_id == conversation_id,
+        participants.c.user_id == bindparam("uid"),
+    )
 
 
 # FOR NO KEY UPDATE: it orders membership changes without blocking inserts that merely
