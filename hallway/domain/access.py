@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.errors import Forbidden, NotFound
+from hallway.domain.message_views import MESSAGE_COLUMNS
 from hallway.store.tables import conversations, messages, participants
 from hallway.store.types import AnyRow
 
@@ -104,12 +105,12 @@ async def joinable_conversation(
 
 
 async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
-    """A message in a conversation the actor takes part in."""
+    """A message in a conversation the actor takes part in, as message_views takes it."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)
     row = (
         await conn.execute(
-            select(messages)
+            select(*MESSAGE_COLUMNS)
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .join(
                 participants,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -25,7 +25,15 @@ MESSAGE_COLUMNS = (
     messages.c.created_at,
     messages.c.edited_at,
     messages.c.deleted_at,
+    # Index probes that let message_views skip its follow-up queries for the (usual) page
+    # without files or reactions.
+    exists()
+    .where(attachments.c.message_id == messages.c.id, attachments.c.deleted_at.is_(None))
+    .label("has_files"),
+    exists().where(reactions.c.message_id == messages.c.id).label("has_reactions"),
 )
+"""A message row as message_views takes it: every column plus whether it has files and
+reactions."""
 
 
 def message_dict(
@@ -110,9 +118,8 @@ async def load_reactions(
 async def message_views(
     conn: AsyncConnection, actor: Actor, rows: list[AnyRow], links: FileLinks
 ) -> list[dict[str, Any]]:
-    ids = [r.id for r in rows]
-    found_attachments = await load_attachments(conn, ids, links)
-    found_reactions = await load_reactions(conn, actor, ids)
+    found_attachments = await load_attachments(conn, [r.id for r in rows if r.has_files], links)
+    found_reactions = await load_reactions(conn, actor, [r.id for r in rows if r.has_reactions])
     return [
         message_dict(
             r,
