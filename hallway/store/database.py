@@ -41,6 +41,13 @@ class Database:
             # recycled instead and a dead one fails one request, not every request.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # The same pool with each kind of transaction's options set once, not per call.
+        if self.is_sqlite:
+            self._reader = self.engine
+            self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        else:
+            self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
+            self._writer = self.engine
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -53,23 +60,18 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read transaction that sees one snapshot throughout: SQLite's deferred
         transaction does; PostgreSQL's default (read committed) would not."""
-        async with self.engine.connect() as conn:
-            if not self.is_sqlite:
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                yield conn
+        async with self._reader.connect() as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on normal exit, rolled back on any exception."""
         if not self.is_sqlite:
-            async with self.engine.begin() as conn:
+            async with self._writer.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            async with conn.begin():
-                yield conn
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
