@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, select
+from sqlalchemy import Select, and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -43,13 +43,25 @@ _MEMBER_CONVERSATION = (
 )
 
 
-def is_member_of(conversation_id: ColumnElement[str]) -> ColumnElement[bool]:
-    """SQL: the actor (bound as :uid) takes part in that conversation. For statements that
-    check membership on the way, like the send's seq allocation (domain/events.py)."""
-    return exists().where(
-        participants.c.conversation_id == conversation_id,
+# For statements that check membership on the way (the send's seq allocation, a history
+# page), instead of spending a statement on conversation_for_member first.
+MEMBER_CONVERSATION = and_(
+    conversations.c.id == bindparam("cid"),
+    conversations.c.company_id == bindparam("company"),
+    exists().where(
+        participants.c.conversation_id == bindparam("cid"),
         participants.c.user_id == bindparam("uid"),
-    )
+    ),
+)
+"""SQL: the conversations row is :cid, of the actor's company (:company), and the actor
+(:uid) takes part in it: what conversation_for_member checks."""
+
+
+def member_params(actor: Actor, conversation_id: str) -> dict[str, str]:
+    """The parameters of MEMBER_CONVERSATION; NotFound for what cannot be an id."""
+    if not is_id(conversation_id):
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
 
 
 # FOR NO KEY UPDATE: it orders membership changes without blocking inserts that merely
@@ -64,9 +76,7 @@ async def conversation_for_member(
 
     With `lock`, the conversation row stays locked until commit (PostgreSQL; SQLite runs one
     writer at a time anyway), so that concurrent membership changes see each other."""
-    if not is_id(conversation_id):
-        raise NotFound(CONVERSATION_NOT_FOUND)
-    params = {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
+    params = member_params(actor, conversation_id)
     query = _MEMBER_CONVERSATION_LOCKED if lock else _MEMBER_CONVERSATION
     row = (await conn.execute(query, params)).first()
     if row is None:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import (
     CONVERSATION_NOT_FOUND,
+    MEMBER_CONVERSATION,
     conversation_for_member,
-    is_id,
-    is_member_of,
+    member_params,
 )
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
@@ -32,9 +32,7 @@ _NEXT_SEQ = (
 )
 _NEXT_SEQ_WITH_ACTIVITY = _NEXT_SEQ.values(last_activity_at=bindparam("now"))
 # The send's: the membership check rides along instead of costing a statement of its own.
-_NEXT_SEQ_AS_MEMBER = _NEXT_SEQ_WITH_ACTIVITY.where(
-    conversations.c.company_id == bindparam("company"), is_member_of(bindparam("cid"))
-)
+_NEXT_SEQ_AS_MEMBER = _NEXT_SEQ_WITH_ACTIVITY.where(MEMBER_CONVERSATION)
 _INSERT_EVENT = events.insert()
 
 
@@ -56,14 +54,7 @@ async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool 
 async def allocate_member_seq(tx: Transaction, actor: Actor, conversation_id: str) -> int:
     """allocate_seq (with activity) in a conversation the actor takes part in; NotFound
     otherwise, exactly as conversation_for_member would answer."""
-    if not is_id(conversation_id):
-        raise NotFound(CONVERSATION_NOT_FOUND)
-    params = {
-        "cid": conversation_id,
-        "company": actor.company_id,
-        "uid": actor.user_id,
-        "now": tx.now,
-    }
+    params = {**member_params(actor, conversation_id), "now": tx.now}
     seq = (await tx.conn.execute(_NEXT_SEQ_AS_MEMBER, params)).scalar()
     if seq is None:
         raise NotFound(CONVERSATION_NOT_FOUND)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Executable, Row, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -43,10 +43,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         # The same pool with each kind of transaction's options set once, not per call.
         if self.is_sqlite:
-            self._reader = self.engine
+            self._reader = self._single = self.engine
             self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         else:
             self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
+            self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._writer = self.engine
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
@@ -62,6 +63,14 @@ class Database:
         transaction does; PostgreSQL's default (read committed) would not."""
         async with self._reader.connect() as conn, conn.begin():
             yield conn
+
+    async def read_statement(
+        self, statement: Executable, params: Mapping[str, Any]
+    ) -> list[Row[Any]]:
+        """The rows of one query. One statement reads one snapshot by itself, so on
+        PostgreSQL it runs without a transaction: no BEGIN and COMMIT round trips."""
+        async with self._single.connect() as conn:
+            return list(await conn.execute(statement, params))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
