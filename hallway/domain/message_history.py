@@ -17,7 +17,12 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_number_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput, NotFound
-from hallway.domain.message_views import MESSAGE_COLUMNS, message_dict, message_views
+from hallway.domain.message_views import (
+    MESSAGE_COLUMNS,
+    message_dict,
+    message_views,
+    needs_lookups,
+)
 from hallway.store.tables import conversations, messages
 from hallway.store.types import AnyRow
 
@@ -53,7 +58,7 @@ def _page_query(*, before: bool) -> Select[Any]:
         page = page.where(messages.c.seq < bindparam("before"))
     window = page.subquery("window")
     return (
-        select(conversations.c.last_seq.label("conversation_last_seq"), window)
+        select(window, conversations.c.last_seq.label("conversation_last_seq"))
         .select_from(conversations.outerjoin(window, true()))
         .where(MEMBER_CONVERSATION)
         .order_by(window.c.seq)
@@ -65,7 +70,7 @@ _PAGE = {False: _page_query(before=False), True: _page_query(before=True)}
 
 def _messages_of(rows: list[AnyRow], limit: int) -> list[AnyRow]:
     """The window's messages from _PAGE's rows: at most `limit`, the newest ones."""
-    return [r for r in rows if r.id is not None][-limit:]
+    return [r for r in rows if r[0] is not None][-limit:]  # r[0]: the message id
 
 
 async def message_page(
@@ -78,7 +83,7 @@ async def message_page(
         params["before"] = decode_number_cursor(before, "seq", "before")
     query = _PAGE[before is not None]
     rows = await ctx.db.read_statement(query, params)
-    if any(r.has_files or r.has_reactions for r in rows):
+    if needs_lookups(rows):
         # Their files and reactions must come from the window's snapshot (or a client
         # would count a reaction twice: in the page and again after last_seq).
         async with ctx.db.read() as conn:
@@ -88,7 +93,7 @@ async def message_page(
         views = [message_dict(r) for r in _messages_of(rows, limit)]
     if not rows:
         raise NotFound(CONVERSATION_NOT_FOUND)
-    has_more = sum(r.id is not None for r in rows) > limit
+    has_more = len(rows) > limit  # with no message, the one row is no message
     return MessagePage(
         messages=views,
         next_cursor=encode_cursor("seq", views[0]["seq"]) if has_more else None,
