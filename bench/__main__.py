@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--backend", choices=BACKENDS, action="append", help="default: both")
     parser.add_argument("--send-messages", type=int, default=2000)
+    parser.add_argument(
+        "--send-processes",
+        type=int,
+        default=1,
+        help="send: also measure this many server processes on one database (with Redis)",
+    )
     parser.add_argument("--fanout-n", type=_sizes, default=[100, 1000, 5000])
     parser.add_argument(
         "--fanout-deliveries", type=int, default=200_000, help="per run; sets the messages"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.files_support import png_bytes, send_files, uploaded
 from tests.support import Directory, Person, error_of, named_fields, send
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +196,33 @@ async def test_catch_up_refuses_bad_parameters(
     admin, _, conversation = group
     r = await admin.get(events_url(conversation), params=params)
     assert named_fields(error_of(r, 422)) == {field}
+
+
+async def test_a_page_shows_each_message_its_own_files_and_reactions(group: Any) -> None:
+    """History looks files and reactions up only for messages that have some."""
+    admin, bob, conversation = group
+    cid = conversation["id"]
+    bare = await send(admin, cid, "nothing attached")
+    picture = await uploaded(admin, cid, png_bytes(), filename="p.png", claimed_type="image/png")
+    with_file = (await send_files(admin, cid, [picture["id"]], "a picture")).json()
+    reacted = await send(admin, cid, "react to me")
+    for person, emoji in ((bob, "👍"), (admin, "👍"), (bob, "🎉")):
+        r = await person.put(f"/api/v1/messages/{reacted['id']}/reactions/{emoji}")
+        assert r.status_code == 204
+    gone = await send(admin, cid, "deleted, with a reaction")
+    await bob.put(f"/api/v1/messages/{gone['id']}/reactions/👍")
+    await admin.delete(f"/api/v1/messages/{gone['id']}")
+
+    page = (await bob.get(f"/api/v1/conversations/{cid}/messages")).json()["messages"]
+    found = {m["id"]: ([a["id"] for a in m["attachments"]], m["reactions"]) for m in page}
+    assert found == {
+        bare["id"]: ([], []),
+        with_file["id"]: ([picture["id"]], []),
+        reacted["id"]: (
+            [],
+            [{"emoji": "👍", "count": 2, "me": True}, {"emoji": "🎉", "count": 1, "me": True}],
+        ),
+        gone["id"]: ([], []),
+    }
+    one = (await bob.get(f"/api/v1/messages/{with_file['id']}")).json()
+    assert one["attachments"][0]["url"]

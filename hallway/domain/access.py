@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, and_, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.errors import Forbidden, NotFound
+from hallway.domain.message_views import MESSAGE_COLUMNS
 from hallway.store.tables import conversations, messages, participants
 from hallway.store.types import AnyRow
 
@@ -42,6 +43,27 @@ _MEMBER_CONVERSATION = (
 )
 
 
+# For statements that check membership on the way (the send's seq allocation, a history
+# page), instead of spending a statement on conversation_for_member first.
+MEMBER_CONVERSATION = and_(
+    conversations.c.id == bindparam("cid"),
+    conversations.c.company_id == bindparam("company"),
+    exists().where(
+        participants.c.conversation_id == bindparam("cid"),
+        participants.c.user_id == bindparam("uid"),
+    ),
+)
+"""SQL: the conversations row is :cid, of the actor's company (:company), and the actor
+(:uid) takes part in it: what conversation_for_member checks."""
+
+
+def member_params(actor: Actor, conversation_id: str) -> dict[str, str]:
+    """The parameters of MEMBER_CONVERSATION; NotFound for what cannot be an id."""
+    if not is_id(conversation_id):
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
+
+
 # FOR NO KEY UPDATE: it orders membership changes without blocking inserts that merely
 # reference the conversation (messages, events).
 _MEMBER_CONVERSATION_LOCKED = _MEMBER_CONVERSATION.with_for_update(key_share=True, of=conversations)
@@ -54,9 +76,7 @@ async def conversation_for_member(
 
     With `lock`, the conversation row stays locked until commit (PostgreSQL; SQLite runs one
     writer at a time anyway), so that concurrent membership changes see each other."""
-    if not is_id(conversation_id):
-        raise NotFound(CONVERSATION_NOT_FOUND)
-    params = {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
+    params = member_params(actor, conversation_id)
     query = _MEMBER_CONVERSATION_LOCKED if lock else _MEMBER_CONVERSATION
     row = (await conn.execute(query, params)).first()
     if row is None:
@@ -95,12 +115,12 @@ async def joinable_conversation(
 
 
 async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
-    """A message in a conversation the actor takes part in."""
+    """A message in a conversation the actor takes part in, as message_views takes it."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)
     row = (
         await conn.execute(
-            select(messages)
+            select(*MESSAGE_COLUMNS)
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .join(
                 participants,

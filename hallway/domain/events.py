@@ -7,11 +7,16 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hallway.domain.access import conversation_for_member
+from hallway.domain.access import (
+    CONVERSATION_NOT_FOUND,
+    MEMBER_CONVERSATION,
+    conversation_for_member,
+    member_params,
+)
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
-from hallway.domain.errors import InvalidInput
+from hallway.domain.errors import InvalidInput, NotFound
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
@@ -26,6 +31,8 @@ _NEXT_SEQ = (
     .returning(conversations.c.last_seq)
 )
 _NEXT_SEQ_WITH_ACTIVITY = _NEXT_SEQ.values(last_activity_at=bindparam("now"))
+# The send's: the membership check rides along instead of costing a statement of its own.
+_NEXT_SEQ_AS_MEMBER = _NEXT_SEQ_WITH_ACTIVITY.where(MEMBER_CONVERSATION)
 _INSERT_EVENT = events.insert()
 
 
@@ -44,6 +51,25 @@ async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool 
     return int(result.scalar_one())
 
 
+async def allocate_member_seq(tx: Transaction, actor: Actor, conversation_id: str) -> int:
+    """allocate_seq (with activity) in a conversation the actor takes part in; NotFound
+    otherwise, exactly as conversation_for_member would answer."""
+    params = {**member_params(actor, conversation_id), "now": tx.now}
+    seq = (await tx.conn.execute(_NEXT_SEQ_AS_MEMBER, params)).scalar()
+    if seq is None:
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return int(seq)
+
+
+def remember_event(
+    tx: Transaction, conversation_id: str, seq: int, kind: str, data: dict[str, Any]
+) -> Event:
+    """Queue an event the caller has written to the log itself, to publish after commit."""
+    event = Event(conversation_id, seq, kind, data, tx.now)
+    tx.events.append(event)
+    return event
+
+
 async def log_event(
     tx: Transaction, conversation_id: str, seq: int, kind: str, data: dict[str, Any]
 ) -> Event:
@@ -58,9 +84,7 @@ async def log_event(
             "created_at": tx.now,
         },
     )
-    event = Event(conversation_id, seq, kind, data, tx.now)
-    tx.events.append(event)
-    return event
+    return remember_event(tx, conversation_id, seq, kind, data)
 
 
 async def append_event(

@@ -5,15 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select, true
 
-from hallway.domain.access import conversation_for_member, message_for_member
+from hallway.domain.access import (
+    CONVERSATION_NOT_FOUND,
+    MEMBER_CONVERSATION,
+    member_params,
+    message_for_member,
+)
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_number_cursor, encode_cursor
-from hallway.domain.errors import InvalidInput
-from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
-from hallway.store.tables import messages
+from hallway.domain.errors import InvalidInput, NotFound
+from hallway.domain.message_views import (
+    MESSAGE_COLUMNS,
+    message_dict,
+    message_views,
+    needs_lookups,
+)
+from hallway.store.tables import conversations, messages
+from hallway.store.types import AnyRow
 
 MAX_PAGE = 100
 
@@ -31,33 +42,63 @@ def check_limit(limit: int) -> None:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}", field="limit")
 
 
+def _page_query(*, before: bool) -> Select[Any]:
+    """One statement for a whole window, so it reads one snapshot without a transaction:
+    the conversation's last_seq (only if the actor takes part in it: no row otherwise) with
+    the `:limit` messages before `:before` (or the newest), oldest first (one row of NULLs
+    when there are none). The page comes from the (conversation, seq) index, so its cost
+    does not grow with how far back it is."""
+    page = (
+        select(*MESSAGE_COLUMNS)
+        .where(messages.c.conversation_id == bindparam("cid"))
+        .order_by(messages.c.seq.desc())
+        .limit(bindparam("limit"))
+    )
+    if before:
+        page = page.where(messages.c.seq < bindparam("before"))
+    window = page.subquery("window")
+    return (
+        select(window, conversations.c.last_seq.label("conversation_last_seq"))
+        .select_from(conversations.outerjoin(window, true()))
+        .where(MEMBER_CONVERSATION)
+        .order_by(window.c.seq)
+    )
+
+
+_PAGE = {False: _page_query(before=False), True: _page_query(before=True)}
+
+
+def _messages_of(rows: list[AnyRow], limit: int) -> list[AnyRow]:
+    """The window's messages from _PAGE's rows: at most `limit`, the newest ones."""
+    return [r for r in rows if r[0] is not None][-limit:]  # r[0]: the message id
+
+
 async def message_page(
     ctx: DomainContext, actor: Actor, conversation_id: str, *, limit: int, before: str | None
 ) -> MessagePage:
-    """The `limit` messages before the cursor (or the newest), via the (conversation, seq)
-    index: the cost of a page does not grow with how far back it is."""
+    """The `limit` messages before the cursor (or the newest)."""
     check_limit(limit)
-    query = (
-        select(*MESSAGE_COLUMNS)
-        .where(messages.c.conversation_id == conversation_id)
-        .order_by(messages.c.seq.desc())
-        .limit(limit + 1)
-    )
+    params: dict[str, Any] = {**member_params(actor, conversation_id), "limit": limit + 1}
     if before is not None:
-        query = query.where(messages.c.seq < decode_number_cursor(before, "seq", "before"))
-    async with ctx.db.read() as conn:
-        conversation = await conversation_for_member(conn, actor, conversation_id)
-        rows = list(await conn.execute(query))
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        rows.reverse()
-        views = await message_views(conn, actor, rows, ctx.links)
-    next_cursor = encode_cursor("seq", rows[0].seq) if has_more else None
+        params["before"] = decode_number_cursor(before, "seq", "before")
+    query = _PAGE[before is not None]
+    rows = await ctx.db.read_statement(query, params)
+    if needs_lookups(rows):
+        # Their files and reactions must come from the window's snapshot (or a client
+        # would count a reaction twice: in the page and again after last_seq).
+        async with ctx.db.read() as conn:
+            rows = list(await conn.execute(query, params))
+            views = await message_views(conn, actor, _messages_of(rows, limit), ctx.links)
+    else:
+        views = [message_dict(r) for r in _messages_of(rows, limit)]
+    if not rows:
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    has_more = len(rows) > limit  # with no message, the one row is no message
     return MessagePage(
         messages=views,
-        next_cursor=next_cursor,
+        next_cursor=encode_cursor("seq", views[0]["seq"]) if has_more else None,
         has_more=has_more,
-        last_seq=int(conversation.last_seq),
+        last_seq=int(rows[0].conversation_last_seq),
     )
 
 

@@ -6,23 +6,118 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, bindparam, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hallway.domain.access import conversation_for_member
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
 from hallway.domain.attachments import claim_attachments
-from hallway.domain.context import DomainContext
+from hallway.domain.context import DomainContext, Transaction
 from hallway.domain.errors import InvalidInput
-from hallway.domain.events import allocate_seq, log_event
+from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.files.links import FileLinks
-from hallway.store.tables import messages
+from hallway.store.tables import events, messages
 
-_INSERT_MESSAGE = messages.insert()
+CREATED = "message.created"
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_IDEMPOTENCY_KEY = [messages.c.conversation_id, messages.c.sender_id, messages.c.client_msg_id]
+
+
+def _insert_message(dialect: Any) -> Insert:
+    """INSERT of a new message that does nothing when its client_msg_id was used before."""
+    statement: Insert = (
+        dialect.insert(messages)
+        # Named values, not inferred from the parameters: the statement also runs in a CTE.
+        .values({c: bindparam(c.name, type_=c.type) for c in messages.c})
+        .on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY)
+        .returning(messages.c.seq)
+    )
+    return statement
+
+
+_INSERT_MESSAGE = {"sqlite": _insert_message(sqlite), "postgresql": _insert_message(postgresql)}
+
+
+def _insert_message_and_event() -> Insert:
+    """PostgreSQL: the message and its `message.created` event in one statement (one round
+    trip); no event row when the message was a repeat."""
+    message = _INSERT_MESSAGE["postgresql"].returning(messages.c.conversation_id).cte("message")
+    return (
+        events.insert()
+        .from_select(
+            ["conversation_id", "seq", "kind", "payload", "created_at"],
+            select(
+                message.c.conversation_id,
+                message.c.seq,
+                literal(CREATED, events.c.kind.type),
+                bindparam("payload", type_=events.c.payload.type),
+                bindparam("created_at", type_=events.c.created_at.type),
+            ),
+        )
+        .returning(events.c.seq)
+    )
+
+
+_INSERT_MESSAGE_AND_EVENT = _insert_message_and_event()
+
+
+class _Repeat(Exception):
+    """Rolls back a send whose client_msg_id was used before, carrying the original."""
+
+    def __init__(self, original: dict[str, Any]) -> None:
+        self.original = original
+
+
+async def _existing(
+    conn: AsyncConnection,
+    actor: Actor,
+    conversation_id: str,
+    client_msg_id: str,
+    links: FileLinks,
+) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            select(*MESSAGE_COLUMNS).where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.sender_id == actor.user_id,
+                messages.c.client_msg_id == client_msg_id,
+            )
+        )
+    ).one()
+    return (await message_views(conn, actor, [row], links))[0]
+
+
+async def _store(
+    tx: Transaction,
+    row: dict[str, Any],
+    attachment_ids: list[str],
+    ctx: DomainContext,
+    actor: Actor,
+) -> dict[str, Any] | None:
+    """Insert the message, claim its files and log `message.created`: the message as
+    stored, or None when its client_msg_id was used before (nothing is written then)."""
+    message = {**row, "attachments": [], "reactions": []}
+    conversation_id = row["conversation_id"]
+    if not attachment_ids and tx.conn.dialect.name == "postgresql":
+        params = {**row, "payload": message, "created_at": tx.now}
+        if (await tx.conn.execute(_INSERT_MESSAGE_AND_EVENT, params)).first() is None:
+            return None
+        remember_event(tx, conversation_id, row["seq"], CREATED, message)
+        return message
+    if (await tx.conn.execute(_INSERT_MESSAGE[tx.conn.dialect.name], row)).first() is None:
+        return None
+    message["attachments"] = await claim_attachments(
+        tx,
+        actor,
+        conversation_id,
+        row["id"],
+        attachment_ids,
+        ctx.settings.max_files_per_message,
+    )
+    await log_event(tx, conversation_id, row["seq"], CREATED, message)
+    return message
 
 
 def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
@@ -35,27 +130,6 @@ def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
     if not body.strip() and not has_files:
         raise InvalidInput("the message is empty", code="empty_body", field="body")
     return body
-
-
-async def _existing(
-    conn: AsyncConnection,
-    actor: Actor,
-    conversation_id: str,
-    client_msg_id: str,
-    links: FileLinks,
-) -> dict[str, Any] | None:
-    row = (
-        await conn.execute(
-            select(*MESSAGE_COLUMNS).where(
-                messages.c.conversation_id == conversation_id,
-                messages.c.sender_id == actor.user_id,
-                messages.c.client_msg_id == client_msg_id,
-            )
-        )
-    ).first()
-    if row is None:
-        return None
-    return (await message_views(conn, actor, [row], links))[0]
 
 
 async def _thread_root(conn: AsyncConnection, conversation_id: str, root_id: str) -> str:
@@ -94,18 +168,12 @@ async def send_message(
         )
     try:
         async with ctx.transaction() as tx:
-            await conversation_for_member(tx.conn, actor, conversation_id)
-            if client_msg_id is not None:
-                existing = await _existing(tx.conn, actor, conversation_id, client_msg_id, links)
-                if existing is not None:
-                    return existing, False
+            # The message takes the seq of its own `message.created` event.
+            seq = await allocate_member_seq(tx, actor, conversation_id)
             if thread_root_id is not None:
                 thread_root_id = await _thread_root(tx.conn, conversation_id, thread_root_id)
-            message_id = str(uuid.uuid4())
-            # The message takes the seq of its own `message.created` event.
-            seq = await allocate_seq(tx, conversation_id, activity=True)
             row = {
-                "id": message_id,
+                "id": str(uuid.uuid4()),
                 "conversation_id": conversation_id,
                 "seq": seq,
                 "sender_id": actor.user_id,
@@ -116,24 +184,13 @@ async def send_message(
                 "edited_at": None,
                 "deleted_at": None,
             }
-            await tx.conn.execute(_INSERT_MESSAGE, row)
-            files = await claim_attachments(
-                tx,
-                actor,
-                conversation_id,
-                message_id,
-                attachment_ids,
-                ctx.settings.max_files_per_message,
-            )
-            message = {**row, "attachments": files, "reactions": []}
-            await log_event(tx, conversation_id, seq, "message.created", message)
-            return message_with_links(links, message), True
-    except IntegrityError:
-        # The same client_msg_id raced in from another request and won; return its message.
-        if client_msg_id is None:
-            raise
-        async with ctx.db.read() as conn:
-            existing = await _existing(conn, actor, conversation_id, client_msg_id, links)
-        if existing is None:
-            raise
-        return existing, False
+            message = await _store(tx, row, attachment_ids, ctx, actor)
+            if message is None:
+                # Only a used client_msg_id conflicts (the seq is ours under the row lock);
+                # the row it collided with is committed, so this transaction sees it.
+                assert client_msg_id is not None
+                original = await _existing(tx.conn, actor, conversation_id, client_msg_id, links)
+                raise _Repeat(original)
+    except _Repeat as repeat:
+        return repeat.original, False
+    return message_with_links(links, message), True

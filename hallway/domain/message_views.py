@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
@@ -25,7 +25,18 @@ MESSAGE_COLUMNS = (
     messages.c.created_at,
     messages.c.edited_at,
     messages.c.deleted_at,
+    # Index probes that let message_views skip its follow-up queries for the (usual) page
+    # without files or reactions.
+    exists()
+    .where(attachments.c.message_id == messages.c.id, attachments.c.deleted_at.is_(None))
+    .label("has_files"),
+    exists().where(reactions.c.message_id == messages.c.id).label("has_reactions"),
 )
+"""A message row as message_views takes it: every column plus whether it has files and
+reactions. They are read by position (rows may carry more columns after these): a Row's
+attribute access costs about 0.9 us (SQLAlchemy 2.1), and a page of 50 messages read 800
+attributes."""
+_ID, _HAS_FILES, _HAS_REACTIONS = 0, 10, 11
 
 
 def message_dict(
@@ -34,19 +45,32 @@ def message_dict(
     attachment_list: list[dict[str, Any]] | None = None,
     reaction_list: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    deleted = row.deleted_at is not None
+    """The message as readers see it, from a row that starts with MESSAGE_COLUMNS."""
+    (
+        message_id,
+        conversation_id,
+        seq,
+        sender_id,
+        body,
+        client_msg_id,
+        thread_root_id,
+        created_at,
+        edited_at,
+        deleted_at,
+    ) = row[:_HAS_FILES]
+    deleted = deleted_at is not None
     return {
-        "id": row.id,
-        "conversation_id": row.conversation_id,
-        "seq": int(row.seq),
-        "sender_id": row.sender_id,
+        "id": message_id,
+        "conversation_id": conversation_id,
+        "seq": int(seq),
+        "sender_id": sender_id,
         # A deleted message keeps its place in history but not its content.
-        "body": "" if deleted else row.body,
-        "client_msg_id": row.client_msg_id,
-        "thread_root_id": row.thread_root_id,
-        "created_at": row.created_at,
-        "edited_at": row.edited_at,
-        "deleted_at": row.deleted_at,
+        "body": "" if deleted else body,
+        "client_msg_id": client_msg_id,
+        "thread_root_id": thread_root_id,
+        "created_at": created_at,
+        "edited_at": edited_at,
+        "deleted_at": deleted_at,
         "attachments": [] if deleted else (attachment_list or []),
         "reactions": [] if deleted else (reaction_list or []),
     }
@@ -107,17 +131,24 @@ async def load_reactions(
     return found
 
 
+def needs_lookups(rows: list[AnyRow]) -> bool:
+    """Whether message_views has files or reactions to look up for these rows."""
+    return any(r[_HAS_FILES] or r[_HAS_REACTIONS] for r in rows)
+
+
 async def message_views(
     conn: AsyncConnection, actor: Actor, rows: list[AnyRow], links: FileLinks
 ) -> list[dict[str, Any]]:
-    ids = [r.id for r in rows]
-    found_attachments = await load_attachments(conn, ids, links)
-    found_reactions = await load_reactions(conn, actor, ids)
+    """Rows that start with MESSAGE_COLUMNS as messages, with their files and reactions."""
+    with_files = [r[_ID] for r in rows if r[_HAS_FILES]]
+    found_attachments = await load_attachments(conn, with_files, links)
+    with_reactions = [r[_ID] for r in rows if r[_HAS_REACTIONS]]
+    found_reactions = await load_reactions(conn, actor, with_reactions)
     return [
         message_dict(
             r,
-            attachment_list=found_attachments.get(r.id),
-            reaction_list=found_reactions.get(r.id),
+            attachment_list=found_attachments.get(r[_ID]),
+            reaction_list=found_reactions.get(r[_ID]),
         )
         for r in rows
     ]

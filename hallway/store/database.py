@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Executable, Row, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -41,6 +41,14 @@ class Database:
             # recycled instead and a dead one fails one request, not every request.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # The same pool with each kind of transaction's options set once, not per call.
+        if self.is_sqlite:
+            self._reader = self._single = self.engine
+            self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        else:
+            self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
+            self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._writer = self.engine
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -53,23 +61,26 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read transaction that sees one snapshot throughout: SQLite's deferred
         transaction does; PostgreSQL's default (read committed) would not."""
-        async with self.engine.connect() as conn:
-            if not self.is_sqlite:
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                yield conn
+        async with self._reader.connect() as conn, conn.begin():
+            yield conn
+
+    async def read_statement(
+        self, statement: Executable, params: Mapping[str, Any]
+    ) -> list[Row[Any]]:
+        """The rows of one query. One statement reads one snapshot by itself, so on
+        PostgreSQL it runs without a transaction: no BEGIN and COMMIT round trips."""
+        async with self._single.connect() as conn:
+            return list(await conn.execute(statement, params))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on normal exit, rolled back on any exception."""
         if not self.is_sqlite:
-            async with self.engine.begin() as conn:
+            async with self._writer.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
-            conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            async with conn.begin():
-                yield conn
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
