@@ -30,7 +30,7 @@ class Database:
     PostgreSQL needs neither: row locks order the writers.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 4, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps_json}
@@ -39,7 +39,7 @@ class Database:
         else:
             # No pre-ping: it costs a round trip per checkout; stale connections are
             # recycled instead and a dead one fails one request, not every request.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         # The same pool with each kind of transaction's options set once, not per call.
         if self.is_sqlite:
