@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hallway.api.app import create_app
+from hallway.api.http_protocol import HallwayHttpProtocol
 from hallway.api.realtime_transport import RealtimeWebSocketProtocol
 from hallway.config import Settings
 
@@ -53,6 +54,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         host=listen.host,
         port=listen.port,
         log_level=listen.log_level,
+        http=HallwayHttpProtocol,
         ws=RealtimeWebSocketProtocol,
         # Client frames are small (a token, a subscribe); uvicorn's default is 16 MiB.
         ws_max_size=MAX_CLIENT_FRAME_BYTES,
