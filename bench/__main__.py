@@ -87,6 +87,25 @@ def print_table(results: list[Result]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
+def markdown_rows(results: list[Result]) -> str:
+    """The rows of docs/benchmarks.md's table, as this run measured them."""
+    lines = []
+    for r in results:
+        met = "—" if r.met is None else ("yes" if r.met else "no")
+        load = "" if r.load_average is None else str(r.load_average)
+        cells = (
+            f"{r.scenario}, {r.variant}",
+            r.backend,
+            r.headline,
+            r.target,
+            met,
+            load,
+            f"`python -m bench {r.scenario}`",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 async def run(args: argparse.Namespace, data_dir: Path) -> list[Result]:
     backends = args.backend or list(BACKENDS)
     results: list[Result] = []
@@ -122,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": [r.as_json() for r in results],
     }
     path.write_text(json.dumps(document, indent=2))
-    print(f"\nwritten to {path}")
+    path.with_suffix(".md").write_text(markdown_rows(results))
+    print(f"\nwritten to {path} (and the table's rows to {path.with_suffix('.md').name})")
     return 0
 
 
