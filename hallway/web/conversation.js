@@ -315,7 +315,7 @@ export class ConversationView {
         "Could not load earlier messages. ",
         h("button", { type: "button" }, "Try again"),
       );
-    } else if (this.timeline.loadingOlder) {
+    } else if (this.timeline.olderLoad) {
       status.textContent = "Loading earlier messages…";
     } else if (this.timeline.hasMore) {
       status.textContent = "";
@@ -330,17 +330,24 @@ export class ConversationView {
     }
   }
 
-  async loadOlder() {
+  /** The window before the oldest loaded one; a caller while it loads waits for the same. */
+  loadOlder(size = WINDOW_SIZE) {
     const timeline = this.timeline;
-    if (!timeline?.hasMore || timeline.loadingOlder || timeline.olderFailed) return;
-    timeline.loadingOlder = true;
-    this.renderHistoryStatus();
+    if (!timeline?.hasMore || timeline.olderFailed) return Promise.resolve();
+    if (!timeline.olderLoad) {
+      timeline.olderLoad = this.fetchOlder(timeline, size);
+      this.renderHistoryStatus();
+    }
+    return timeline.olderLoad;
+  }
+
+  async fetchOlder(timeline, size) {
     try {
-      timeline.addWindow(await api.messages(this.id, WINDOW_SIZE, timeline.cursor));
+      timeline.addWindow(await api.messages(this.id, size, timeline.cursor));
     } catch {
       timeline.olderFailed = true;
     } finally {
-      timeline.loadingOlder = false;
+      timeline.olderLoad = null;
     }
     if (timeline !== this.timeline) return; // another conversation, or reloaded, meanwhile
     this.render("older");

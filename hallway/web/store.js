@@ -63,7 +63,7 @@ export class Timeline {
     this.pending = new Map();
     this.cursor = null; // `before` for the next older window
     this.hasMore = false;
-    this.loadingOlder = false;
+    this.olderLoad = null; // the older window on its way: a promise its callers share
     this.olderFailed = false;
   }
 
