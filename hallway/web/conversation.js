@@ -1,6 +1,6 @@
 // The open conversation: history in windows (older ones load while scrolling up, without
-// moving what is on screen), live events, optimistic sending, edits, deletes, reactions,
-// typing, and the read marker.
+// moving what is on screen), opening at a message (a search result), live events, optimistic
+// sending, edits, deletes, reactions, typing, and the read marker.
 
 import { api } from "./api.js";
 import { announce, h, plural, reconcile } from "./dom.js";
@@ -15,6 +15,11 @@ import {
 } from "./store.js";
 
 const WINDOW_SIZE = 30;
+// Opening at an older message loads the largest windows the API gives, up to 2,000 messages
+// back; further than that, the user scrolls on from there.
+const REVEAL_WINDOW_SIZE = 100;
+const REVEAL_WINDOWS = 20;
+const FOUND_MS = 2_000; // how long a message opened from search stays marked
 const LOAD_OLDER_WITHIN_PX = 200;
 const NEAR_BOTTOM_PX = 80;
 // docs/realtime.md: send typing every 2-3 s while typing (the server drops repeats within 1 s).
@@ -53,6 +58,8 @@ export class ConversationView {
     this.fileInput = document.getElementById("attach-input");
 
     this.id = null;
+    this.opened = null; // settles once the open conversation's newest window is shown
+    this.revealing = null; // the message id last asked for by reveal()
     this.generation = 0; // bumped on every open/close/reload: late answers are dropped
     this.conversation = null;
     this.timeline = null;
@@ -133,10 +140,17 @@ export class ConversationView {
 
   // --- opening and closing ---------------------------------------------------------------
 
-  async open(conversationId) {
-    if (this.id === conversationId) return;
-    this.close();
-    this.id = conversationId;
+  /** Resolves once the newest window is shown (or could not be loaded). */
+  open(conversationId) {
+    if (this.id !== conversationId) {
+      this.close();
+      this.id = conversationId;
+      this.opened = this.loadNewest(conversationId);
+    }
+    return this.opened;
+  }
+
+  async loadNewest(conversationId) {
     const generation = this.generation;
     this.root.hidden = false;
     this.empty.hidden = true;
@@ -353,6 +367,35 @@ export class ConversationView {
     this.render("older");
     // A tall screen may still show the top: keep going until it is filled.
     this.maybeLoadOlder();
+  }
+
+  /** Open a conversation at one of its messages: load older windows until it is there,
+   * scroll to it, focus it and mark it for a moment. */
+  async reveal(conversationId, messageId) {
+    this.revealing = messageId;
+    await this.open(conversationId);
+    const timeline = this.timeline;
+    const missing = () =>
+      timeline === this.timeline &&
+      timeline.hasMore &&
+      !timeline.olderFailed &&
+      !timeline.byId.has(messageId);
+    for (let n = 0; n < REVEAL_WINDOWS && missing(); n += 1) {
+      await this.loadOlder(REVEAL_WINDOW_SIZE);
+    }
+    // Another conversation or another result was picked meanwhile: that one wins.
+    if (!timeline || timeline !== this.timeline || this.revealing !== messageId) return;
+    const element = this.cache.get(messageId)?.el;
+    if (!element) {
+      if (missing()) {
+        this.composerError.textContent = "That message is further back: scroll up to reach it.";
+      }
+      return;
+    }
+    element.scrollIntoView({ block: "center" });
+    element.focus({ preventScroll: true });
+    element.classList.add("found");
+    setTimeout(() => element.classList.remove("found"), FOUND_MS);
   }
 
   // --- live frames -------------------------------------------------------------------------
