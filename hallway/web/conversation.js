@@ -63,6 +63,7 @@ export class ConversationView {
     this.generation = 0; // bumped on every open/close/reload: late answers are dropped
     this.conversation = null;
     this.timeline = null;
+    this.seenSeq = 0; // the newest seq this conversation has seen (window or event)
     this.cache = new Map();
     this.ui = { editing: null, draft: "", picking: null, moderator: false };
     this.typists = new Map(); // user id -> timer that hides them
@@ -171,7 +172,8 @@ export class ConversationView {
       this.showHeader(conversation);
       this.readSeq = conversation.last_read_seq;
       this.timeline.addWindow(page);
-      this.catchUpSidebar(page);
+      this.seenSeq = page.last_seq;
+      this.catchUpSidebar();
       this.realtime.follow(conversationId, page.last_seq);
       this.render("bottom");
       this.markRead();
@@ -196,6 +198,7 @@ export class ConversationView {
     this.generation += 1;
     this.conversation = null;
     this.timeline = null;
+    this.seenSeq = 0;
     this.cache.clear();
     this.list.replaceChildren();
     this.ui = { editing: null, draft: "", picking: null, moderator: false };
@@ -221,6 +224,7 @@ export class ConversationView {
       fresh.pending = this.timeline.pending;
       fresh.addWindow(page);
       this.timeline = fresh;
+      this.seenSeq = Math.max(this.seenSeq, page.last_seq);
       this.render("bottom");
     } catch (error) {
       this.composerError.textContent = `Could not reload the conversation: ${error.message}`;
@@ -404,6 +408,7 @@ export class ConversationView {
   handle(frame) {
     if (frame.conversation_id !== this.id || !this.timeline) return;
     if (frame.type === "event") {
+      this.seenSeq = Math.max(this.seenSeq, frame.seq);
       updateConversation(this.id, { last_seq: frame.seq });
       this.onEvent(frame);
     } else if (frame.type === "typing" && frame.user_id !== state.me.id) {
@@ -428,15 +433,23 @@ export class ConversationView {
     if (DETAIL_EVENTS.has(kind)) this.refreshDetails();
   }
 
-  /** The window may be newer than the sidebar's last list answer: show its newest message. */
-  catchUpSidebar(page) {
-    const newest = page.messages.at(-1);
+  /** The sidebar's item may be older than what this conversation has seen: a list answer
+   * read before an event can arrive after it, or before the item existed to take the event
+   * (the server sends no `inbox` frames for a followed conversation to correct it). */
+  catchUpSidebar() {
     const item = this.conversationItem();
-    if (!newest || !item || (item.last_message && item.last_message.seq >= newest.seq)) return;
-    updateConversation(this.id, {
-      last_message: newest,
-      last_seq: Math.max(item.last_seq, page.last_seq),
-    });
+    if (!item || !this.timeline) return;
+    const change = {};
+    if (this.seenSeq > item.last_seq) change.last_seq = this.seenSeq;
+    const newest = this.timeline.newestMessage();
+    if (newest && (!item.last_message || item.last_message.seq < newest.seq)) {
+      change.last_message = newest;
+      if (Date.parse(newest.created_at) > Date.parse(item.last_activity_at)) {
+        change.last_activity_at = newest.created_at;
+      }
+    }
+    if (Object.keys(change).length === 0) return;
+    updateConversation(this.id, change);
     this.onSidebarChange();
   }
 

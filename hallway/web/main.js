@@ -66,6 +66,7 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   state.conversations = new Map(
     conversations.map((c) => [c.id, mergeConversation(state.conversations.get(c.id), c)]),
   );
+  view.catchUpSidebar();
   renderSidebar(openId());
   search.redrawNames();
 });

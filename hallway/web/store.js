@@ -134,6 +134,15 @@ export class Timeline {
     return [...confirmed, ...this.pending.values()];
   }
 
+  /** The confirmed message with the highest seq, or null. */
+  newestMessage() {
+    let newest = null;
+    for (const message of this.byId.values()) {
+      if (!newest || message.seq > newest.seq) newest = message;
+    }
+    return newest;
+  }
+
   /** The newest seq of a message someone else sent (what unread counts count), or 0. */
   newestSeqFromOthers() {
     let newest = 0;
