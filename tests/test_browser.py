@@ -1,6 +1,6 @@
 """The web client in Chromium, against a real `hallway serve`: live delivery and unread
 badges, typing, history windows while scrolling up, resuming after the connection is cut, optimistic
-sends, bodies shown as text, typing, edits and reactions, and the sign-in forms."""
+sends, bodies shown as text, typing, edits and reactions, message search, and the sign-in forms."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from PIL import Image
@@ -108,6 +109,14 @@ class Tab:
 
     def sidebar_item(self, conversation_id: str) -> Locator:
         return self.page.locator(f'#conversation-list a[data-id="{conversation_id}"]')
+
+    @property
+    def search_box(self) -> Locator:
+        return self.page.get_by_role("searchbox", name="Search messages")
+
+    @property
+    def search_results(self) -> Locator:
+        return self.page.locator("#search-result-list .result")
 
     async def type_and_send(self, text: str) -> None:
         await self.page.locator("#composer-input").fill(text)
@@ -520,3 +529,109 @@ async def test_at_phone_width_one_pane_shows_at_a_time(live: Directory, tabs: Op
     await page.get_by_role("button", name="Back to conversations").click()
     await expect(sidebar).to_be_visible()
     await expect(conversation).to_be_hidden()
+
+
+def search_query(url: str) -> str:
+    return parse_qs(urlparse(url).query)["q"][0]
+
+
+async def test_search_marks_the_words_pages_and_finds_only_my_conversations(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    carol = await live.colleague(alice, "Carol")
+    without_bob = await live.conversation(alice, "group", [carol], "without bob")
+    await send(alice, without_bob["id"], "plan for carol only")
+    for n in range(20):  # the client's page size: the 21st match is on the next page
+        await send(alice, group_id, f"plan number {n:02}")
+    evil = "<img src=x onerror=alert(1)> planning"
+    await send(alice, group_id, evil)
+    await send(alice, group_id, "plain text")  # found by "pla", not by "plan"
+    tab = await tabs(bob)
+    page = tab.page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+
+    # An answer for "pla" that comes after the answer for "plan" is dropped.
+    pla_may_answer = asyncio.Event()
+
+    async def hold_pla(route: Route) -> None:
+        if search_query(route.request.url) == "pla":
+            await pla_may_answer.wait()
+        await route.continue_()
+
+    await page.route("**/api/v1/search?*", hold_pla)
+    async with page.expect_request(lambda r: "/search?" in r.url):
+        await tab.search_box.fill("pla")
+        await tab.search_box.press("Enter")
+    await tab.search_box.fill("plan")  # no Enter: searched once typing pauses
+    results = tab.search_results
+    await expect(results).to_have_count(20)
+    async with page.expect_response(lambda r: search_query(r.url) == "pla"):
+        pla_may_answer.set()
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 100))")
+    await expect(results).to_have_count(20)
+    await expect(results.filter(has_text="plain text")).to_have_count(0)
+
+    # Newest first, the matched words marked; markup in a body stays text.
+    newest = results.first
+    await expect(newest.locator(".snippet")).to_have_text(evil)
+    await expect(newest.locator("mark")).to_have_text(["planning"])
+    await expect(newest.locator(".where")).to_have_text("plans")
+    await expect(newest.locator(".sender")).to_have_text("Acme Admin")
+    assert await page.locator("#app img").count() == 0
+
+    await page.get_by_role("button", name="Load more").click()
+    await expect(results).to_have_count(21)  # never "plan for carol only"
+    await expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    await expect(results.last.locator(".snippet")).to_have_text("plan number 00")
+    await expect(results.last.locator("mark")).to_have_text(["plan"])
+    await expect(page.locator("#search-results")).not_to_contain_text("carol")
+
+    # A query the server refuses shows the server's own sentence.
+    refused = await bob.get("/api/v1/search", params={"q": "***"})
+    assert refused.status_code == 422, refused.text
+    await tab.search_box.fill("***")
+    await tab.search_box.press("Enter")
+    await expect(page.locator("#search-status")).to_have_text(refused.json()["error"]["message"])
+    await expect(results).to_have_count(0)
+
+    await tab.search_box.fill("zebra")
+    await tab.search_box.press("Enter")
+    await expect(page.locator("#search-status")).to_have_text("No messages match.")
+
+    # Escape closes the results: the conversation list is back.
+    await tab.search_box.press("Escape")
+    await expect(page.locator("#search-results")).to_be_hidden()
+    await expect(tab.search_box).to_have_value("")
+    await expect(tab.sidebar_item(group_id)).to_be_visible()
+    assert dialogs == []
+
+
+async def test_a_search_result_opens_its_conversation_at_the_message(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "archive")
+    direct = await live.conversation(alice, "direct", [bob])
+    await send(alice, direct["id"], "a needle elsewhere")
+    await send(alice, group_id, "the needle in the haystack")
+    for n in range(60):  # the needle is older than the newest window the client loads
+        await send(alice, group_id, f"hay {n:02}")
+    tab = await tabs(bob)
+    page = tab.page
+
+    await tab.search_box.fill("needle")
+    await tab.search_box.press("Enter")
+    await expect(tab.search_results).to_have_count(2)
+    haystack = tab.search_results.filter(has_text="haystack")
+    await expect(haystack.locator(".where")).to_have_text("archive")
+    await haystack.click()
+    await expect(page.locator("#conversation-title")).to_have_text("archive")
+    needle = tab.message("the needle in the haystack")
+    await expect(needle).to_be_in_viewport()
+    await expect(needle).to_be_focused()
+
+    # Only this conversation: the direct conversation's needle goes.
+    await page.get_by_label("Only this conversation").check()
+    await expect(tab.search_results).to_have_count(1)
+    await expect(tab.search_results.locator(".where")).to_have_text("archive")

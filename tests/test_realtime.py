@@ -257,8 +257,14 @@ async def test_slow_consumer_is_closed_and_others_unaffected(
         big = "x" * 9000
         async with (
             realtime(server, bob) as healthy,
+            # No keepalive of its own: its pings would wait behind the backlog it doesn't
+            # read, and on a loaded machine it would give up (1006) before the server.
             connect(
-                server.ws_url, max_queue=1, max_size=2**24, sock=_small_socket(server)
+                server.ws_url,
+                max_queue=1,
+                max_size=2**24,
+                sock=_small_socket(server),
+                ping_interval=None,
             ) as stalled,
         ):
             await stalled.send(orjson.dumps({"type": "auth", "token": bob.token}).decode())

@@ -104,4 +104,11 @@ export const api = {
   },
   markRead: (conversationId, seq) =>
     request("POST", `/conversations/${id(conversationId)}/read`, { seq }),
+  /** `conversationId`: only that conversation; `cursor`: the `next_cursor` of the last page. */
+  search: (q, { conversationId, cursor, limit }) => {
+    const query = new URLSearchParams({ q, limit: String(limit) });
+    if (conversationId) query.set("conversation_id", conversationId);
+    if (cursor) query.set("cursor", cursor);
+    return request("GET", `/search?${query}`);
+  },
 };

@@ -1,6 +1,6 @@
 // The open conversation: history in windows (older ones load while scrolling up, without
-// moving what is on screen), live events, optimistic sending, edits, deletes, reactions,
-// typing, and the read marker.
+// moving what is on screen), opening at a message (a search result), live events, optimistic
+// sending, edits, deletes, reactions, typing, and the read marker.
 
 import { api } from "./api.js";
 import { announce, h, plural, reconcile } from "./dom.js";
@@ -15,6 +15,11 @@ import {
 } from "./store.js";
 
 const WINDOW_SIZE = 30;
+// Opening at an older message loads the largest windows the API gives, up to 2,000 messages
+// back; further than that, the user scrolls on from there.
+const REVEAL_WINDOW_SIZE = 100;
+const REVEAL_WINDOWS = 20;
+const FOUND_MS = 2_000; // how long a message opened from search stays marked
 const LOAD_OLDER_WITHIN_PX = 200;
 const NEAR_BOTTOM_PX = 80;
 // docs/realtime.md: send typing every 2-3 s while typing (the server drops repeats within 1 s).
@@ -53,9 +58,12 @@ export class ConversationView {
     this.fileInput = document.getElementById("attach-input");
 
     this.id = null;
+    this.opened = null; // settles once the open conversation's newest window is shown
+    this.revealing = null; // the message id last asked for by reveal()
     this.generation = 0; // bumped on every open/close/reload: late answers are dropped
     this.conversation = null;
     this.timeline = null;
+    this.seenSeq = 0; // the newest seq this conversation has seen (window or event)
     this.cache = new Map();
     this.ui = { editing: null, draft: "", picking: null, moderator: false };
     this.typists = new Map(); // user id -> timer that hides them
@@ -133,10 +141,17 @@ export class ConversationView {
 
   // --- opening and closing ---------------------------------------------------------------
 
-  async open(conversationId) {
-    if (this.id === conversationId) return;
-    this.close();
-    this.id = conversationId;
+  /** Resolves once the newest window is shown (or could not be loaded). */
+  open(conversationId) {
+    if (this.id !== conversationId) {
+      this.close();
+      this.id = conversationId;
+      this.opened = this.loadNewest(conversationId);
+    }
+    return this.opened;
+  }
+
+  async loadNewest(conversationId) {
     const generation = this.generation;
     this.root.hidden = false;
     this.empty.hidden = true;
@@ -157,7 +172,8 @@ export class ConversationView {
       this.showHeader(conversation);
       this.readSeq = conversation.last_read_seq;
       this.timeline.addWindow(page);
-      this.syncSidebar();
+      this.seenSeq = page.last_seq;
+      this.catchUpSidebar();
       this.realtime.follow(conversationId, page.last_seq);
       this.render("bottom");
       this.markRead();
@@ -182,6 +198,7 @@ export class ConversationView {
     this.generation += 1;
     this.conversation = null;
     this.timeline = null;
+    this.seenSeq = 0;
     this.cache.clear();
     this.list.replaceChildren();
     this.ui = { editing: null, draft: "", picking: null, moderator: false };
@@ -207,6 +224,7 @@ export class ConversationView {
       fresh.pending = this.timeline.pending;
       fresh.addWindow(page);
       this.timeline = fresh;
+      this.seenSeq = Math.max(this.seenSeq, page.last_seq);
       this.render("bottom");
     } catch (error) {
       this.composerError.textContent = `Could not reload the conversation: ${error.message}`;
@@ -315,7 +333,7 @@ export class ConversationView {
         "Could not load earlier messages. ",
         h("button", { type: "button" }, "Try again"),
       );
-    } else if (this.timeline.loadingOlder) {
+    } else if (this.timeline.olderLoad) {
       status.textContent = "Loading earlier messages…";
     } else if (this.timeline.hasMore) {
       status.textContent = "";
@@ -330,22 +348,58 @@ export class ConversationView {
     }
   }
 
-  async loadOlder() {
+  /** The window before the oldest loaded one; a caller while it loads waits for the same. */
+  loadOlder(size = WINDOW_SIZE) {
     const timeline = this.timeline;
-    if (!timeline?.hasMore || timeline.loadingOlder || timeline.olderFailed) return;
-    timeline.loadingOlder = true;
-    this.renderHistoryStatus();
+    if (!timeline?.hasMore || timeline.olderFailed) return Promise.resolve();
+    if (!timeline.olderLoad) {
+      timeline.olderLoad = this.fetchOlder(timeline, size);
+      this.renderHistoryStatus();
+    }
+    return timeline.olderLoad;
+  }
+
+  async fetchOlder(timeline, size) {
     try {
-      timeline.addWindow(await api.messages(this.id, WINDOW_SIZE, timeline.cursor));
+      timeline.addWindow(await api.messages(this.id, size, timeline.cursor));
     } catch {
       timeline.olderFailed = true;
     } finally {
-      timeline.loadingOlder = false;
+      timeline.olderLoad = null;
     }
     if (timeline !== this.timeline) return; // another conversation, or reloaded, meanwhile
     this.render("older");
     // A tall screen may still show the top: keep going until it is filled.
     this.maybeLoadOlder();
+  }
+
+  /** Open a conversation at one of its messages: load older windows until it is there,
+   * scroll to it, focus it and mark it for a moment. */
+  async reveal(conversationId, messageId) {
+    this.revealing = messageId;
+    await this.open(conversationId);
+    const timeline = this.timeline;
+    const missing = () =>
+      timeline === this.timeline &&
+      timeline.hasMore &&
+      !timeline.olderFailed &&
+      !timeline.byId.has(messageId);
+    for (let n = 0; n < REVEAL_WINDOWS && missing(); n += 1) {
+      await this.loadOlder(REVEAL_WINDOW_SIZE);
+    }
+    // Another conversation or another result was picked meanwhile: that one wins.
+    if (!timeline || timeline !== this.timeline || this.revealing !== messageId) return;
+    const element = this.cache.get(messageId)?.el;
+    if (!element) {
+      if (missing()) {
+        this.composerError.textContent = "That message is further back: scroll up to reach it.";
+      }
+      return;
+    }
+    element.scrollIntoView({ block: "center" });
+    element.focus({ preventScroll: true });
+    element.classList.add("found");
+    setTimeout(() => element.classList.remove("found"), FOUND_MS);
   }
 
   // --- live frames -------------------------------------------------------------------------
@@ -354,6 +408,7 @@ export class ConversationView {
   handle(frame) {
     if (frame.conversation_id !== this.id || !this.timeline) return;
     if (frame.type === "event") {
+      this.seenSeq = Math.max(this.seenSeq, frame.seq);
       updateConversation(this.id, { last_seq: frame.seq });
       this.onEvent(frame);
     } else if (frame.type === "typing" && frame.user_id !== state.me.id) {
@@ -378,21 +433,23 @@ export class ConversationView {
     if (DETAIL_EVENTS.has(kind)) this.refreshDetails();
   }
 
-  /**
-   * The loaded messages may be newer than the sidebar's last list answer (the list was read
-   * before a message that arrived live, or the window after it): show the newest of them.
-   * Called when a window loads and whenever the list is reloaded.
-   */
-  syncSidebar() {
+  /** The sidebar's item may be older than what this conversation has seen: a list answer
+   * read before an event can arrive after it, or before the item existed to take the event
+   * (the server sends no `inbox` frames for a followed conversation to correct it). */
+  catchUpSidebar() {
     const item = this.conversationItem();
     if (!item || !this.timeline) return;
-    const newest = this.timeline.newestConfirmed();
-    if (!newest || (item.last_message && item.last_message.seq >= newest.seq)) return;
-    updateConversation(this.id, {
-      last_message: newest,
-      last_seq: Math.max(item.last_seq, newest.seq),
-      last_activity_at: newest.created_at,
-    });
+    const change = {};
+    if (this.seenSeq > item.last_seq) change.last_seq = this.seenSeq;
+    const newest = this.timeline.newestMessage();
+    if (newest && (!item.last_message || item.last_message.seq < newest.seq)) {
+      change.last_message = newest;
+      if (Date.parse(newest.created_at) > Date.parse(item.last_activity_at)) {
+        change.last_activity_at = newest.created_at;
+      }
+    }
+    if (Object.keys(change).length === 0) return;
+    updateConversation(this.id, change);
     this.onSidebarChange();
   }
 

@@ -1,11 +1,12 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, and the conversation named by the URL (#/c/<id>).
+// `inbox` stream, message search, and the conversation named by the URL (#/c/<id>).
 
 import { api, onUnauthenticated, token } from "./api.js";
 import { hideAuth, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { Realtime } from "./realtime.js";
+import { Search } from "./search.js";
 import {
   conversationHref,
   redrawSidebar,
@@ -19,6 +20,7 @@ const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the
 const SESSION_ENDED = "#session-ended";
 
 let view = null;
+let search = null;
 
 function openId() {
   const match = /^#\/c\/(.+)$/.exec(location.hash);
@@ -64,13 +66,15 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   state.conversations = new Map(
     conversations.map((c) => [c.id, mergeConversation(state.conversations.get(c.id), c)]),
   );
-  view?.syncSidebar(); // messages that arrived while the list was on its way
+  view?.catchUpSidebar(); // messages that arrived while the list was on its way
   renderSidebar(openId());
+  search.redrawNames();
 });
 
 const refreshPeople = refresher(api.people, ({ users }) => {
   state.people = new Map(users.map((p) => [p.id, p]));
   redrawSidebar(openId());
+  search.redrawNames();
   view.refreshHeader();
   view.rerenderAll();
 });
@@ -130,6 +134,13 @@ function route() {
   if (id) view.open(id);
   else view.close();
   renderSidebar(id);
+  search.conversationChanged(id);
+}
+
+/** A search result: its conversation, scrolled to the message. */
+function showMessage(conversationId, messageId) {
+  location.hash = conversationHref(conversationId);
+  view.reveal(conversationId, messageId);
 }
 
 /** Show a conversation the user just created or joined, before the list reloads. */
@@ -159,6 +170,7 @@ function showApp() {
     onLeft: forget,
     onUnknownPerson: refreshPeople,
   });
+  search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
   document.getElementById("log-out").addEventListener("click", () => endSession());
   document.getElementById("back").addEventListener("click", () => {

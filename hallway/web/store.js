@@ -63,7 +63,7 @@ export class Timeline {
     this.pending = new Map();
     this.cursor = null; // `before` for the next older window
     this.hasMore = false;
-    this.loadingOlder = false;
+    this.olderLoad = null; // the older window on its way: a promise its callers share
     this.olderFailed = false;
   }
 
@@ -135,7 +135,7 @@ export class Timeline {
   }
 
   /** The confirmed message with the highest seq, or null. */
-  newestConfirmed() {
+  newestMessage() {
     let newest = null;
     for (const message of this.byId.values()) {
       if (!newest || message.seq > newest.seq) newest = message;
