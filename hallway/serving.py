@@ -66,10 +66,15 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
     )
 
 
-def serve_one(settings: Settings, listen: Listen, *, migrate: bool) -> None:
+def serve_one(
+    settings: Settings, listen: Listen, *, migrate: bool, sock: socket.socket | None = None
+) -> None:
+    """One server process; on `sock` when given, else on a socket uvicorn binds."""
     app = create_app(settings, migrate=migrate)
     tune_gc()
-    uvicorn.Server(uvicorn_config(app, settings, listen)).run()
+    uvicorn.Server(uvicorn_config(app, settings, listen)).run(
+        sockets=None if sock is None else [sock]
+    )
 
 
 def serve_workers(listen: Listen, workers: int) -> int:
@@ -103,9 +108,11 @@ def serve_workers(listen: Listen, workers: int) -> int:
 
 def _worker(listen: Listen, parent_pid: int) -> None:
     _stop_when_orphaned(parent_pid)
-    settings = Settings()
-    app = create_app(settings, migrate=False)  # the parent applied the migrations
-    tune_gc()
+    # The parent applied the migrations.
+    serve_one(Settings(), listen, migrate=False, sock=_reuse_port_socket(listen))
+
+
+def _reuse_port_socket(listen: Listen) -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         listen.host, listen.port, type=socket.SOCK_STREAM
     )[0]
@@ -113,7 +120,7 @@ def _worker(listen: Listen, parent_pid: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
-    uvicorn.Server(uvicorn_config(app, settings, listen)).run(sockets=[sock])
+    return sock
 
 
 def _stop_when_orphaned(parent_pid: int) -> None:

@@ -23,7 +23,6 @@ class RecordingSocket:
 
     def __init__(self) -> None:
         self.frames: list[dict[str, Any]] = []
-        self.closed_with: tuple[int, str] | None = None
 
     def write_text(self, frame: str) -> None:
         self.frames.append(orjson.loads(frame))
@@ -35,7 +34,7 @@ class RecordingSocket:
         return None
 
     def send_close(self, code: int, reason: str) -> None:
-        self.closed_with = (code, reason)
+        return None
 
     def events(self) -> list[dict[str, Any]]:
         return [f for f in self.frames if f["type"] == "event"]

@@ -18,7 +18,7 @@ from hallway.domain.cursors import decode_time_cursor, encode_cursor
 from hallway.domain.errors import Conflict, InvalidInput
 from hallway.domain.events import append_event
 from hallway.domain.message_views import load_messages_by_seq
-from hallway.store.names import channel_key
+from hallway.store.names import conversation_channel_key
 from hallway.store.tables import conversations, messages, participants, users
 from hallway.store.types import AnyRow
 
@@ -146,7 +146,7 @@ async def create_conversation(
                     title=title,
                     created_by=actor.user_id,
                     direct_key=direct_key,
-                    channel_key=channel_key(title) if kind == "channel" and title else None,
+                    channel_key=conversation_channel_key(kind, title),
                     last_seq=0,
                     last_activity_at=tx.now,
                     created_at=tx.now,
@@ -264,9 +264,7 @@ async def _rename(
                 .where(conversations.c.id == conversation_id)
                 .values(
                     title=new_title,
-                    channel_key=channel_key(new_title)
-                    if row.kind == "channel" and new_title
-                    else None,
+                    channel_key=conversation_channel_key(row.kind, new_title),
                 )
             )
             await append_event(
