@@ -167,8 +167,7 @@ async def history(
     text."""
     async with db.write() as conn:
         if db.dialect == "postgresql":
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
+            raw = await conn.driver_connection()
             for message_rows, event_rows in _history_rows(room, count, body):
                 await raw.copy_records_to_table(
                     "messages",
@@ -194,5 +193,5 @@ async def history(
     if db.dialect == "postgresql":
         # Fresh statistics, as autovacuum would gather them in a while (committed: in a
         # rolled-back transaction ANALYZE leaves nothing behind).
-        async with db.engine.begin() as conn:
+        async with db.write() as conn:
             await conn.execute(text("ANALYZE messages, events"))

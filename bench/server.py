@@ -39,7 +39,7 @@ class Stack:
     def database_url(self) -> str:
         if self.backend == "postgresql":
             return DATABASE_URL
-        return f"sqlite+aiosqlite:///{self.data_dir / 'hallway.db'}"
+        return f"sqlite:///{self.data_dir / 'hallway.db'}"
 
     @property
     def label(self) -> str:
@@ -67,7 +67,7 @@ async def fresh_database(stack: Stack) -> Database:
             (stack.data_dir / f"hallway.db{suffix}").unlink(missing_ok=True)
     db = Database(stack.database_url)
     if stack.backend == "postgresql":
-        async with db.engine.begin() as conn:
+        async with db.write() as conn:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
     await upgrade_to_head(db)

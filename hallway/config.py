@@ -92,15 +92,13 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
-        if value.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
         return value
 
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'hallway.db').resolve()}"
+        return f"sqlite:///{(self.data_dir / 'hallway.db').resolve()}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -42,7 +42,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
     template = tmp_path_factory.mktemp("template") / "hallway.db"
 
     async def prepare() -> None:
-        db = Database(f"sqlite+aiosqlite:///{template}")
+        db = Database(f"sqlite:///{template}")
         await upgrade_to_head(db)
         await db.dispose()
         if TEST_DATABASE_URL:

@@ -51,7 +51,7 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
         if TEST_REDIS_URL:
             env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
     elif sqlite_path is not None:
-        env["HALLWAY_DATABASE_URL"] = f"sqlite+aiosqlite:///{sqlite_path}"
+        env["HALLWAY_DATABASE_URL"] = f"sqlite:///{sqlite_path}"
     return env
 
 

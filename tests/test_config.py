@@ -46,7 +46,7 @@ def test_defaults() -> None:
     assert settings.redis_url is None
     assert settings.storage == "local"
     assert settings.effective_database_url == (
-        f"sqlite+aiosqlite:///{(Path('./data') / 'hallway.db').resolve()}"
+        f"sqlite:///{(Path('./data') / 'hallway.db').resolve()}"
     )
     assert settings.is_sqlite
 
@@ -56,11 +56,13 @@ def test_defaults() -> None:
     [
         ("postgresql://u:p@db:5432/h", "postgresql+asyncpg://u:p@db:5432/h"),
         ("postgres://db/h", "postgresql+asyncpg://db/h"),
-        ("sqlite:////tmp/h.db", "sqlite+aiosqlite:////tmp/h.db"),
+        ("sqlite:////tmp/h.db", "sqlite:////tmp/h.db"),
+        # Older configurations named aiosqlite; Database runs any SQLite URL through sqlite3.
+        ("sqlite+aiosqlite:////tmp/h.db", "sqlite+aiosqlite:////tmp/h.db"),
         ("postgresql+asyncpg://db/h", "postgresql+asyncpg://db/h"),
     ],
 )
-def test_database_urls_get_an_async_driver(given: str, effective: str) -> None:
+def test_postgresql_urls_get_the_asyncpg_driver(given: str, effective: str) -> None:
     settings = Settings(database_url=given)
     assert settings.effective_database_url == effective
     assert settings.is_sqlite == effective.startswith("sqlite")

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.anyio
 async def db(stack: str, tmp_path: Path) -> AsyncIterator[Database]:
     """An empty database of its own: this test moves its schema back and forth."""
     if stack == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}")
+        database = Database(f"sqlite:///{tmp_path / 'migrations.db'}")
         yield database
         await database.dispose()
         return
@@ -54,8 +54,7 @@ def _migrate(connection: Connection, url: str, direction: str, revision: str) ->
 
 
 async def migrate(db: Database, direction: str, revision: str) -> None:
-    async with db.engine.begin() as conn:
-        await conn.run_sync(_migrate, db.url, direction, revision)
+    await db.run_sync(_migrate, db.url, direction, revision)
 
 
 def _search_objects(connection: Connection) -> set[str]:
@@ -74,8 +73,7 @@ def _search_objects(connection: Connection) -> set[str]:
 
 
 async def search_objects(db: Database) -> set[str]:
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(_search_objects)
+    return await db.run_sync(_search_objects)
 
 
 async def add_message(db: Database, conversation_id: str, seq: int, body: str) -> None:

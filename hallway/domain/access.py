@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Select, and_, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.errors import Forbidden, NotFound
 from hallway.domain.message_views import MESSAGE_COLUMNS
+from hallway.store.database import Connection
 from hallway.store.tables import conversations, messages, participants
 from hallway.store.types import AnyRow
 
@@ -70,7 +70,7 @@ _MEMBER_CONVERSATION_LOCKED = _MEMBER_CONVERSATION.with_for_update(key_share=Tru
 
 
 async def conversation_for_member(
-    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+    conn: Connection, actor: Actor, conversation_id: str, *, lock: bool = False
 ) -> AnyRow:
     """The conversation with the actor's participation (`my_role`, `last_read_seq`).
 
@@ -85,7 +85,7 @@ async def conversation_for_member(
 
 
 async def channel_in_company(
-    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+    conn: Connection, actor: Actor, conversation_id: str, *, lock: bool = False
 ) -> AnyRow:
     """An open channel of the actor's company, member or not (channels are joinable)."""
     if not is_id(conversation_id):
@@ -104,7 +104,7 @@ async def channel_in_company(
 
 
 async def joinable_conversation(
-    conn: AsyncConnection, actor: Actor, conversation_id: str, *, lock: bool = False
+    conn: Connection, actor: Actor, conversation_id: str, *, lock: bool = False
 ) -> AnyRow:
     """A conversation the actor may add themselves to: one they already take part in (a
     no-op), or an open channel of their company."""
@@ -114,7 +114,7 @@ async def joinable_conversation(
         return await channel_in_company(conn, actor, conversation_id, lock=lock)
 
 
-async def message_for_member(conn: AsyncConnection, actor: Actor, message_id: str) -> AnyRow:
+async def message_for_member(conn: Connection, actor: Actor, message_id: str) -> AnyRow:
     """A message in a conversation the actor takes part in, as message_views takes it."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import require_admin
 from hallway.domain.actor import Actor, Role
@@ -19,6 +18,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
 from hallway.domain.tokens import issue_access_token
+from hallway.store.database import Connection
 from hallway.store.tables import companies, invites, users
 from hallway.store.types import AnyRow
 
@@ -72,7 +72,7 @@ def _session(ctx: DomainContext, row: AnyRow) -> Session:
 
 
 async def _insert_user(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     company_id: str,
     email: str,
@@ -265,7 +265,7 @@ async def list_people(ctx: DomainContext, actor: Actor) -> list[dict[str, Any]]:
         return [user_dict(r) for r in rows]
 
 
-async def company_user_ids(conn: AsyncConnection, company_id: str, user_ids: set[str]) -> set[str]:
+async def company_user_ids(conn: Connection, company_id: str, user_ids: set[str]) -> set[str]:
     """Which of these ids are people of this company."""
     if not user_ids:
         return set()

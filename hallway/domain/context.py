@@ -10,11 +10,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from hallway.config import Settings
 from hallway.files.links import FileLinks
-from hallway.store.database import Database
+from hallway.store.database import Connection, Database
 from hallway.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,7 @@ class NullPublisher:
 class Transaction:
     """A write transaction plus the events it appended, published once it commits."""
 
-    conn: AsyncConnection
+    conn: Connection
     now: datetime
     events: list[Event] = field(default_factory=list)
 

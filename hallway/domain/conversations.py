@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import conversation_for_member
 from hallway.domain.accounts import company_user_ids
@@ -18,6 +17,7 @@ from hallway.domain.cursors import decode_time_cursor, encode_cursor
 from hallway.domain.errors import Conflict, InvalidInput
 from hallway.domain.events import append_event
 from hallway.domain.message_views import load_messages_by_seq
+from hallway.store.database import Connection
 from hallway.store.names import conversation_channel_key
 from hallway.store.tables import conversations, messages, participants, users
 from hallway.store.types import AnyRow
@@ -55,7 +55,7 @@ def conversation_summary(row: AnyRow) -> dict[str, Any]:
 
 
 async def load_members(
-    conn: AsyncConnection, conversation_ids: list[str]
+    conn: Connection, conversation_ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in conversation_ids}
     if not conversation_ids:
@@ -84,9 +84,7 @@ async def load_members(
     return found
 
 
-async def conversation_view(
-    conn: AsyncConnection, actor: Actor, conversation_id: str
-) -> dict[str, Any]:
+async def conversation_view(conn: Connection, actor: Actor, conversation_id: str) -> dict[str, Any]:
     row = await conversation_for_member(conn, actor, conversation_id)
     members = await load_members(conn, [conversation_id])
     return {
@@ -190,7 +188,7 @@ def event_summary(view: dict[str, Any]) -> dict[str, Any]:
     return {key: view[key] for key in ("id", "kind", "title", "created_by", "created_at")}
 
 
-async def _direct_conversation_id(conn: AsyncConnection, direct_key: str) -> str | None:
+async def _direct_conversation_id(conn: Connection, direct_key: str) -> str | None:
     return (
         await conn.execute(
             select(conversations.c.id).where(conversations.c.direct_key == direct_key)
@@ -199,7 +197,7 @@ async def _direct_conversation_id(conn: AsyncConnection, direct_key: str) -> str
 
 
 async def require_colleagues(
-    conn: AsyncConnection, actor: Actor, user_ids: set[str], *, field: str = "member_ids"
+    conn: Connection, actor: Actor, user_ids: set[str], *, field: str = "member_ids"
 ) -> None:
     unknown = user_ids - await company_user_ids(conn, actor.company_id, user_ids)
     if unknown:
@@ -212,7 +210,7 @@ async def require_colleagues(
 
 
 async def insert_participants(
-    conn: AsyncConnection,
+    conn: Connection,
     conversation_id: str,
     members: list[tuple[str, str]],
     now: datetime,

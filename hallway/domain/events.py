@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import (
     CONVERSATION_NOT_FOUND,
@@ -17,6 +16,7 @@ from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
 from hallway.domain.errors import InvalidInput, NotFound
+from hallway.store.database import Connection
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
@@ -100,7 +100,7 @@ async def append_event(
 
 
 async def read_events_after(
-    conn: AsyncConnection, conversation_id: str, after_seq: int, limit: int
+    conn: Connection, conversation_id: str, after_seq: int, limit: int
 ) -> list[Event]:
     rows = await conn.execute(
         select(events.c.seq, events.c.kind, events.c.payload, events.c.created_at)

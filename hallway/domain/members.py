@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.access import (
     conversation_for_member,
@@ -23,6 +22,7 @@ from hallway.domain.conversations import (
 )
 from hallway.domain.errors import Forbidden, InvalidInput, NotFound
 from hallway.domain.events import append_event
+from hallway.store.database import Connection
 from hallway.store.tables import participants
 
 
@@ -92,7 +92,7 @@ async def add_members(
         return await conversation_view(tx.conn, actor, conversation_id)
 
 
-async def _delete_participant(conn: AsyncConnection, conversation_id: str, user_id: str) -> bool:
+async def _delete_participant(conn: Connection, conversation_id: str, user_id: str) -> bool:
     removed = await conn.execute(
         delete(participants).where(
             participants.c.conversation_id == conversation_id,

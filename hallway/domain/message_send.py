@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Insert, bindparam, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
@@ -18,6 +17,7 @@ from hallway.domain.errors import InvalidInput
 from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.files.links import FileLinks
+from hallway.store.database import Connection
 from hallway.store.tables import events, messages
 
 CREATED = "message.created"
@@ -71,7 +71,7 @@ class _Repeat(Exception):
 
 
 async def _existing(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     conversation_id: str,
     client_msg_id: str,
@@ -132,7 +132,7 @@ def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
     return body
 
 
-async def _thread_root(conn: AsyncConnection, conversation_id: str, root_id: str) -> str:
+async def _thread_root(conn: Connection, conversation_id: str, root_id: str) -> str:
     """Threads are one level deep: replying to a reply joins the reply's thread."""
     row = (
         await conn.execute(

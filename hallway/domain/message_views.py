@@ -6,11 +6,11 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import attachment_with_links
 from hallway.files.links import FileLinks
+from hallway.store.database import Connection
 from hallway.store.tables import attachments, messages, reactions
 from hallway.store.types import AnyRow
 
@@ -89,7 +89,7 @@ def attachment_dict(row: AnyRow) -> dict[str, Any]:
 
 
 async def load_attachments(
-    conn: AsyncConnection, message_ids: list[str], links: FileLinks
+    conn: Connection, message_ids: list[str], links: FileLinks
 ) -> dict[str, list[dict[str, Any]]]:
     """Per message: its attachments with freshly signed links."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -108,7 +108,7 @@ async def load_attachments(
 
 
 async def load_reactions(
-    conn: AsyncConnection, actor: Actor, message_ids: list[str]
+    conn: Connection, actor: Actor, message_ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     """Per message: [{emoji, count, me}] in the order each emoji was first used."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -137,7 +137,7 @@ def needs_lookups(rows: list[AnyRow]) -> bool:
 
 
 async def message_views(
-    conn: AsyncConnection, actor: Actor, rows: list[AnyRow], links: FileLinks
+    conn: Connection, actor: Actor, rows: list[AnyRow], links: FileLinks
 ) -> list[dict[str, Any]]:
     """Rows that start with MESSAGE_COLUMNS as messages, with their files and reactions."""
     with_files = [r[_ID] for r in rows if r[_HAS_FILES]]
@@ -155,7 +155,7 @@ async def message_views(
 
 
 async def load_messages_by_seq(
-    conn: AsyncConnection, actor: Actor, keys: list[tuple[str, int]], links: FileLinks
+    conn: Connection, actor: Actor, keys: list[tuple[str, int]], links: FileLinks
 ) -> dict[str, dict[str, Any]]:
     """Messages by (conversation_id, seq): the last message of each listed conversation."""
     if not keys:

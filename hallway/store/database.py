@@ -1,24 +1,110 @@
-"""The engine wrapper: read and write transactions on SQLite or PostgreSQL."""
+"""The engine wrapper: read and write transactions on SQLite or PostgreSQL.
+
+Domain code executes statements on a `Connection` from `Database.read()`, `write()` or
+`read_statement()`, never on an engine. PostgreSQL runs through SQLAlchemy's asyncio engine
+(asyncpg). SQLite runs through SQLAlchemy's plain engine (the standard library's sqlite3),
+called on the event loop's own thread: a local SQLite statement in WAL mode takes
+microseconds, less than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a
+greenlet per call (measured: an empty write transaction took 371 us through it and ~100 us
+without it; docs/benchmarks.md). This is the one-process laptop mode; scaled-out
+deployments use PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple, overload
 
 import orjson
-from sqlalchemy import Executable, Row, event, make_url, text
+from sqlalchemy import (
+    Connection as SyncConnection,
+)
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Executable,
+    Row,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
-from hallway.store.sqlite_inline import inline_creator
+from hallway.store.sqlite_checkpoint import Checkpointer
+
+_Ts = TypeVarTuple("_Ts")
+Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""One row's bound values, or many rows' for an executemany."""
+_T = TypeVar("_T")
 
 
 def dumps_json(value: Any) -> str:
     """JSON columns hold datetimes in the same UTC 'Z' form the API answers with."""
     return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+
+
+class Connection:
+    """A connection inside one of Database's transactions, whatever the engine: a plain
+    SQLAlchemy connection on SQLite, an asyncio one on PostgreSQL."""
+
+    __slots__ = ("_async", "_sync", "dialect")
+
+    def __init__(self, conn: SyncConnection | AsyncConnection) -> None:
+        self._sync = conn if isinstance(conn, SyncConnection) else None
+        self._async = conn if isinstance(conn, AsyncConnection) else None
+        self.dialect: Dialect = conn.dialect
+
+    @overload
+    async def execute(
+        self,
+        statement: TypedReturnsRows[*_Ts],
+        parameters: Parameters | None = None,
+    ) -> CursorResult[*_Ts]: ...
+
+    @overload
+    async def execute(
+        self, statement: Executable, parameters: Parameters | None = None
+    ) -> CursorResult[*tuple[Any, ...]]: ...
+
+    async def execute(
+        self, statement: Executable, parameters: Parameters | None = None
+    ) -> CursorResult[*tuple[Any, ...]]:
+        if self._sync is not None:
+            return self._sync.execute(statement, parameters)
+        assert self._async is not None
+        return await self._async.execute(statement, parameters)
+
+    async def driver_connection(self) -> Any:
+        """The driver's own connection (sqlite3 or asyncpg), for what SQLAlchemy does not
+        offer, such as PostgreSQL's COPY for bulk loads."""
+        if self._sync is not None:
+            return self._sync.connection.driver_connection
+        assert self._async is not None
+        return (await self._async.get_raw_connection()).driver_connection
+
+    @asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        """A savepoint: what runs inside is undone alone if it raises."""
+        if self._sync is not None:
+            with self._sync.begin_nested():
+                yield
+            return
+        assert self._async is not None
+        async with self._async.begin_nested():
+            yield
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL (any driver named in it), None for another engine."""
+    parsed = make_url(url)
+    return (parsed.database or ":memory:") if parsed.get_backend_name() == "sqlite" else None
 
 
 class Database:
@@ -32,66 +118,111 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": dumps_json}
-        if self.is_sqlite:
-            kwargs["async_creator"] = inline_creator(make_url(url).database or ":memory:")
+        path = sqlite_path(url)
+        self.is_sqlite = path is not None
+        self._write_lock = asyncio.Lock()
+        self._checkpointer: Checkpointer | None = None
+        self._sqlite: Engine | None = None
+        self._async: AsyncEngine | None = None
+        if path is not None:
+            file_backed = path != ":memory:"
+            self._sqlite = create_engine(
+                f"sqlite:///{path}",
+                echo=echo,
+                json_serializer=dumps_json,
+                # Never make the event loop wait for a connection: a pooled one is reused, a
+                # missing one opened (a file open, microseconds).
+                **({"poolclass": QueuePool, "max_overflow": -1} if file_backed else {}),
+            )
+            _configure_sqlite(self._sqlite, checkpoint_in_background=file_backed)
+            self._sqlite_writer = self._sqlite.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            if file_backed:
+                self._checkpointer = Checkpointer(path)
         else:
             # No pre-ping: it costs a round trip per checkout; stale connections are
             # recycled instead and a dead one fails one request, not every request.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        # The same pool with each kind of transaction's options set once, not per call.
-        if self.is_sqlite:
-            self._reader = self._single = self.engine
-            self._writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        else:
-            self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
-            self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._writer = self.engine
-        self._write_lock = asyncio.Lock()
-        if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            self._async = create_async_engine(
+                url,
+                echo=echo,
+                json_serializer=dumps_json,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_recycle=1800,
+            )
+            # The same pool with each kind of transaction's options set once, not per call.
+            self._reader = self._async.execution_options(isolation_level="REPEATABLE READ")
+            self._single = self._async.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return "sqlite" if self.is_sqlite else "postgresql"
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self) -> AsyncIterator[Connection]:
         """A read transaction that sees one snapshot throughout: SQLite's deferred
         transaction does; PostgreSQL's default (read committed) would not."""
+        if self._sqlite is not None:
+            with self._sqlite.connect() as sync_conn, sync_conn.begin():
+                yield Connection(sync_conn)
+            return
         async with self._reader.connect() as conn, conn.begin():
-            yield conn
+            yield Connection(conn)
 
     async def read_statement(
         self, statement: Executable, params: Mapping[str, Any]
     ) -> list[Row[Any]]:
         """The rows of one query. One statement reads one snapshot by itself, so on
         PostgreSQL it runs without a transaction: no BEGIN and COMMIT round trips."""
+        if self._sqlite is not None:
+            with self._sqlite.connect() as sync_conn:
+                return list(sync_conn.execute(statement, params))
         async with self._single.connect() as conn:
             return list(await conn.execute(statement, params))
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[Connection]:
         """A write transaction: committed on normal exit, rolled back on any exception."""
-        if not self.is_sqlite:
-            async with self._writer.begin() as conn:
-                yield conn
+        if self._sqlite is None:
+            assert self._async is not None
+            async with self._async.begin() as conn:
+                yield Connection(conn)
             return
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
+        async with self._write_lock:
+            with self._sqlite_writer.begin() as conn:
+                yield Connection(conn)
+        if self._checkpointer is not None:
+            self._checkpointer.wake()
+
+    async def run_sync(self, function: Callable[..., _T], *args: Any) -> _T:
+        """`function(connection, *args)` on a plain SQLAlchemy connection in a transaction
+        (Alembic and schema inspection work that way)."""
+        if self._sqlite is not None:
+            with self._sqlite_writer.begin() as conn:
+                return function(conn, *args)
+        assert self._async is not None
+        async with self._async.begin() as conn:
+            return await conn.run_sync(function, *args)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        if self._sqlite is not None:
+            with self._sqlite.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        assert self._async is not None
+        async with self._async.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine, *, checkpoint_in_background: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the driver so BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
@@ -100,9 +231,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        if checkpoint_in_background:
+            # The Checkpointer's thread copies the log back into the database (and waits
+            # for the disk) instead of whichever commit crosses SQLite's threshold; this
+            # far larger threshold is only a backstop should that thread fall behind.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={Checkpointer.BACKSTOP_PAGES}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: SyncConnection) -> None:
         statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-        conn.connection.driver_connection.begin(statement)
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]

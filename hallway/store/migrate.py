@@ -42,15 +42,15 @@ def _pending(connection: Connection, url: str) -> list[str]:
 _MIGRATION_LOCK_KEY = 0x4841_4C4C
 
 
+def _upgrade_alone(connection: Connection, url: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    _upgrade(connection, url)
+
+
 async def upgrade_to_head(db: Database) -> None:
-    async with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-            )
-        await conn.run_sync(_upgrade, db.url)
+    await db.run_sync(_upgrade_alone, db.url)
 
 
 async def pending_migrations(db: Database) -> list[str]:
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(_pending, db.url)
+    return await db.run_sync(_pending, db.url)

@@ -1,4 +1,5 @@
-"""Alembic environment: runs migrations over the async engine of the configured database."""
+"""Alembic environment: runs migrations over the configured database (hallway.store.migrate
+hands in a connection; the `alembic` command line goes through Database)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from hallway.store.database import Database
 from hallway.store.tables import metadata
 
 config = context.config
@@ -23,18 +24,16 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+async def _run_on(url: str) -> None:
+    db = Database(url)
     try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_run)
-            await connection.commit()
+        await db.run_sync(_run)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
+    asyncio.run(_run_on(config.get_main_option("sqlalchemy.url") or ""))
