@@ -63,10 +63,11 @@ class DomainContext:
         return FileLinks.from_settings(self.settings)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, one_statement: bool = False) -> AsyncIterator[Transaction]:
         """Commit, then publish what was appended. A failed publish loses nothing:
-        clients notice the gap in `seq` and fetch it from the log."""
-        async with self.db.write() as conn:
+        clients notice the gap in `seq` and fetch it from the log. `one_statement`: see
+        Database.write."""
+        async with self.db.write(one_statement=one_statement) as conn:
             tx = Transaction(conn=conn, now=utcnow())
             yield tx
         if tx.events:

@@ -6,30 +6,32 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, literal, select
+from sqlalchemy import Insert, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
+from hallway.domain.access import CONVERSATION_NOT_FOUND, MEMBER_CONVERSATION, member_params
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
 from hallway.domain.attachments import claim_attachments
 from hallway.domain.context import DomainContext, Transaction
-from hallway.domain.errors import InvalidInput
+from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection
-from hallway.store.tables import events, messages
+from hallway.store.tables import conversations, events, messages
 
 CREATED = "message.created"
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _IDEMPOTENCY_KEY = [messages.c.conversation_id, messages.c.sender_id, messages.c.client_msg_id]
+_IDEMPOTENCY_CONSTRAINT = "uq_messages_client_msg_id"
 
 
 def _insert_message(dialect: Any) -> Insert:
     """INSERT of a new message that does nothing when its client_msg_id was used before."""
     statement: Insert = (
         dialect.insert(messages)
-        # Named values, not inferred from the parameters: the statement also runs in a CTE.
         .values({c: bindparam(c.name, type_=c.type) for c in messages.c})
         .on_conflict_do_nothing(index_elements=_IDEMPOTENCY_KEY)
         .returning(messages.c.seq)
@@ -40,10 +42,39 @@ def _insert_message(dialect: Any) -> Insert:
 _INSERT_MESSAGE = {"sqlite": _insert_message(sqlite), "postgresql": _insert_message(postgresql)}
 
 
-def _insert_message_and_event() -> Insert:
-    """PostgreSQL: the message and its `message.created` event in one statement (one round
-    trip); no event row when the message was a repeat."""
-    message = _INSERT_MESSAGE["postgresql"].returning(messages.c.conversation_id).cte("message")
+def _send_in_one_statement() -> Insert:
+    """PostgreSQL, a message without files or thread: the seq allocation (which checks
+    membership), the message and its `message.created` event in one statement, committed by
+    itself (one round trip instead of four with BEGIN and COMMIT). No row when the actor
+    does not take part; a repeated client_msg_id violates its unique constraint and so undoes
+    the whole statement, seq included. The seq is known only inside the statement, so the
+    event's payload gets it there."""
+    seq = (
+        update(conversations)
+        .where(MEMBER_CONVERSATION)
+        .values(
+            last_seq=conversations.c.last_seq + 1,
+            last_activity_at=bindparam("message_created_at"),
+        )
+        .returning(conversations.c.id, conversations.c.last_seq)
+        .cte("seq")
+    )
+    # Prefixed names: a parameter named like a column of conversations would also be SET
+    # by the UPDATE.
+    message_values = {
+        **{c.name: bindparam(f"message_{c.name}", type_=c.type) for c in messages.c},
+        "conversation_id": seq.c.id,
+        "seq": seq.c.last_seq,
+    }
+    message = (
+        postgresql.insert(messages)
+        .from_select(list(message_values), select(*message_values.values()))
+        .returning(messages.c.conversation_id, messages.c.seq)
+        .cte("message")
+    )
+    payload = bindparam("payload", type_=postgresql.JSONB).op("||")(
+        func.jsonb_build_object(literal("seq"), message.c.seq)
+    )
     return (
         events.insert()
         .from_select(
@@ -52,15 +83,15 @@ def _insert_message_and_event() -> Insert:
                 message.c.conversation_id,
                 message.c.seq,
                 literal(CREATED, events.c.kind.type),
-                bindparam("payload", type_=events.c.payload.type),
-                bindparam("created_at", type_=events.c.created_at.type),
+                cast(payload, events.c.payload.type),
+                bindparam("message_created_at", type_=events.c.created_at.type),
             ),
         )
         .returning(events.c.seq)
     )
 
 
-_INSERT_MESSAGE_AND_EVENT = _insert_message_and_event()
+_SEND_IN_ONE_STATEMENT = _send_in_one_statement()
 
 
 class _Repeat(Exception):
@@ -100,12 +131,6 @@ async def _store(
     stored, or None when its client_msg_id was used before (nothing is written then)."""
     message = {**row, "attachments": [], "reactions": []}
     conversation_id = row["conversation_id"]
-    if not attachment_ids and tx.conn.dialect.name == "postgresql":
-        params = {**row, "payload": message, "created_at": tx.now}
-        if (await tx.conn.execute(_INSERT_MESSAGE_AND_EVENT, params)).first() is None:
-            return None
-        remember_event(tx, conversation_id, row["seq"], CREATED, message)
-        return message
     if (await tx.conn.execute(_INSERT_MESSAGE[tx.conn.dialect.name], row)).first() is None:
         return None
     message["attachments"] = await claim_attachments(
@@ -118,6 +143,53 @@ async def _store(
     )
     await log_event(tx, conversation_id, row["seq"], CREATED, message)
     return message
+
+
+async def _send_plain_on_postgresql(
+    ctx: DomainContext, actor: Actor, conversation_id: str, body: str, client_msg_id: str | None
+) -> dict[str, Any] | None:
+    """The message stored by _SEND_IN_ONE_STATEMENT, or None when its client_msg_id was
+    used before (nothing is written then)."""
+    params: dict[str, Any] = {**member_params(actor, conversation_id)}
+    try:
+        async with ctx.transaction(one_statement=True) as tx:
+            row = _new_row(conversation_id, actor, client_msg_id, body, None, tx)
+            message = {**row, "attachments": [], "reactions": []}
+            params.update({f"message_{name}": value for name, value in row.items()})
+            params["payload"] = message
+            seq = (await tx.conn.execute(_SEND_IN_ONE_STATEMENT, params)).scalar()
+            if seq is None:
+                raise NotFound(CONVERSATION_NOT_FOUND)
+            message["seq"] = seq
+            remember_event(tx, conversation_id, seq, CREATED, message)
+    except IntegrityError as exc:
+        if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):
+            raise
+        return None
+    return message
+
+
+def _new_row(
+    conversation_id: str,
+    actor: Actor,
+    client_msg_id: str | None,
+    body: str,
+    thread_root_id: str | None,
+    tx: Transaction,
+    seq: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "sender_id": actor.user_id,
+        "client_msg_id": client_msg_id,
+        "body": body,
+        "thread_root_id": thread_root_id,
+        "created_at": tx.now,
+        "edited_at": None,
+        "deleted_at": None,
+    }
 
 
 def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
@@ -166,24 +238,20 @@ async def send_message(
         raise InvalidInput(
             "client_msg_id must be 1..64 letters, digits or . _ : -", field="client_msg_id"
         )
+    if ctx.db.dialect == "postgresql" and not attachment_ids and thread_root_id is None:
+        plain = await _send_plain_on_postgresql(ctx, actor, conversation_id, body, client_msg_id)
+        if plain is not None:
+            return plain, True
+        assert client_msg_id is not None
+        async with ctx.db.read() as conn:
+            return await _existing(conn, actor, conversation_id, client_msg_id, links), False
     try:
         async with ctx.transaction() as tx:
             # The message takes the seq of its own `message.created` event.
             seq = await allocate_member_seq(tx, actor, conversation_id)
             if thread_root_id is not None:
                 thread_root_id = await _thread_root(tx.conn, conversation_id, thread_root_id)
-            row = {
-                "id": str(uuid.uuid4()),
-                "conversation_id": conversation_id,
-                "seq": seq,
-                "sender_id": actor.user_id,
-                "client_msg_id": client_msg_id,
-                "body": body,
-                "thread_root_id": thread_root_id,
-                "created_at": tx.now,
-                "edited_at": None,
-                "deleted_at": None,
-            }
+            row = _new_row(conversation_id, actor, client_msg_id, body, thread_root_id, tx, seq)
             message = await _store(tx, row, attachment_ids, ctx, actor)
             if message is None:
                 # Only a used client_msg_id conflicts (the seq is ours under the row lock);
