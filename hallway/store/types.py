@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -30,11 +31,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None]:
+        """One function per value instead of the decorator's chain: a history page reads
+        150 of these, and the chain (SQLite's parser, then the decorator's wrapper, then a
+        `replace(tzinfo=...)`, 2 us alone) took a quarter of the page's time."""
+        if dialect.name == "sqlite":
+            # SQLite keeps UTC as text without an offset ('2026-12-01 19:51:06.182574').
+            def from_text(value: str | None) -> datetime | None:
+                return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+            return from_text
+
+        def in_utc(value: datetime | None) -> datetime | None:
+            if value is None or value.tzinfo is UTC:
+                return value
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+        return in_utc
 
 
 def utcnow() -> datetime:
