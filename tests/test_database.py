@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -22,10 +23,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> Database:
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'hallway.db'}")
     await upgrade_to_head(database)
-    yield database  # type: ignore[misc]
+    yield database
     await database.dispose()
 
 
