@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from hallway.api.app import create_app
 from hallway.config import Settings
-from tests.support import Directory, error_of, named_fields, send, unique_email
+from tests.support import Directory, ServerProcess, error_of, named_fields, send, unique_email
 
 pytestmark = pytest.mark.anyio
 
@@ -100,8 +101,49 @@ async def test_request_bodies_over_the_limit_answer_413(directory: Directory) ->
     await _oversized_bodies_are_refused(directory, chunked=False)
 
 
+async def test_declared_bodies_over_the_limit_answer_413_over_real_http(live: Directory) -> None:
+    await _oversized_bodies_are_refused(live, chunked=False)
+
+
 async def test_chunked_bodies_over_the_limit_answer_413_over_real_http(live: Directory) -> None:
     await _oversized_bodies_are_refused(live, chunked=True)
+
+
+async def test_a_body_ends_at_its_content_length(live: Directory, server: ServerProcess) -> None:
+    """The body limit counts nothing when Content-Length is under it: the server hands the
+    app no more than that many bytes. Here a message and, right behind it on the same
+    connection, a 300 KB body: the message is sent, and only the second request is 413."""
+    admin = await live.company()
+    bob = await live.colleague(admin, "Bob")
+    conversation = await live.conversation(admin, "direct", [bob])
+    url = f"/api/v1/conversations/{conversation['id']}/messages"
+
+    def request(body: bytes) -> bytes:
+        head = (
+            f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {admin.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        big = orjson.dumps({"body": "x" * 5000, "padding": "y" * 300_000})
+        writer.write(request(orjson.dumps({"body": "hello"})) + request(big))
+        statuses = []
+        for _ in range(2):
+            head = await reader.readuntil(b"\r\n\r\n")
+            statuses.append(int(head.split(b" ", 2)[1]))
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert statuses == [201, 413]
+    history = await admin.get(url)
+    assert [m["body"] for m in history.json()["messages"]] == ["hello"]
 
 
 NUL = "a\x00b"

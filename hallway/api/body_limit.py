@@ -24,7 +24,8 @@ class BodyTooLarge(Exception):
 
 class BodyLimit:
     """Answers 413 `too_large` for a body over `limit` bytes: at once when Content-Length
-    says so, or as soon as a chunked body passes it."""
+    says so, or as soon as a chunked body (or one without a usable Content-Length) passes
+    it."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -36,10 +37,23 @@ class BodyLimit:
         ):
             await self.app(scope, receive, send)
             return
+        counted = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
-                return
+            if name == b"content-length":
+                if not value.isdigit():
+                    counted = True
+                elif int(value) > self.limit:
+                    await self._refuse(send)
+                    return
+            elif name == b"transfer-encoding":
+                counted = True
+        if not counted:
+            # The common case: a Content-Length under the limit, or no body. uvicorn's
+            # httptools parser hands the app at most Content-Length bytes (what follows is
+            # the next request) and none without Content-Length or chunked encoding, so
+            # there is nothing to count and no need to wrap receive and send.
+            await self.app(scope, receive, send)
+            return
         received = 0
         exceeded = responded = False
 

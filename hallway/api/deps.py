@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
+from starlette.requests import HTTPConnection
 
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Unauthenticated
 from hallway.domain.tokens import authenticate
-
-_bearer = HTTPBearer(auto_error=False, description="the access_token from signup/login/join")
 
 
 async def get_ctx(request: Request) -> DomainContext:
@@ -21,14 +20,25 @@ async def get_ctx(request: Request) -> DomainContext:
     return ctx
 
 
-async def get_actor(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    if credentials is None:
-        raise Unauthenticated("send Authorization: Bearer <access_token>")
-    return await authenticate(request.app.state.ctx, credentials.credentials)
+class BearerActor(HTTPBearer):
+    """The Actor behind `Authorization: Bearer <access_token>`.
 
+    HTTPBearer itself reads the header and documents the security scheme (still named
+    `HTTPBearer` in the OpenAPI document); answering the Actor from it makes one dependency
+    where a function on top of HTTPBearer made two, and FastAPI solves each one per request."""
+
+    async def __call__(self, request: HTTPConnection) -> Actor:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise Unauthenticated("send Authorization: Bearer <access_token>")
+        return await authenticate(request.app.state.ctx, credentials.credentials)
+
+
+get_actor = BearerActor(
+    scheme_name="HTTPBearer",
+    auto_error=False,
+    description="the access_token from signup/login/join",
+)
 
 Ctx = Annotated[DomainContext, Depends(get_ctx)]
 CurrentActor = Annotated[Actor, Depends(get_actor)]

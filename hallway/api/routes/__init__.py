@@ -6,6 +6,10 @@ from typing import Any
 
 from hallway.api.schemas import ErrorBody
 
+# Each API router carries the prefix itself: the app takes their routes as one flat list
+# (hallway/api/app.py) rather than through include_router.
+API_PREFIX = "/api/v1"
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing, invalid or expired token"},
     404: {"model": ErrorBody, "description": "absent, or not visible to the caller"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import (
     Invite,
     InviteRequest,
@@ -17,7 +17,7 @@ from hallway.api.schemas import (
 )
 from hallway.domain import accounts
 
-router = APIRouter(tags=["auth"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
 
 
 def _session(session: accounts.Session) -> Session:

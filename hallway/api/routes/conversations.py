@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import (
     AddMembersRequest,
     Channels,
@@ -21,7 +21,7 @@ from hallway.api.schemas import (
 )
 from hallway.domain import conversations, members, receipts
 
-router = APIRouter(tags=["conversations"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["conversations"], responses=ERRORS)
 _NAME_TAKEN = {
     "model": ErrorBody,
     "description": "`channel_name_taken`: the company has a channel of that name (ignoring case)",

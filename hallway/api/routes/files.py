@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.downloads import serve_file
 from hallway.api.multipart_upload import MultipartUpload
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import Attachment, ErrorBody
 from hallway.domain import attachment_download, attachment_upload
 from hallway.files.links import Variant
 
-router = APIRouter(tags=["files"])
+router = APIRouter(prefix=API_PREFIX, tags=["files"])
 
 _UPLOAD_BODY = {
     "required": True,

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import (
     EditMessageRequest,
     EventPage,
@@ -27,7 +27,7 @@ from hallway.domain import (
     reactions,
 )
 
-router = APIRouter(tags=["messages"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["messages"], responses=ERRORS)
 
 
 def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import People, Person
 from hallway.domain import accounts
 
-router = APIRouter(tags=["people"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["people"], responses=ERRORS)
 
 
 @router.get("/users", response_model=People)

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import SearchPage
 from hallway.domain import message_search
 
-router = APIRouter(tags=["search"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["search"], responses=ERRORS)
 
 
 @router.get("/search", response_model=SearchPage, summary="Search messages")
