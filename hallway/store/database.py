@@ -5,7 +5,7 @@ Domain code executes statements on a `Connection` from `Database.read()`, `write
 (asyncpg). SQLite runs through SQLAlchemy's plain engine (the standard library's sqlite3),
 called on the event loop's own thread: a local SQLite statement in WAL mode takes
 microseconds, less than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a
-greenlet per call (measured: an empty write transaction took 371 us through it and ~100 us
+greenlet per call (measured: an empty write transaction took 371 us through it and 118 us
 without it; docs/benchmarks.md). This is the one-process laptop mode; scaled-out
 deployments use PostgreSQL.
 """
@@ -18,9 +18,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, TypeVarTuple, overload
 
 import orjson
-from sqlalchemy import (
-    Connection as SyncConnection,
-)
+from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
     CursorResult,
     Engine,
