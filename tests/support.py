@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,25 @@ async def drop_run_database(url: str, name: str) -> None:
     async with engine.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await engine.dispose()
+
+
+async def insert_channel(db: Database, at: datetime) -> str:
+    """A new company's empty channel, written straight to the tables (for store-level tests
+    that need a conversation but no people)."""
+    company_id, conversation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.write() as conn:
+        await conn.execute(t.companies.insert().values(id=company_id, name="Acme", created_at=at))
+        await conn.execute(
+            t.conversations.insert().values(
+                id=conversation_id,
+                company_id=company_id,
+                kind="channel",
+                last_seq=0,
+                last_activity_at=at,
+                created_at=at,
+            )
+        )
+    return conversation_id
 
 
 def unique_email(name: str = "person") -> str:

@@ -22,6 +22,7 @@ from tests.support import (
     TEST_DATABASE_URL,
     create_run_database,
     drop_run_database,
+    insert_channel,
     run_database_url,
 )
 
@@ -108,20 +109,7 @@ async def test_the_search_index_goes_down_and_up_with_the_messages_in_it(db: Dat
         else {"search_vector", "ix_messages_search", "ix_messages_created"}
     )
     assert await search_objects(db) == everything
-    now = utcnow()
-    company_id, conversation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    async with db.write() as conn:
-        await conn.execute(companies.insert().values(id=company_id, name="Acme", created_at=now))
-        await conn.execute(
-            conversations.insert().values(
-                id=conversation_id,
-                company_id=company_id,
-                kind="channel",
-                last_seq=0,
-                last_activity_at=now,
-                created_at=now,
-            )
-        )
+    conversation_id = await insert_channel(db, utcnow())
     await add_message(db, conversation_id, 1, "needle before")
 
     await migrate(db, "downgrade", "0002")

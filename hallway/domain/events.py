@@ -17,23 +17,26 @@ from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.store.database import Connection
+from hallway.store.prepared import Prepared
 from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
 MAX_SEQ = 2**63 - 1  # seqs are BIGINT; a larger number cannot even be compared with one
 
 
-# Built once: they run for every durable change.
-_NEXT_SEQ = (
+# Prepared once: they run for every durable change.
+_next_seq = (
     update(conversations)
     .where(conversations.c.id == bindparam("cid"))
     .values(last_seq=conversations.c.last_seq + 1)
     .returning(conversations.c.last_seq)
 )
-_NEXT_SEQ_WITH_ACTIVITY = _NEXT_SEQ.values(last_activity_at=bindparam("now"))
+_next_seq_with_activity = _next_seq.values(last_activity_at=bindparam("now"))
+_NEXT_SEQ = Prepared(_next_seq)
+_NEXT_SEQ_WITH_ACTIVITY = Prepared(_next_seq_with_activity)
 # The send's: the membership check rides along instead of costing a statement of its own.
-_NEXT_SEQ_AS_MEMBER = _NEXT_SEQ_WITH_ACTIVITY.where(MEMBER_CONVERSATION)
-_INSERT_EVENT = events.insert()
+_NEXT_SEQ_AS_MEMBER = Prepared(_next_seq_with_activity.where(MEMBER_CONVERSATION))
+_INSERT_EVENT = Prepared(events.insert())
 
 
 async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool = False) -> int:
@@ -43,22 +46,22 @@ async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool 
     conversation until commit, so concurrent writers get consecutive seqs and no gaps.
     """
     if activity:
-        result = await tx.conn.execute(
-            _NEXT_SEQ_WITH_ACTIVITY, {"cid": conversation_id, "now": tx.now}
-        )
+        rows = await tx.conn.run(_NEXT_SEQ_WITH_ACTIVITY, {"cid": conversation_id, "now": tx.now})
     else:
-        result = await tx.conn.execute(_NEXT_SEQ, {"cid": conversation_id})
-    return int(result.scalar_one())
+        rows = await tx.conn.run(_NEXT_SEQ, {"cid": conversation_id})
+    if not rows:
+        raise NotFound(CONVERSATION_NOT_FOUND)
+    return int(rows[0][0])
 
 
 async def allocate_member_seq(tx: Transaction, actor: Actor, conversation_id: str) -> int:
     """allocate_seq (with activity) in a conversation the actor takes part in; NotFound
     otherwise, exactly as conversation_for_member would answer."""
     params = {**member_params(actor, conversation_id), "now": tx.now}
-    seq = (await tx.conn.execute(_NEXT_SEQ_AS_MEMBER, params)).scalar()
-    if seq is None:
+    rows = await tx.conn.run(_NEXT_SEQ_AS_MEMBER, params)
+    if not rows:
         raise NotFound(CONVERSATION_NOT_FOUND)
-    return int(seq)
+    return int(rows[0][0])
 
 
 def remember_event(
@@ -74,7 +77,7 @@ async def log_event(
     tx: Transaction, conversation_id: str, seq: int, kind: str, data: dict[str, Any]
 ) -> Event:
     """Record an event under a seq from allocate_seq; it is published after commit."""
-    await tx.conn.execute(
+    await tx.conn.run(
         _INSERT_EVENT,
         {
             "conversation_id": conversation_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +20,13 @@ from hallway.domain.cursors import decode_number_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.message_views import (
     MESSAGE_COLUMNS,
+    MessageRow,
     message_dict,
     message_views,
     needs_lookups,
 )
+from hallway.store.prepared import Prepared
 from hallway.store.tables import conversations, messages
-from hallway.store.types import AnyRow
 
 MAX_PAGE = 100
 
@@ -65,10 +67,11 @@ def _page_query(*, before: bool) -> Select[Any]:
     )
 
 
-_PAGE = {False: _page_query(before=False), True: _page_query(before=True)}
+_PAGE = {False: Prepared(_page_query(before=False)), True: Prepared(_page_query(before=True))}
+_LAST_SEQ = -1  # the position of conversation_last_seq in _PAGE's rows
 
 
-def _messages_of(rows: list[AnyRow], limit: int) -> list[AnyRow]:
+def _messages_of(rows: Sequence[MessageRow], limit: int) -> list[MessageRow]:
     """The window's messages from _PAGE's rows: at most `limit`, the newest ones."""
     return [r for r in rows if r[0] is not None][-limit:]  # r[0]: the message id
 
@@ -87,7 +90,7 @@ async def message_page(
         # Their files and reactions must come from the window's snapshot (or a client
         # would count a reaction twice: in the page and again after last_seq).
         async with ctx.db.read() as conn:
-            rows = list(await conn.execute(query, params))
+            rows = list(await conn.execute(query.statement, params))
             views = await message_views(conn, actor, _messages_of(rows, limit), ctx.links)
     else:
         views = [message_dict(r) for r in _messages_of(rows, limit)]
@@ -98,7 +101,7 @@ async def message_page(
         messages=views,
         next_cursor=encode_cursor("seq", views[0]["seq"]) if has_more else None,
         has_more=has_more,
-        last_seq=int(rows[0].conversation_last_seq),
+        last_seq=int(rows[0][_LAST_SEQ]),
     )
 
 

@@ -20,6 +20,7 @@ from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection
+from hallway.store.prepared import Prepared
 from hallway.store.tables import conversations, events, messages
 
 CREATED = "message.created"
@@ -39,7 +40,10 @@ def _insert_message(dialect: Any) -> Insert:
     return statement
 
 
-_INSERT_MESSAGE = {"sqlite": _insert_message(sqlite), "postgresql": _insert_message(postgresql)}
+_INSERT_MESSAGE = {
+    "sqlite": Prepared(_insert_message(sqlite)),
+    "postgresql": Prepared(_insert_message(postgresql)),
+}
 
 
 def _send_in_one_statement() -> Insert:
@@ -91,7 +95,7 @@ def _send_in_one_statement() -> Insert:
     )
 
 
-_SEND_IN_ONE_STATEMENT = _send_in_one_statement()
+_SEND_IN_ONE_STATEMENT = Prepared(_send_in_one_statement())
 
 
 class _Repeat(Exception):
@@ -131,7 +135,7 @@ async def _store(
     stored, or None when its client_msg_id was used before (nothing is written then)."""
     message = {**row, "attachments": [], "reactions": []}
     conversation_id = row["conversation_id"]
-    if (await tx.conn.execute(_INSERT_MESSAGE[tx.conn.dialect.name], row)).first() is None:
+    if not await tx.conn.run(_INSERT_MESSAGE[tx.conn.dialect.name], row):
         return None
     message["attachments"] = await claim_attachments(
         tx,
@@ -157,10 +161,10 @@ async def _send_plain_on_postgresql(
             message = {**row, "attachments": [], "reactions": []}
             params.update({f"message_{name}": value for name, value in row.items()})
             params["payload"] = message
-            seq = (await tx.conn.execute(_SEND_IN_ONE_STATEMENT, params)).scalar()
-            if seq is None:
+            stored = await tx.conn.run(_SEND_IN_ONE_STATEMENT, params)
+            if not stored:
                 raise NotFound(CONVERSATION_NOT_FOUND)
-            message["seq"] = seq
+            seq = message["seq"] = stored[0][0]
             remember_event(tx, conversation_id, seq, CREATED, message)
     except IntegrityError as exc:
         if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):

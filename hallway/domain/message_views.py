@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -38,9 +39,13 @@ attribute access costs about 0.9 us (SQLAlchemy 2.1), and a page of 50 messages 
 attributes."""
 _ID, _HAS_FILES, _HAS_REACTIONS = 0, 10, 11
 
+MessageRow = Sequence[Any]
+"""A row that starts with MESSAGE_COLUMNS: a SQLAlchemy Row, or a hot statement's tuple
+(hallway.store.prepared)."""
+
 
 def message_dict(
-    row: AnyRow,
+    row: MessageRow,
     *,
     attachment_list: list[dict[str, Any]] | None = None,
     reaction_list: list[dict[str, Any]] | None = None,
@@ -131,13 +136,13 @@ async def load_reactions(
     return found
 
 
-def needs_lookups(rows: list[AnyRow]) -> bool:
+def needs_lookups(rows: Sequence[MessageRow]) -> bool:
     """Whether message_views has files or reactions to look up for these rows."""
     return any(r[_HAS_FILES] or r[_HAS_REACTIONS] for r in rows)
 
 
 async def message_views(
-    conn: Connection, actor: Actor, rows: list[AnyRow], links: FileLinks
+    conn: Connection, actor: Actor, rows: Sequence[MessageRow], links: FileLinks
 ) -> list[dict[str, Any]]:
     """Rows that start with MESSAGE_COLUMNS as messages, with their files and reactions."""
     with_files = [r[_ID] for r in rows if r[_HAS_FILES]]

@@ -23,7 +23,6 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Executable,
-    Row,
     create_engine,
     event,
     make_url,
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
+from hallway.store.prepared import Prepared, PreparedRow
 from hallway.store.sqlite_checkpoint import Checkpointer
 
 _Ts = TypeVarTuple("_Ts")
@@ -52,11 +52,12 @@ class Connection:
     """A connection inside one of Database's transactions, whatever the engine: a plain
     SQLAlchemy connection on SQLite, an asyncio one on PostgreSQL."""
 
-    __slots__ = ("_async", "_sync", "dialect")
+    __slots__ = ("_async", "_autocommit", "_sync", "dialect")
 
-    def __init__(self, conn: SyncConnection | AsyncConnection) -> None:
+    def __init__(self, conn: SyncConnection | AsyncConnection, *, autocommit: bool = False) -> None:
         self._sync = conn if isinstance(conn, SyncConnection) else None
         self._async = conn if isinstance(conn, AsyncConnection) else None
+        self._autocommit = autocommit
         self.dialect: Dialect = conn.dialect
 
     @overload
@@ -78,6 +79,21 @@ class Connection:
             return self._sync.execute(statement, parameters)
         assert self._async is not None
         return await self._async.execute(statement, parameters)
+
+    async def run(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
+        """A hot statement's rows. On the driver itself wherever that keeps the transaction's
+        meaning: always on SQLite (Database issues BEGIN itself), and on PostgreSQL for a
+        statement that commits by itself. Inside a PostgreSQL transaction the same SQL and
+        values go through SQLAlchemy's connection, whose driver adapter begins the
+        transaction with its first statement."""
+        if self._sync is not None:
+            driver = self._sync.connection.driver_connection
+            return prepared.run_sqlite(driver, self.dialect, parameters)  # type: ignore[arg-type]
+        assert self._async is not None
+        if self._autocommit:
+            raw = await self._async.get_raw_connection()
+            return await prepared.run_asyncpg(raw.driver_connection, self.dialect, parameters)
+        return await prepared.run_in_sqlalchemy(self._async, parameters)
 
     async def driver_connection(self) -> Any:
         """The driver's own connection (sqlite3 or asyncpg), for what SQLAlchemy does not
@@ -166,15 +182,15 @@ class Database:
             yield Connection(conn)
 
     async def read_statement(
-        self, statement: Executable, params: Mapping[str, Any]
-    ) -> list[Row[Any]]:
-        """The rows of one query. One statement reads one snapshot by itself, so on
-        PostgreSQL it runs without a transaction: no BEGIN and COMMIT round trips."""
+        self, prepared: Prepared, params: Mapping[str, Any]
+    ) -> list[PreparedRow]:
+        """The rows of one query. One statement reads one snapshot by itself, so it runs
+        without a transaction: on PostgreSQL no BEGIN and COMMIT round trips."""
         if self._sqlite is not None:
             with self._sqlite.connect() as sync_conn:
-                return list(sync_conn.execute(statement, params))
+                return await Connection(sync_conn).run(prepared, params)
         async with self._single.connect() as conn:
-            return list(await conn.execute(statement, params))
+            return await Connection(conn, autocommit=True).run(prepared, params)
 
     @asynccontextmanager
     async def write(self, *, one_statement: bool = False) -> AsyncIterator[Connection]:
@@ -186,7 +202,7 @@ class Database:
             assert self._async is not None
             if one_statement:
                 async with self._single.connect() as conn:
-                    yield Connection(conn)
+                    yield Connection(conn, autocommit=True)
                 return
             async with self._async.begin() as conn:
                 yield Connection(conn)

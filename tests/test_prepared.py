@@ -1,0 +1,116 @@
+"""Hot statements run on the driver (hallway.store.prepared) answer and store exactly what
+the same statements do through SQLAlchemy, on SQLite and on PostgreSQL, inside a
+transaction and in a statement that commits by itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, exists, literal, select
+from sqlalchemy.exc import ArgumentError, IntegrityError
+
+from hallway.config import Settings
+from hallway.store.database import Database
+from hallway.store.prepared import Prepared
+from hallway.store.tables import conversations, events
+from tests.support import insert_channel
+
+pytestmark = pytest.mark.anyio
+
+MOMENT = datetime(2026, 12, 1, 21, 30, 15, 123456, tzinfo=UTC)
+
+INSERT_EVENT = Prepared(events.insert())
+EVENTS_OF = Prepared(
+    select(
+        events.c.seq,
+        events.c.kind,
+        events.c.payload,
+        events.c.created_at,
+        literal("constant").label("carried"),
+        exists().where(conversations.c.id == events.c.conversation_id).label("has_conversation"),
+    )
+    .where(events.c.conversation_id == bindparam("cid"))
+    .order_by(events.c.seq)
+)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.effective_database_url)
+    yield database
+    await database.dispose()
+
+
+def event(conversation_id: str, seq: int, **payload: object) -> dict[str, object]:
+    return {
+        "conversation_id": conversation_id,
+        "seq": seq,
+        "kind": "message.created",
+        "payload": {"body": "héllo", "at": MOMENT, **payload},
+        "created_at": MOMENT + timedelta(seconds=seq),
+    }
+
+
+async def test_rows_match_sqlalchemys_and_values_round_trip(db: Database) -> None:
+    cid = await insert_channel(db, MOMENT)
+    async with db.write() as conn:
+        await conn.run(INSERT_EVENT, event(cid, 1))
+        await conn.run(INSERT_EVENT, event(cid, 2, n=[1, None]))
+
+    prepared_rows = await db.read_statement(EVENTS_OF, {"cid": cid})
+    async with db.read() as conn:
+        through_sqlalchemy = [
+            tuple(r) for r in await conn.execute(EVENTS_OF.statement, {"cid": cid})
+        ]
+        in_a_transaction = await conn.run(EVENTS_OF, {"cid": cid})
+
+    assert prepared_rows == through_sqlalchemy == in_a_transaction
+    first, second = prepared_rows
+    # JSON went in as an object and comes out as one, datetimes in UTC 'Z' form inside it.
+    assert first[2] == {"body": "héllo", "at": "2026-12-01T21:30:15.123456Z"}
+    assert second[2]["n"] == [1, None]
+    assert first[3] == MOMENT + timedelta(seconds=1)
+    assert first[3].tzinfo is not None
+    assert first[4:] == ("constant", True)
+
+
+async def test_a_statement_that_commits_by_itself(db: Database) -> None:
+    cid = await insert_channel(db, MOMENT)
+    async with db.write(one_statement=True) as conn:
+        await conn.run(INSERT_EVENT, event(cid, 7))
+    assert [r[0] for r in await db.read_statement(EVENTS_OF, {"cid": cid})] == [7]
+
+
+async def test_rolled_back_with_its_transaction(db: Database) -> None:
+    cid = await insert_channel(db, MOMENT)
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await conn.run(INSERT_EVENT, event(cid, 1))
+            raise RuntimeError("undo")
+    assert await db.read_statement(EVENTS_OF, {"cid": cid}) == []
+
+
+@pytest.mark.parametrize("one_statement", [False, True])
+async def test_constraint_violation_is_sqlalchemys_integrity_error(
+    db: Database, one_statement: bool
+) -> None:
+    cid = await insert_channel(db, MOMENT)
+    async with db.write() as conn:
+        await conn.run(INSERT_EVENT, event(cid, 1))
+    with pytest.raises(IntegrityError):
+        async with db.write(one_statement=one_statement) as conn:
+            await conn.run(INSERT_EVENT, event(cid, 1, again=True))
+    (only,) = await db.read_statement(EVENTS_OF, {"cid": cid})
+    assert "again" not in only[2]
+
+
+async def test_a_missing_parameter_is_refused_before_anything_runs(db: Database) -> None:
+    cid = await insert_channel(db, MOMENT)
+    incomplete = event(cid, 1)
+    del incomplete["kind"]
+    with pytest.raises(ArgumentError, match="kind"):
+        async with db.write() as conn:
+            await conn.run(INSERT_EVENT, incomplete)
+    assert await db.read_statement(EVENTS_OF, {"cid": cid}) == []
