@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=int, default=15_000)
     parser.add_argument("--history-messages", type=int, default=1_000_000)
     parser.add_argument("--history-pages", type=int, default=2000)
+    parser.add_argument(
+        "--history-processes",
+        type=int,
+        default=2,
+        help="history: the 10 readers also spread over this many server processes (1: not)",
+    )
     parser.add_argument("--search-messages", type=int, default=1_000_000)
     parser.add_argument("--search-rounds", type=int, default=100, help="queries per kind")
     return parser

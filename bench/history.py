@@ -2,7 +2,9 @@
 
 Keyset paging on seq must make the deepest page cost what the newest does. Figures: the
 time of the first (newest) and the last (oldest) page, and pages/s for one reader following
-next_cursor and for 10 readers at once, each scrolling from a different depth.
+next_cursor and for 10 readers at once, each scrolling from a different depth: on one server
+process, then spread over `--history-processes` processes on the same database (as behind a
+load balancer; with the Redis broker, as such a deployment runs).
 """
 
 from __future__ import annotations
@@ -58,7 +60,26 @@ async def _scroll(http: Http, path: str, before: int | None, pages: int) -> list
     return times
 
 
-async def measure(stack: Stack, count: int, pages: int) -> Result:
+async def _readers(ports: list[int], token: str, path: str, count: int, pages: int) -> float:
+    """Pages/s of READERS readers at once, each scrolling back from a different depth,
+    reader k on ports[k % len(ports)]."""
+    readers = [Http(ports[k % len(ports)], token) for k in range(READERS)]
+    depths = [count - k * (count // READERS) + 1 for k in range(READERS)]
+    started = time.monotonic()
+    try:
+        scrolled = await asyncio.gather(
+            *(
+                _scroll(h, path, depth, pages // READERS)
+                for h, depth in zip(readers, depths, strict=True)
+            )
+        )
+    finally:
+        for h in readers:
+            h.close()
+    return sum(len(s) for s in scrolled) / (time.monotonic() - started)
+
+
+async def measure(stack: Stack, count: int, pages: int, processes: int) -> Result:
     room, seed_seconds = await _seeded(stack, count)
     path = f"/api/v1/conversations/{room.conversation_id}/messages"
     token = room.people[0].token
@@ -75,20 +96,14 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
             cpu_per_page = (server.usage()[0] - cpu_before) / len(one_reader)
         finally:
             http.close()
-        readers = [Http(server.port, token) for _ in range(READERS)]
-        depths = [count - i * (count // READERS) + 1 for i in range(READERS)]
-        started = time.monotonic()
-        try:
-            scrolled = await asyncio.gather(
-                *(
-                    _scroll(h, path, depth, pages // READERS)
-                    for h, depth in zip(readers, depths, strict=True)
-                )
-            )
-        finally:
-            for h in readers:
-                h.close()
-        many_rate = sum(len(s) for s in scrolled) / (time.monotonic() - started)
+        many_rate = await _readers([server.port], token, path, count, pages)
+    spread_rate = None
+    if processes > 1:
+        several = Stack(stack.backend, stack.data_dir, redis=True)
+        with hallway_servers(several, processes) as servers:
+            ports = [s.port for s in servers]
+            await _readers(ports, token, path, count, READERS * 5)  # warm up
+            spread_rate = await _readers(ports, token, path, count, pages)
     first_ms = percentile(first, 50) * 1000
     last_ms = percentile(last, 50) * 1000
     figures = {
@@ -102,14 +117,17 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
         f"pages_per_s_{READERS}_readers": round(many_rate),
         **{f"page_{k}": v for k, v in latency_ms(one_reader).items()},
     }
-    best = max(one_rate, many_rate)
+    rates = f"{round(one_rate):,} pages/s (1 reader), {round(many_rate):,} ({READERS} readers)"
+    if spread_rate is not None:
+        figures[f"pages_per_s_{READERS}_readers_{processes}_processes"] = round(spread_rate)
+        rates += f", {round(spread_rate):,} ({READERS} readers, {processes} processes)"
+    best = max(one_rate, many_rate, spread_rate or 0.0)
     return Result(
         "history",
         stack.label,
         f"{count:,} messages, limit {LIMIT}",
         figures,
-        f"{round(one_rate):,} pages/s (1 reader), {round(many_rate):,} pages/s "
-        f"({READERS} readers); first page {first_ms:.2f} ms, last {last_ms:.2f} ms; "
+        f"{rates}; first page {first_ms:.2f} ms, last {last_ms:.2f} ms; "
         f"server {1000 * cpu_per_page:.2f} ms CPU/page",
         ">= 1,000 pages/s, last page <= 2x first",
         best >= TARGET_PAGES_PER_S and last_ms <= 2 * first_ms,
@@ -117,4 +135,7 @@ async def measure(stack: Stack, count: int, pages: int) -> Result:
 
 
 async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
-    return [await measure(stack, args.history_messages, args.history_pages) for stack in stacks]
+    return [
+        await measure(stack, args.history_messages, args.history_pages, args.history_processes)
+        for stack in stacks
+    ]
