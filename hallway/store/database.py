@@ -7,7 +7,8 @@ called on the event loop's own thread: a local SQLite statement in WAL mode take
 microseconds, less than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a
 greenlet per call (measured: an empty write transaction took 371 us through it and 118 us
 without it; docs/benchmarks.md). This is the one-process laptop mode; scaled-out
-deployments use PostgreSQL.
+deployments use PostgreSQL. The few statements every send and history window runs go
+through `Connection.run` with a `Prepared` statement instead (hallway.store.prepared).
 """
 
 from __future__ import annotations
