@@ -44,12 +44,15 @@ class Prepared:
 
     def __init__(self, statement: ExecutableReturnsRows) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(dialect.name)
+        """Compiled once per dialect and driver, not per engine: every Database configures
+        its engines alike (the JSON serializer the JSON columns' processors carry)."""
+        key = (dialect.name, dialect.driver)
+        found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[dialect.name] = _compile(self.statement, dialect)
+            found = self._compiled[key] = _compile(self.statement, dialect)
         return found
 
     def _values(self, compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
