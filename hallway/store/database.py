@@ -87,14 +87,12 @@ class Connection:
         statement that commits by itself. Inside a PostgreSQL transaction the same SQL and
         values go through SQLAlchemy's connection, whose driver adapter begins the
         transaction with its first statement."""
+        if self._async is not None and not self._autocommit:
+            return await prepared.run_in_sqlalchemy(self._async, parameters)
+        driver = await self.driver_connection()
         if self._sync is not None:
-            driver = self._sync.connection.driver_connection
-            return prepared.run_sqlite(driver, self.dialect, parameters)  # type: ignore[arg-type]
-        assert self._async is not None
-        if self._autocommit:
-            raw = await self._async.get_raw_connection()
-            return await prepared.run_asyncpg(raw.driver_connection, self.dialect, parameters)
-        return await prepared.run_in_sqlalchemy(self._async, parameters)
+            return prepared.run_sqlite(driver, self.dialect, parameters)
+        return await prepared.run_asyncpg(driver, self.dialect, parameters)
 
     async def driver_connection(self) -> Any:
         """The driver's own connection (sqlite3 or asyncpg), for what SQLAlchemy does not

@@ -55,7 +55,9 @@ class Prepared:
             found = self._compiled[key] = _compile(self.statement, dialect)
         return found
 
-    def _values(self, compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+    def _bound(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[_Compiled, list[Any]]:
+        """The compiled statement and its placeholders' values, converted for the driver."""
+        compiled = self._for(dialect)
         try:
             values = [
                 params[name] if name in params else compiled.constants[name]
@@ -65,13 +67,12 @@ class Prepared:
             raise exc.ArgumentError(f"no value for bind parameter {missing}") from None
         for at, process in compiled.bind_processors:
             values[at] = process(values[at])
-        return values
+        return compiled, values
 
     def run_sqlite(
         self, conn: sqlite3.Connection, dialect: Dialect, params: Mapping[str, Any]
     ) -> list[PreparedRow]:
-        compiled = self._for(dialect)
-        values = self._values(compiled, params)
+        compiled, values = self._bound(dialect, params)
         try:
             rows = conn.execute(compiled.sql, values).fetchall()
         except sqlite3.Error as error:
@@ -81,8 +82,7 @@ class Prepared:
     async def run_asyncpg(
         self, conn: asyncpg.Connection, dialect: Dialect, params: Mapping[str, Any]
     ) -> list[PreparedRow]:
-        compiled = self._for(dialect)
-        values = self._values(compiled, params)
+        compiled, values = self._bound(dialect, params)
         try:
             rows = await conn.fetch(compiled.sql, *values)
         except asyncpg.IntegrityConstraintViolationError as error:
@@ -99,8 +99,7 @@ class Prepared:
         """The same SQL and values through SQLAlchemy's own connection: inside a PostgreSQL
         transaction, whose BEGIN SQLAlchemy's driver adapter issues with the first statement
         it runs."""
-        compiled = self._for(conn.dialect)
-        values = self._values(compiled, params)
+        compiled, values = self._bound(conn.dialect, params)
         result = await conn.exec_driver_sql(compiled.sql, tuple(values))
         rows = result.fetchall() if result.returns_rows else []
         return _processed(rows, compiled.result_processors)
