@@ -33,6 +33,28 @@ async def test_framework_errors_have_the_shape(directory: Directory) -> None:
     error_of(await admin.get("/api/v1/conversations/no-such-id"), 404, "not_found")
 
 
+async def test_the_web_client_mount_leaves_unknown_api_requests_to_the_router(
+    directory: Directory,
+) -> None:
+    """The client's files are served at /, but a path or method the API lacks is the API's
+    own 404 or 405, not StaticFiles' answer."""
+    admin = await directory.company()
+    client = directory.client
+    error_of(await client.post("/api/v1/no-such-route"), 404, "not_found")
+    error_of(await client.get("/api/v1/index.html"), 404, "not_found")
+    r = await admin.delete("/api/v1/conversations")
+    error_of(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["allow"]
+    r = await client.put("/healthz")
+    error_of(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "GET"
+    error_of(await client.post("/"), 404, "not_found")
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert (await client.head("/app.css")).status_code == 200
+
+
 async def test_validation_errors_list_every_field(directory: Directory) -> None:
     admin = await directory.company()
     r = await admin.post("/api/v1/conversations", json={"kind": "nope", "member_ids": "x", "z": 1})

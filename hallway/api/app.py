@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
 from hallway.api.realtime_transport import HUB_STATE_KEY
 from hallway.api.routes import auth, conversations, files, messages, ops, people, search
+from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
@@ -114,5 +114,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     if (WEB_DIR / "index.html").exists():
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        app.router.routes.append(WebClientMount(WEB_DIR))
     return app
