@@ -19,12 +19,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, e2e, fanout, history, search, send
+from bench import connections, disk, e2e, fanout, history, search, send
 from bench.server import BACKENDS, Stack
 from bench.stats import Result
 
 Scenario = Callable[[list[Stack], argparse.Namespace], Awaitable[list[Result]]]
 SCENARIOS: dict[str, Scenario] = {
+    "disk": disk.run,
     "send": send.run,
     "e2e": e2e.run,
     "fanout": fanout.run,
