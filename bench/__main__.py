@@ -107,7 +107,7 @@ def markdown_rows(results: list[Result]) -> str:
             r.target,
             met,
             load,
-            f"`python -m bench {r.scenario}`",
+            f"`{r.command}`",
         )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -122,6 +122,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> list[Result]:
         found = await SCENARIOS[name](stacks, args)
         for result in found:
             result.load_average = round(os.getloadavg()[0], 2)
+            result.command = f"python -m bench {name}"
         print_table(found)
         results.extend(found)
     return results

@@ -40,6 +40,8 @@ class Result:
     # The machine's 1-minute load average when the scenario ended: other work on this
     # 2-core machine shows here, and in the figures.
     load_average: float | None = None
+    # The `python -m bench` scenario that measured it (the row's names are for reading).
+    command: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,4 +53,5 @@ class Result:
             "target": self.target,
             "met": self.met,
             "load_average": self.load_average,
+            "command": self.command,
         }
