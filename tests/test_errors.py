@@ -44,7 +44,9 @@ async def test_the_web_client_mount_leaves_unknown_api_requests_to_the_router(
     error_of(await client.get("/api/v1/index.html"), 404, "not_found")
     r = await admin.delete("/api/v1/conversations")
     error_of(r, 405, "method_not_allowed")
-    assert "POST" in r.headers["allow"]
+    assert r.headers["allow"] == "GET, POST"
+    r = await admin.put("/api/v1/conversations/some-id/messages")
+    assert r.headers["allow"] == "GET, POST"
     r = await client.put("/healthz")
     error_of(r, 405, "method_not_allowed")
     assert r.headers["allow"] == "GET"

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from hallway.domain.errors import (
     Conflict,
@@ -98,12 +100,24 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method the path takes. Starlette's 405 names only the methods of the first
+    route that matched the path, and the API has one route per method."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(
-        exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-    )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405 and headers and "Allow" in headers:
+        headers = {**headers, "Allow": _allowed_methods(request)}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
