@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # concurrent requests a burst reconnects (10 history readers: 165 pages/s at 4, 368 at 12).
     db_pool_size: int = Field(default=8, ge=1)
 
+    # One log line per HTTP request (uvicorn's access log). Off by default: it cost a fifth
+    # of the send rate at 10 at a time (docs/benchmarks.md), and behind a load balancer
+    # that logs requests the line is written twice.
+    access_log: bool = False
+
     # Realtime
     ws_send_buffer_bytes: int = Field(default=1_048_576, ge=16_384)
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)

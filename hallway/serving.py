@@ -54,6 +54,7 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         host=listen.host,
         port=listen.port,
         log_level=listen.log_level,
+        access_log=settings.access_log,
         http=HallwayHttpProtocol,
         ws=RealtimeWebSocketProtocol,
         # Client frames are small (a token, a subscribe); uvicorn's default is 16 MiB.

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from fastapi import FastAPI
@@ -218,11 +218,16 @@ class ServerProcess:
     """`hallway serve` in its own process on a free port: real HTTP, real WebSockets."""
 
     def __init__(
-        self, env: dict[str, str], port: int | None = None, args: Sequence[str] = ()
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        args: Sequence[str] = (),
+        stdout: IO[bytes] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.env = {**os.environ, **env}
         self.args = list(args)
+        self.stdout = stdout
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -247,6 +252,7 @@ class ServerProcess:
                 *self.args,
             ],
             env=self.env,
+            stdout=self.stdout,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -135,6 +135,21 @@ def test_serve_no_migrate_refuses_an_unmigrated_database(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("access_log", [None, "true"])
+def test_serve_logs_each_request_only_when_asked(tmp_path: Path, access_log: str | None) -> None:
+    env = fresh_env(tmp_path)
+    if access_log is not None:
+        env["HALLWAY_ACCESS_LOG"] = access_log
+    with (tmp_path / "stdout.log").open("wb") as stdout:
+        server = ServerProcess(env, args=["--log-level", "info"], stdout=stdout).start()
+        try:
+            assert httpx.get(f"{server.base_url}/healthz").status_code == 200
+        finally:
+            server.stop()
+    logged = (tmp_path / "stdout.log").read_text()
+    assert ('"GET /healthz HTTP/1.1" 200' in logged) is (access_log is not None)
+
+
 @pytest.mark.parametrize("workers", ["2", "0", "two"])
 def test_serve_workers_need_postgresql_and_redis(tmp_path: Path, workers: str) -> None:
     result = run_cli(fresh_env(tmp_path), "serve", "--workers", workers, "--port", "1")
