@@ -8,9 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from hallway.domain.errors import (
     Conflict,
@@ -103,10 +102,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> str:
     """Every method the path takes. Starlette's 405 names only the methods of the first
     route that matched the path, and the API has one route per method."""
-    path = get_route_path(request.scope)
     methods: set[str] = set()
     for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+        if not isinstance(route, Route) or not route.methods:
+            continue
+        if route.matches(request.scope)[0] is not Match.NONE:
             methods |= route.methods
     return ", ".join(sorted(methods))
 

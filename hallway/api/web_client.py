@@ -27,6 +27,7 @@ class WebClientMount(Mount):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] not in _READS:
             return Match.NONE, {}
+        # The path as Starlette's routing sees it (without a root_path), as Mount matches it.
         if get_route_path(scope).startswith("/api/"):
             return Match.NONE, {}
         return super().matches(scope)
