@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from functools import partial
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 import pytest
-from anyio.from_thread import start_blocking_portal
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hallway.api.app import create_app
 from hallway.config import Settings
+from tests.fuzz_support import (
+    CONVERSATION_FIELDS,
+    FUZZ,
+    MESSAGE_FIELDS,
+    Call,
+    assert_handled,
+    bodies_with,
+    calling,
+    signed_up,
+    texts,
+)
 from tests.support import Directory, ServerProcess, error_of, named_fields, send, unique_email
 
 pytestmark = pytest.mark.anyio
@@ -244,104 +251,11 @@ async def test_overlong_ids_are_simply_not_found(directory: Directory) -> None:
 
 # --- random input ---------------------------------------------------------------------------
 
-# Strings that have broken parsers and databases before, mixed in with arbitrary text.
-NASTY = ["", " ", "\x00", "a\x00b", "²", "9" * 30, "-1", "null", "x" * 20_000, "é\u200b\ufeff"]
-texts = st.text(max_size=30) | st.sampled_from(NASTY)
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=2**63 - 2, max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | texts,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-MESSAGE_FIELDS = ["body", "client_msg_id", "thread_root_id", "attachment_ids"]
-CONVERSATION_FIELDS = ["kind", "title", "member_ids"]
-
-
-def bodies_with(fields: list[str]) -> st.SearchStrategy[Any]:
-    """Objects using the real field names (so that input reaches the domain), or any JSON."""
-    known = st.dictionaries(st.sampled_from(fields), json_values, max_size=len(fields))
-    plausible = st.fixed_dictionaries(
-        {},
-        optional={
-            f: texts | st.lists(texts, max_size=3) | st.sampled_from(["direct", "group"])
-            for f in fields
-        },
-    )
-    return known | plausible | json_values
-
-
-Call = Callable[..., httpx.Response]
-
 
 @pytest.fixture
 def call(settings: Settings) -> Iterator[Call]:
-    """A synchronous way to call the app (hypothesis drives plain functions): the app runs
-    on an event loop in a helper thread, for this test's stack."""
-    app = create_app(settings)
-    with (
-        start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
-    ):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        client = httpx.AsyncClient(transport=transport, base_url="http://hallway.test")
-
-        def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
-            return portal.call(partial(client.request, method, url, **kwargs))
-
+    with calling(create_app(settings)) as request:
         yield request
-        portal.call(client.aclose)
-
-
-def signed_up(call: Call) -> tuple[dict[str, str], str, str]:
-    """(headers of an admin, a colleague's id, a conversation of theirs)."""
-    account = {"email": unique_email("fuzz"), "password": "correct horse battery"}
-    r = call(
-        "POST",
-        "/api/v1/auth/signup",
-        json={**account, "company_name": "Fuzz", "display_name": "F"},
-    )
-    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    code = call("POST", "/api/v1/invites", json={}, headers=headers).json()["code"]
-    joined = call(
-        "POST",
-        "/api/v1/auth/join",
-        json={
-            "invite_code": code,
-            "email": unique_email("fuzz"),
-            "password": "correct horse battery",
-            "display_name": "Colleague",
-        },
-    )
-    colleague = joined.json()["user"]["id"]
-    conversation = call(
-        "POST",
-        "/api/v1/conversations",
-        json={"kind": "group", "member_ids": [colleague], "title": "fuzz"},
-        headers=headers,
-    ).json()["id"]
-    return headers, colleague, conversation
-
-
-def assert_handled(response: httpx.Response) -> None:
-    assert response.status_code < 500, response.text
-    if response.status_code >= 400:
-        body = response.json()
-        assert set(body) == {"error"}
-        assert set(body["error"]) == {"code", "message", "details"}
-
-
-FUZZ = hypothesis_settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 
 def test_random_message_bodies_never_crash(call: Call) -> None:

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
+from hallway.api.direct_route import DirectRoute
 from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import (
     EditMessageRequest,
@@ -28,6 +29,11 @@ from hallway.domain import (
 )
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"], responses=ERRORS)
+# Sends and history windows are most of the requests: DirectRoute serves them without
+# FastAPI's per-request dependency solving (hallway/api/direct_route.py).
+direct_router = APIRouter(
+    prefix=API_PREFIX, tags=["messages"], responses=ERRORS, route_class=DirectRoute
+)
 
 
 def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
@@ -40,7 +46,7 @@ def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-@router.post(
+@direct_router.post(
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=Message,
@@ -66,7 +72,7 @@ async def send_message(
     return _json(message, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
+@direct_router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
 async def message_history_page(
     conversation_id: str,
     ctx: Ctx,
