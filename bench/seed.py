@@ -19,6 +19,7 @@ from bench.server import SECRET
 from hallway.config import Settings
 from hallway.domain.actor import Actor
 from hallway.domain.tokens import issue_access_token
+from hallway.store import search_index
 from hallway.store.database import Database, dumps_json
 from hallway.store.tables import companies, conversations, events, messages, participants, users
 from hallway.store.types import utcnow
@@ -163,8 +164,8 @@ async def history(
     db: Database, room: Room, count: int, body: Callable[[int], str] = numbered_body
 ) -> None:
     """`count` messages (and their events) in the room, fast: COPY on PostgreSQL,
-    executemany on SQLite; then the conversation's last_seq. `body` makes message seq's
-    text."""
+    executemany on SQLite; then the conversation's last_seq, and on SQLite the search index.
+    `body` makes message seq's text."""
     async with db.write() as conn:
         if db.dialect == "postgresql":
             raw = await conn.driver_connection()
@@ -190,6 +191,8 @@ async def history(
             .where(conversations.c.id == room.conversation_id)
             .values(last_seq=count)
         )
+    # SQLite's search index, as the server's indexer would bring it up to date.
+    await search_index.index_pending(db, batch=50_000)
     if db.dialect == "postgresql":
         # Fresh statistics, as autovacuum would gather them in a while (committed: in a
         # rolled-back transaction ANALYZE leaves nothing behind).

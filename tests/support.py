@@ -26,6 +26,7 @@ from hallway.client import RealtimeClient
 from hallway.config import Settings
 from hallway.store import tables as t
 from hallway.store.database import Database
+from hallway.store.types import utcnow
 
 TEST_DATABASE_URL = os.environ.get("HALLWAY_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("HALLWAY_TEST_REDIS_URL")
@@ -106,6 +107,20 @@ async def insert_channel(db: Database, at: datetime) -> str:
             )
         )
     return conversation_id
+
+
+async def insert_message(db: Database, conversation_id: str, seq: int, body: str) -> None:
+    """A message written straight to its table (no event, no seq allocated)."""
+    async with db.write() as conn:
+        await conn.execute(
+            t.messages.insert().values(
+                id=str(uuid.uuid4()),
+                conversation_id=conversation_id,
+                seq=seq,
+                body=body,
+                created_at=utcnow(),
+            )
+        )
 
 
 def unique_email(name: str = "person") -> str:

@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
-from hallway.store import search
+from hallway.store import search, search_index
 from hallway.store.database import Database
 from hallway.store.migrate import alembic_config, upgrade_to_head
 from hallway.store.tables import companies, conversations, messages
@@ -23,6 +23,7 @@ from tests.support import (
     create_run_database,
     drop_run_database,
     insert_channel,
+    insert_message,
     run_database_url,
 )
 
@@ -77,20 +78,9 @@ async def search_objects(db: Database) -> set[str]:
     return await db.run_sync(_search_objects)
 
 
-async def add_message(db: Database, conversation_id: str, seq: int, body: str) -> None:
-    async with db.write() as conn:
-        await conn.execute(
-            messages.insert().values(
-                id=str(uuid.uuid4()),
-                conversation_id=conversation_id,
-                seq=seq,
-                body=body,
-                created_at=utcnow(),
-            )
-        )
-
-
 async def found(db: Database, word: str) -> list[str]:
+    if "message_search_progress" in await db.run_sync(lambda c: inspect(c).get_table_names()):
+        await search_index.index_pending(db)
     query = select(messages.c.body)
     if db.is_sqlite:
         query = search.sqlite_matches(query, [word], prefix_last=False)
@@ -110,16 +100,16 @@ async def test_the_search_index_goes_down_and_up_with_the_messages_in_it(db: Dat
     )
     assert await search_objects(db) == everything
     conversation_id = await insert_channel(db, utcnow())
-    await add_message(db, conversation_id, 1, "needle before")
+    await insert_message(db, conversation_id, 1, "needle before")
 
     await migrate(db, "downgrade", "0002")
     assert await search_objects(db) == set()
-    await add_message(db, conversation_id, 2, "needle while away")
+    await insert_message(db, conversation_id, 2, "needle while away")
 
     await migrate(db, "upgrade", "head")
     assert await search_objects(db) == everything
     assert sorted(await found(db, "needle")) == ["needle before", "needle while away"]
-    await add_message(db, conversation_id, 3, "needle after")
+    await insert_message(db, conversation_id, 3, "needle after")
     assert len(await found(db, "needle")) == 3
 
 
@@ -173,3 +163,16 @@ async def test_channels_sharing_a_name_are_renamed_when_names_become_unique(
     ]
     await migrate(db, "downgrade", "0003")
     await migrate(db, "upgrade", "head")
+
+
+async def test_going_back_before_batches_indexes_what_waited(db: Database) -> None:
+    """Down from 0005, SQLite's index holds every message and indexes new ones at once."""
+    await upgrade_to_head(db)
+    conversation_id = await insert_channel(db, utcnow())
+    await insert_message(db, conversation_id, 1, "needle waiting")
+    await migrate(db, "downgrade", "0004")
+    await insert_message(db, conversation_id, 2, "needle at once")
+    assert sorted(await found(db, "needle")) == ["needle at once", "needle waiting"]
+    await migrate(db, "upgrade", "head")
+    await insert_message(db, conversation_id, 3, "needle batched")
+    assert len(await found(db, "needle")) == 3

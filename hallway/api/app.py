@@ -25,6 +25,7 @@ from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
 from hallway.realtime.presence import MemoryPresence, Presence, RedisPresence
 from hallway.realtime.redis_broker import RedisBroker
+from hallway.store import search_index
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
 
@@ -66,14 +67,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await hub.start()
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
         app.state.presence = presence
-        sweeper = asyncio.create_task(sweep_forever(ctx))
+        background = [asyncio.create_task(sweep_forever(ctx))]
+        if db.is_sqlite:
+            background.append(asyncio.create_task(search_index.index_forever(db)))
         try:
             # The realtime transport finds the hub here (lifespan state reaches the server).
             yield {HUB_STATE_KEY: hub}
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await storage.close()
             await hub.close()
             await broker.close()

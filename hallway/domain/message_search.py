@@ -21,7 +21,7 @@ from hallway.domain.cursors import decode_number_cursor, decode_time_cursor, enc
 from hallway.domain.errors import InvalidInput
 from hallway.domain.message_history import check_limit
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
-from hallway.store import search
+from hallway.store import search, search_index
 from hallway.store.tables import messages
 from hallway.store.types import AnyRow, AnySelect
 
@@ -113,6 +113,8 @@ async def search_messages(
     if conversation_id is not None:
         query = query.where(messages.c.conversation_id == conversation_id)
     query = _matching(ctx, query, words, cursor).limit(limit + 1)
+    # SQLite's index catches up in batches; what was sent before this search is in it now.
+    await search_index.index_pending(ctx.db)
     async with ctx.db.read() as conn:
         if conversation_id is not None:
             await conversation_for_member(conn, actor, conversation_id)
