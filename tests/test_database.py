@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
+from hallway.store.prepared import Prepared
 from hallway.store.sqlite_checkpoint import Checkpointer
 from hallway.store.tables import companies
 from hallway.store.types import utcnow
@@ -91,6 +93,39 @@ async def test_writes_queue_instead_of_colliding(db: Database) -> None:
 
     await asyncio.gather(*(write(f"c{k}") for k in range(10)))
     assert await count_companies(db) == 10
+
+
+async def test_one_statement_reads_never_see_a_write_in_progress(db: Database) -> None:
+    """Writes and one-statement reads keep a connection each (no pool checkout): a read
+    while a write transaction waits half-way sees only what is committed."""
+    count = Prepared(select(func.count()).select_from(companies))
+    started, resume = asyncio.Event(), asyncio.Event()
+
+    async def write() -> None:
+        async with db.write() as conn:
+            await conn.execute(
+                companies.insert().values(id=str(uuid.uuid4()), name="New", created_at=utcnow())
+            )
+            started.set()
+            await resume.wait()
+
+    writing = asyncio.create_task(write())
+    await started.wait()
+    assert await db.read_statement(count, {}) == [(0,)]
+    resume.set()
+    await writing
+    assert await db.read_statement(count, {}) == [(1,)]
+
+
+async def test_a_write_whose_connection_broke_leaves_the_next_one_a_new_one(
+    db: Database,
+) -> None:
+    with pytest.raises(DBAPIError):
+        async with db.write() as conn:
+            (await conn.driver_connection()).close()
+            await conn.execute(text("SELECT 1"))
+    await add_company(db)
+    assert await count_companies(db) == 1
 
 
 async def test_the_connections_leave_checkpoints_to_the_checkpointer(db: Database) -> None:
