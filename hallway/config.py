@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     max_group_members: int = Field(default=500, ge=2)
     # Any request body but an upload's; a 10,000-character message, escaped, is about 60 KB.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Connections kept open per process; as many more open for bursts. Below the number of
-    # concurrent requests a burst reconnects (10 history readers: 165 pages/s at 4, 368 at 12).
+    # PostgreSQL connections for transactions kept open per process; as many more open for
+    # bursts. Below the number of concurrent requests a burst reconnects (10 history readers:
+    # 165 pages/s at 4, 368 at 12). Statements that commit by themselves have asyncpg's own
+    # pool of up to twice this many (hallway/store/database.py).
     db_pool_size: int = Field(default=8, ge=1)
 
     # One log line per HTTP request (uvicorn's access log). Off by default: it cost a fifth

@@ -15,7 +15,7 @@ from hallway.config import Settings
 from hallway.store.database import Database
 from hallway.store.prepared import Prepared
 from hallway.store.tables import conversations, events
-from tests.support import insert_channel
+from tests.support import STACKS, insert_channel
 
 pytestmark = pytest.mark.anyio
 
@@ -114,3 +114,40 @@ async def test_a_missing_parameter_is_refused_before_anything_runs(db: Database)
         async with db.write() as conn:
             await conn.run(INSERT_EVENT, incomplete)
     assert await db.read_statement(EVENTS_OF, {"cid": cid}) == []
+
+
+# asyncpg's own pool serves PostgreSQL's statements that commit by themselves; SQLite has
+# no such connection (empty on a laptop without PostgreSQL, run by CI).
+ON_POSTGRESQL = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql"])
+
+
+@ON_POSTGRESQL
+async def test_a_statement_connection_never_hands_on_an_open_transaction(db: Database) -> None:
+    """Its release skips asyncpg's reset query, but a transaction left open still ends."""
+    cid = await insert_channel(db, MOMENT)
+    small = Database(db.url, pool_size=1)  # two statement connections at most
+    try:
+        async with small.write(one_statement=True) as conn:
+            left_open = await conn.driver_connection()
+            server_pid = left_open.get_server_pid()
+            await left_open.execute("BEGIN")
+            await conn.run(INSERT_EVENT, event(cid, 1))
+        for _ in range(3):  # until the same connection comes back
+            async with small.write(one_statement=True) as conn:
+                raw = await conn.driver_connection()
+                if raw.get_server_pid() == server_pid:
+                    assert not raw.is_in_transaction()
+                    await conn.run(INSERT_EVENT, event(cid, 2))
+                    break
+        else:
+            pytest.fail("the connection never came back")
+    finally:
+        await small.dispose()
+    assert [r[0] for r in await db.read_statement(EVENTS_OF, {"cid": cid})] == [2]
+
+
+@ON_POSTGRESQL
+async def test_a_statement_connection_runs_prepared_statements_only(db: Database) -> None:
+    async with db.write(one_statement=True) as conn:
+        with pytest.raises(TypeError, match="Prepared"):
+            await conn.execute(select(literal(1)))

@@ -2,22 +2,25 @@
 
 Domain code executes statements on a `Connection` from `Database.read()`, `write()` or
 `read_statement()`, never on an engine. PostgreSQL runs through SQLAlchemy's asyncio engine
-(asyncpg). SQLite runs through SQLAlchemy's plain engine (the standard library's sqlite3),
-called on the event loop's own thread: a local SQLite statement in WAL mode takes
-microseconds, less than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a
-greenlet per call (measured: an empty write transaction took 371 us through it and 118 us
-without it; docs/benchmarks.md). This is the one-process laptop mode; scaled-out
-deployments use PostgreSQL. The few statements every send and history window runs go
-through `Connection.run` with a `Prepared` statement instead (hallway.store.prepared).
+(asyncpg), and a statement that commits by itself on a connection of asyncpg's own pool.
+SQLite runs through SQLAlchemy's plain engine (the standard library's sqlite3), called on
+the event loop's own thread: a local SQLite statement in WAL mode takes microseconds, less
+than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a greenlet per call
+(measured: an empty write transaction took 371 us through it and 118 us without it;
+docs/benchmarks.md). This is the one-process laptop mode; scaled-out deployments use
+PostgreSQL. The few statements every send and history window runs go through
+`Connection.run` with a `Prepared` statement instead (hallway.store.prepared).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any, TypeVar, TypeVarTuple, overload
 
+import asyncpg
 import orjson
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
@@ -51,15 +54,24 @@ def dumps_json(value: Any) -> str:
 
 class Connection:
     """A connection inside one of Database's transactions, whatever the engine: a plain
-    SQLAlchemy connection on SQLite, an asyncio one on PostgreSQL."""
+    SQLAlchemy connection on SQLite, an asyncio one on PostgreSQL, or for a PostgreSQL
+    statement that commits by itself, asyncpg's own connection (which runs `Prepared`
+    statements only)."""
 
-    __slots__ = ("_async", "_autocommit", "_sync", "dialect")
+    __slots__ = ("_async", "_raw", "_sync", "dialect")
 
-    def __init__(self, conn: SyncConnection | AsyncConnection, *, autocommit: bool = False) -> None:
+    def __init__(
+        self,
+        conn: SyncConnection | AsyncConnection | asyncpg.Connection,
+        dialect: Dialect | None = None,
+    ) -> None:
         self._sync = conn if isinstance(conn, SyncConnection) else None
         self._async = conn if isinstance(conn, AsyncConnection) else None
-        self._autocommit = autocommit
-        self.dialect: Dialect = conn.dialect
+        self._raw = conn if isinstance(conn, asyncpg.Connection) else None
+        if self._raw is None:
+            dialect = conn.dialect
+        assert dialect is not None
+        self.dialect: Dialect = dialect
 
     @overload
     async def execute(
@@ -78,29 +90,32 @@ class Connection:
     ) -> CursorResult[*tuple[Any, ...]]:
         if self._sync is not None:
             return self._sync.execute(statement, parameters)
-        assert self._async is not None
+        if self._async is None:
+            raise TypeError("a statement that commits by itself runs as a Prepared (run)")
         return await self._async.execute(statement, parameters)
 
     async def run(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
-        """A hot statement's rows. On the driver itself wherever that keeps the transaction's
-        meaning: always on SQLite (Database issues BEGIN itself), and on PostgreSQL for a
-        statement that commits by itself. Inside a PostgreSQL transaction the same SQL and
-        values go through SQLAlchemy's connection, whose driver adapter begins the
-        transaction with its first statement."""
-        if self._async is not None and not self._autocommit:
+        """A hot statement's rows, on the driver itself wherever that keeps the
+        transaction's meaning: on SQLite (Database issues BEGIN itself) and for a
+        PostgreSQL statement that commits by itself. Inside a PostgreSQL transaction the
+        same SQL and values go through SQLAlchemy's connection, whose driver adapter
+        begins the transaction with its first statement."""
+        if self._async is not None:
             return await prepared.run_in_sqlalchemy(self._async, parameters)
-        driver = await self.driver_connection()
         if self._sync is not None:
-            return prepared.run_sqlite(driver, self.dialect, parameters)
-        return await prepared.run_asyncpg(driver, self.dialect, parameters)
+            driver = self._sync.connection.driver_connection
+            return prepared.run_sqlite(driver, self.dialect, parameters)  # type: ignore[arg-type]
+        assert self._raw is not None
+        return await prepared.run_asyncpg(self._raw, self.dialect, parameters)
 
     async def driver_connection(self) -> Any:
         """The driver's own connection (sqlite3 or asyncpg), for what SQLAlchemy does not
         offer, such as PostgreSQL's COPY for bulk loads."""
         if self._sync is not None:
             return self._sync.connection.driver_connection
-        assert self._async is not None
-        return (await self._async.get_raw_connection()).driver_connection
+        if self._async is not None:
+            return (await self._async.get_raw_connection()).driver_connection
+        return self._raw
 
     @asynccontextmanager
     async def begin_nested(self) -> AsyncIterator[None]:
@@ -137,6 +152,8 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         self._sqlite: Engine | None = None
         self._held_connections: dict[str, SyncConnection] = {}
+        self._statement_pool: asyncpg.Pool | None = None
+        self._statement_pool_lock = asyncio.Lock()
         self._async: AsyncEngine | None = None
         if path is not None:
             file_backed = path != ":memory:"
@@ -162,9 +179,9 @@ class Database:
                 max_overflow=pool_size,
                 pool_recycle=1800,
             )
-            # The same pool with each kind of transaction's options set once, not per call.
             self._reader = self._async.execution_options(isolation_level="REPEATABLE READ")
-            self._single = self._async.execution_options(isolation_level="AUTOCOMMIT")
+            self._statement_dsn = make_url(url).set(drivername="postgresql")
+            self._statement_pool_size = 2 * pool_size  # as many as SQLAlchemy's at most
 
     @property
     def dialect(self) -> str:
@@ -188,8 +205,8 @@ class Database:
         without a transaction: on PostgreSQL no BEGIN and COMMIT round trips."""
         if self._sqlite is not None:
             return await Connection(self._held("reader")).run(prepared, params)
-        async with self._single.connect() as conn:
-            return await Connection(conn, autocommit=True).run(prepared, params)
+        async with self._statement_connection() as conn:
+            return await conn.run(prepared, params)
 
     @asynccontextmanager
     async def write(self, *, one_statement: bool = False) -> AsyncIterator[Connection]:
@@ -200,8 +217,8 @@ class Database:
         if self._sqlite is None:
             assert self._async is not None
             if one_statement:
-                async with self._single.connect() as conn:
-                    yield Connection(conn, autocommit=True)
+                async with self._statement_connection() as conn:
+                    yield conn
                 return
             async with self._async.begin() as conn:
                 yield Connection(conn)
@@ -211,6 +228,25 @@ class Database:
                 yield Connection(sync_conn)
         if self._checkpointer is not None:
             self._checkpointer.wake()
+
+    @asynccontextmanager
+    async def _statement_connection(self) -> AsyncIterator[Connection]:
+        """PostgreSQL: a connection of asyncpg's own pool, for a statement that commits by
+        itself. SQLAlchemy's asyncio pool spent about 130 us of CPU checking a connection
+        out and in again around a `SELECT 1` of 25; asyncpg's, 35-45 (docs/benchmarks.md)."""
+        if self._statement_pool is None:
+            async with self._statement_pool_lock:
+                if self._statement_pool is None:
+                    self._statement_pool = await asyncpg.create_pool(
+                        self._statement_dsn.render_as_string(hide_password=False),
+                        min_size=0,
+                        max_size=self._statement_pool_size,
+                        init=_decode_json_as_sqlalchemy_does,
+                        reset=_keep_session,
+                    )
+        assert self._async is not None
+        async with self._statement_pool.acquire() as raw:
+            yield Connection(raw, self._async.dialect)
 
     def _held(self, role: str) -> SyncConnection:
         """SQLite: a connection kept open for one role on the loop's thread, where a pool
@@ -267,8 +303,37 @@ class Database:
         self._held_connections.clear()
         if self._sqlite is not None:
             self._sqlite.dispose()
+        if self._statement_pool is not None:
+            await self._statement_pool.close()
+            self._statement_pool = None
         if self._async is not None:
             await self._async.dispose()
+
+
+async def _decode_json_as_sqlalchemy_does(conn: asyncpg.Connection) -> None:
+    """The JSON codecs SQLAlchemy's asyncpg dialect sets on its own connections, so that a
+    Prepared statement's values and rows are the same whichever pool ran it."""
+    await conn.set_type_codec(
+        "json",
+        encoder=str.encode,
+        decoder=lambda value: json.loads(value.decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+    # PostgreSQL's binary jsonb starts with a version byte, 1.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + value.encode(),
+        decoder=lambda value: json.loads(value[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """In place of asyncpg's reset query on release (RESET ALL, UNLISTEN * and more): a
+    round trip each time for session state these statements never change. asyncpg still
+    rolls back a transaction left open before it calls this."""
 
 
 def _configure_sqlite(engine: Engine, *, checkpoint_in_background: bool) -> None:
