@@ -1,5 +1,6 @@
-"""The SQLite side of the Database wrapper: statements on the loop's thread, a pool that
-never makes the loop wait, savepoints, and WAL checkpoints on a thread of their own."""
+"""The SQLite side of the Database wrapper: statements on the loop's thread, a connection
+each for the writer and for one-statement reads, a pool that never makes the loop wait for
+the rest, savepoints, and WAL checkpoints on a thread of their own."""
 
 from __future__ import annotations
 
