@@ -212,8 +212,9 @@ class Database:
     async def write(self, *, one_statement: bool = False) -> AsyncIterator[Connection]:
         """A write transaction: committed on normal exit, rolled back on any exception.
 
-        With `one_statement` the caller runs a single statement, which PostgreSQL then
-        commits by itself (atomic all the same): no BEGIN and COMMIT round trips."""
+        With `one_statement` the caller runs a single `Prepared` statement (`Connection.run`),
+        which PostgreSQL then commits by itself (atomic all the same): no BEGIN and COMMIT
+        round trips."""
         if self._sqlite is None:
             assert self._async is not None
             if one_statement:
