@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from hallway.config import Settings
+from hallway.domain.batching import NaturalBatcher
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection, Database
 from hallway.store.types import utcnow
@@ -56,6 +57,9 @@ class DomainContext:
     publisher: EventPublisher = field(default_factory=NullPublisher)
     # Set by the app when file storage is configured (hallway.files.storage.Storage).
     storage: Any = None
+    # Writes that queue behind each other in one conversation; keys begin with the use
+    # case's name (hallway.domain.batching).
+    write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)
 
     @cached_property
     def links(self) -> FileLinks:

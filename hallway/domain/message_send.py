@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, bindparam, cast, func, literal, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    FromClause,
+    Insert,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -19,14 +37,17 @@ from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
 from hallway.files.links import FileLinks
-from hallway.store.database import Connection
+from hallway.store.database import Connection, dumps_json
 from hallway.store.prepared import Prepared
-from hallway.store.tables import conversations, events, messages
+from hallway.store.tables import conversations, events, messages, participants
 
 CREATED = "message.created"
 _CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _IDEMPOTENCY_KEY = [messages.c.conversation_id, messages.c.sender_id, messages.c.client_msg_id]
 _IDEMPOTENCY_CONSTRAINT = "uq_messages_client_msg_id"
+_T = TypeVar("_T")
+Sent = tuple[dict[str, Any], bool]
+"""The message and whether this send created it (False: its client_msg_id was used)."""
 
 
 def _insert_message(dialect: Any) -> Insert:
@@ -76,26 +97,105 @@ def _send_in_one_statement() -> Insert:
         .returning(messages.c.conversation_id, messages.c.seq)
         .cte("message")
     )
-    payload = bindparam("payload", type_=postgresql.JSONB).op("||")(
-        func.jsonb_build_object(literal("seq"), message.c.seq)
-    )
-    return (
-        events.insert()
-        .from_select(
-            ["conversation_id", "seq", "kind", "payload", "created_at"],
-            select(
-                message.c.conversation_id,
-                message.c.seq,
-                literal(CREATED, events.c.kind.type),
-                cast(payload, events.c.payload.type),
-                bindparam("message_created_at", type_=events.c.created_at.type),
-            ),
-        )
-        .returning(events.c.seq)
+    payload = bindparam("payload", type_=postgresql.JSONB)
+    created_at = bindparam("message_created_at", type_=events.c.created_at.type)
+    return _log_created(message, message, payload, created_at).returning(events.c.seq)
+
+
+def _log_created(
+    message: CTE, source: FromClause, payload: ColumnElement[Any], created_at: ColumnElement[Any]
+) -> Insert:
+    """INSERT of the `message.created` events of the messages a CTE stored (its columns
+    conversation_id and seq), from `source`: each event's payload is `payload` (JSONB)
+    with the message's seq put in, since the seq is known only inside the statement."""
+    with_seq = payload.op("||")(func.jsonb_build_object(literal("seq"), message.c.seq))
+    return events.insert().from_select(
+        ["conversation_id", "seq", "kind", "payload", "created_at"],
+        select(
+            message.c.conversation_id,
+            message.c.seq,
+            literal(CREATED, events.c.kind.type),
+            cast(with_seq, events.c.payload.type),
+            created_at,
+        ).select_from(source),
     )
 
 
 _SEND_IN_ONE_STATEMENT = Prepared(_send_in_one_statement())
+
+# Each column of a batch and the array parameter that carries it.
+_BATCH_COLUMNS = {
+    "id": "ids",
+    "sender_id": "sender_ids",
+    "client_msg_id": "client_msg_ids",
+    "body": "bodies",
+    "payload": "payloads",
+}
+
+
+def _send_together_in_one_statement() -> Select[str, int]:
+    """PostgreSQL, several messages without files or thread for one conversation: what
+    _SEND_IN_ONE_STATEMENT does for one, for each sender who takes part in it, in the
+    order given, with consecutive seqs. The values come as one array per column (`ids`,
+    `sender_ids`, `client_msg_ids`, `bodies`, and `payloads` as JSON text); the rows are
+    (id, seq) of the messages stored. A repeated client_msg_id undoes them all."""
+    batch = (
+        func.unnest(
+            *(bindparam(array, type_=postgresql.ARRAY(Text)) for array in _BATCH_COLUMNS.values())
+        )
+        .table_valued(*(column(name, Text) for name in _BATCH_COLUMNS), with_ordinality="n")
+        .render_derived(name="batch")
+    )
+    allowed = (
+        select(batch, func.row_number().over(order_by=batch.c.n).label("k"))
+        .where(
+            exists().where(
+                participants.c.conversation_id == bindparam("cid"),
+                participants.c.user_id == batch.c.sender_id,
+            )
+        )
+        .cte("allowed")
+    )
+    count = select(func.count()).select_from(allowed).scalar_subquery()
+    now = bindparam("now", type_=messages.c.created_at.type)
+    seq = (
+        update(conversations)
+        .where(
+            conversations.c.id == bindparam("cid"),
+            conversations.c.company_id == bindparam("company"),
+            exists().select_from(allowed),
+        )
+        .values(last_seq=conversations.c.last_seq + count, last_activity_at=now)
+        .returning(conversations.c.id, conversations.c.last_seq)
+        .cte("seq")
+    )
+    message = (
+        postgresql.insert(messages)
+        .from_select(
+            ["id", "conversation_id", "seq", "sender_id", "client_msg_id", "body", "created_at"],
+            select(
+                allowed.c.id,
+                seq.c.id,
+                seq.c.last_seq - count + allowed.c.k,
+                allowed.c.sender_id,
+                allowed.c.client_msg_id,
+                allowed.c.body,
+                now,
+            ).select_from(allowed.join(seq, true())),
+        )
+        .returning(messages.c.id, messages.c.conversation_id, messages.c.seq)
+        .cte("message")
+    )
+    event = _log_created(
+        message,
+        message.join(allowed, allowed.c.id == message.c.id),
+        cast(allowed.c.payload, postgresql.JSONB),
+        now,
+    ).cte("event")
+    return select(message.c.id, message.c.seq).add_cte(event)
+
+
+_SEND_TOGETHER_IN_ONE_STATEMENT = Prepared(_send_together_in_one_statement())
 
 
 class _Repeat(Exception):
@@ -173,6 +273,82 @@ async def _send_plain_on_postgresql(
     return message
 
 
+@dataclass(frozen=True, slots=True)
+class _PlainSend:
+    """A message without files or thread, on PostgreSQL: what one caller asked to send."""
+
+    ctx: DomainContext
+    actor: Actor
+    conversation_id: str
+    body: str
+    client_msg_id: str | None
+
+
+async def _send_plain_alone(send: _PlainSend) -> Sent:
+    ctx, actor, conversation_id = send.ctx, send.actor, send.conversation_id
+    plain = await _send_plain_on_postgresql(
+        ctx, actor, conversation_id, send.body, send.client_msg_id
+    )
+    if plain is not None:
+        return plain, True
+    assert send.client_msg_id is not None
+    async with ctx.db.read() as conn:
+        original = await _existing(conn, actor, conversation_id, send.client_msg_id, ctx.links)
+    return original, False
+
+
+async def _send_plain_together(sends: Sequence[_PlainSend]) -> list[Sent | Exception]:
+    """Sends that queued for one conversation (and company), in one statement; each
+    answers as it would have alone."""
+    first = sends[0]
+    try:
+        async with first.ctx.transaction(one_statement=True) as tx:
+            created = [
+                {
+                    **_new_row(
+                        send.conversation_id, send.actor, send.client_msg_id, send.body, None, tx
+                    ),
+                    "attachments": [],
+                    "reactions": [],
+                }
+                for send in sends
+            ]
+            params = {
+                "cid": first.conversation_id,
+                "company": first.actor.company_id,
+                "now": tx.now,
+                "ids": [message["id"] for message in created],
+                "sender_ids": [message["sender_id"] for message in created],
+                "client_msg_ids": [message["client_msg_id"] for message in created],
+                "bodies": [message["body"] for message in created],
+                "payloads": [dumps_json(message) for message in created],
+            }
+            seqs: dict[str, int] = dict(await tx.conn.run(_SEND_TOGETHER_IN_ONE_STATEMENT, params))
+            outcomes: list[Sent | Exception] = []
+            for message in created:
+                seq = seqs.get(message["id"])
+                if seq is None:  # the sender takes no part in the conversation
+                    outcomes.append(NotFound(CONVERSATION_NOT_FOUND))
+                    continue
+                message["seq"] = seq
+                remember_event(tx, message["conversation_id"], seq, CREATED, message)
+                outcomes.append((message, True))
+    except IntegrityError as exc:
+        if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):
+            raise
+        # A client_msg_id used before, or twice in this batch: nothing was written; one
+        # by one, each send finds out which.
+        return [await _outcome(_send_plain_alone(send)) for send in sends]
+    return outcomes
+
+
+async def _outcome(result: Awaitable[_T]) -> _T | Exception:
+    try:
+        return await result
+    except Exception as error:
+        return error
+
+
 def _new_row(
     conversation_id: str,
     actor: Actor,
@@ -243,12 +419,14 @@ async def send_message(
             "client_msg_id must be 1..64 letters, digits or . _ : -", field="client_msg_id"
         )
     if ctx.db.dialect == "postgresql" and not attachment_ids and thread_root_id is None:
-        plain = await _send_plain_on_postgresql(ctx, actor, conversation_id, body, client_msg_id)
-        if plain is not None:
-            return plain, True
-        assert client_msg_id is not None
-        async with ctx.db.read() as conn:
-            return await _existing(conn, actor, conversation_id, client_msg_id, links), False
+        member_params(actor, conversation_id)  # NotFound before queueing for what is no id
+        sent: Sent = await ctx.write_batches.submit(
+            ("send", conversation_id, actor.company_id),
+            _PlainSend(ctx, actor, conversation_id, body, client_msg_id),
+            _send_plain_alone,
+            _send_plain_together,
+        )
+        return sent
     try:
         async with ctx.transaction() as tx:
             # The message takes the seq of its own `message.created` event.

@@ -1,0 +1,240 @@
+"""Natural batching of writes (hallway.domain.batching) and PostgreSQL's sends that queue
+behind each other in one conversation, stored by one statement."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from hallway.domain import message_send
+from hallway.domain.actor import Actor
+from hallway.domain.batching import NaturalBatcher
+from hallway.domain.context import DomainContext, Event
+from hallway.domain.errors import NotFound
+from tests.support import STACKS, Directory, Person
+
+pytestmark = pytest.mark.anyio
+
+
+class Recorder:
+    """Runs items as they come: alone, or in batches it writes down."""
+
+    def __init__(self) -> None:
+        self.alone: list[str] = []
+        self.batches: list[list[str]] = []
+        self.gate = asyncio.Event()  # the lone item waits here until the test opens it
+
+    async def run_one(self, item: str) -> str:
+        self.alone.append(item)
+        await self.gate.wait()
+        if item.startswith("fail"):
+            raise ValueError(item)
+        return item.upper()
+
+    async def run_batch(self, items: Sequence[str]) -> list[str | Exception]:
+        self.batches.append(list(items))
+        await asyncio.sleep(0)
+        if "sink" in items:
+            raise RuntimeError("the batch failed")
+        return [ValueError(item) if item.startswith("fail") else item.upper() for item in items]
+
+
+async def submit_all(
+    batcher: NaturalBatcher[str, str], recorder: Recorder, items: list[str]
+) -> list[asyncio.Task[str]]:
+    """One task per item, each submitted in turn while the first still runs."""
+    tasks = []
+    for item in items:
+        tasks.append(
+            asyncio.create_task(batcher.submit("k", item, recorder.run_one, recorder.run_batch))
+        )
+        await asyncio.sleep(0)
+    return tasks
+
+
+async def test_a_lone_write_runs_by_itself_at_once() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher()
+    recorder = Recorder()
+    recorder.gate.set()
+    assert await batcher.submit("k", "a", recorder.run_one, recorder.run_batch) == "A"
+    assert await batcher.submit("k", "b", recorder.run_one, recorder.run_batch) == "B"
+    assert (recorder.alone, recorder.batches) == (["a", "b"], [])
+
+
+async def test_writes_that_queue_run_as_batches_in_order() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher(max_batch=3)
+    recorder = Recorder()
+    tasks = await submit_all(batcher, recorder, list("abcdef"))
+    other = asyncio.create_task(batcher.submit("other", "z", recorder.run_one, recorder.run_batch))
+    await asyncio.sleep(0)
+    assert recorder.alone == ["a", "z"]  # another key does not wait for this one
+    recorder.gate.set()
+    assert await asyncio.gather(*tasks, other) == list("ABCDEFZ")
+    assert recorder.batches == [["b", "c", "d"], ["e", "f"]]
+    # The lane is gone once it is idle: the next write runs alone again.
+    assert await batcher.submit("k", "g", recorder.run_one, recorder.run_batch) == "G"
+    assert recorder.alone[-1] == "g"
+
+
+async def test_each_write_gets_its_own_outcome() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher()
+    recorder = Recorder()
+    tasks = await submit_all(batcher, recorder, ["fail-first", "b", "fail-c", "d"])
+    recorder.gate.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [str(o) for o in outcomes] == ["fail-first", "B", "fail-c", "D"]
+    assert [type(o) for o in outcomes] == [ValueError, str, ValueError, str]
+    assert recorder.batches == [["b", "fail-c", "d"]]  # the first one's failure held no one
+
+
+async def test_a_failed_batch_fails_each_of_its_writes_and_no_other() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher(max_batch=2)
+    recorder = Recorder()
+    tasks = await submit_all(batcher, recorder, ["a", "b", "sink", "c"])
+    recorder.gate.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert outcomes[0] == "A" and outcomes[3] == "C"
+    assert [str(o) for o in outcomes[1:3]] == ["the batch failed"] * 2
+    assert recorder.batches == [["b", "sink"], ["c"]]
+
+
+async def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher()
+    recorder = Recorder()
+    tasks = await submit_all(batcher, recorder, list("abc"))
+    tasks[1].cancel()
+    recorder.gate.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert outcomes[0] == "A" and outcomes[2] == "C"
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert recorder.batches == [["c"]]
+
+
+# The sends' batches are PostgreSQL's: on SQLite a send runs from start to commit without
+# giving the event loop up, so no other send can queue behind it.
+ON_POSTGRESQL = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql"])
+
+
+class Published:
+    """The domain's publisher, writing down what it was handed."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[Event]] = []
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.calls.append(list(events))
+
+
+def actor(person: Person) -> Actor:
+    return Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")
+
+
+async def send_together(
+    ctx: DomainContext, cid: str, sends: list[tuple[Person, str | None]]
+) -> list[Any]:
+    """The sends started in one go: the first runs alone, the rest queue behind it."""
+    return await asyncio.gather(
+        *(
+            message_send.send_message(
+                ctx, actor(person), cid, body=f"m{k}", client_msg_id=client_msg_id
+            )
+            for k, (person, client_msg_id) in enumerate(sends)
+        ),
+        return_exceptions=True,
+    )
+
+
+async def event_log(person: Person, cid: str) -> list[dict[str, Any]]:
+    r = await person.get(f"/api/v1/conversations/{cid}/events", params={"limit": 1000})
+    assert r.status_code == 200, r.text
+    events: list[dict[str, Any]] = r.json()["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    return events
+
+
+@dataclass
+class Team:
+    """The app's domain context, and a group of the company's admin and Bob."""
+
+    ctx: DomainContext
+    admin: Person
+    bob: Person
+    cid: str
+
+
+@pytest.fixture
+async def team(app: FastAPI, directory: Directory) -> Team:
+    admin, bob, conversation = await directory.team()
+    return Team(app.state.ctx, admin, bob, conversation["id"])
+
+
+@ON_POSTGRESQL
+async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
+    ctx, admin, bob, cid = team.ctx, team.admin, team.bob, team.cid
+    published = ctx.publisher = Published()
+
+    outcomes = await send_together(
+        ctx, cid, [(admin, None), (bob, "b1"), (admin, "a2"), (bob, None)]
+    )
+
+    messages = [message for message, created in outcomes if created]
+    assert len(messages) == 4
+    # seq 1 is the conversation's member.added; the sends take what follows, in order.
+    assert [m["seq"] for m in messages] == [2, 3, 4, 5]
+    assert [m["body"] for m in messages] == ["m0", "m1", "m2", "m3"]
+    assert [m["sender_id"] for m in messages] == [admin.id, bob.id, admin.id, bob.id]
+    # The three that queued were one transaction: one commit time.
+    assert len({m["created_at"] for m in messages[1:]}) == 1
+    assert messages[0]["created_at"] < messages[1]["created_at"]
+
+    log = await event_log(admin, cid)
+    for message, event in zip(messages, log[1:], strict=True):
+        assert event["kind"] == "message.created"
+        assert event["data"] == {
+            **message,
+            "created_at": message["created_at"].isoformat().replace("+00:00", "Z"),
+        }
+    assert [[e.seq for e in call] for call in published.calls] == [[2], [3, 4, 5]]
+    history = await bob.get(f"/api/v1/conversations/{cid}/messages")
+    assert [m["body"] for m in history.json()["messages"]] == ["m0", "m1", "m2", "m3"]
+
+
+@ON_POSTGRESQL
+async def test_a_sender_outside_the_conversation_is_refused_alone(
+    team: Team, directory: Directory
+) -> None:
+    admin, bob, cid = team.admin, team.bob, team.cid
+    carol = await directory.colleague(admin, "Carol")  # same company, not in the group
+
+    outcomes = await send_together(
+        team.ctx, cid, [(admin, None), (bob, None), (carol, "c"), (bob, None)]
+    )
+
+    assert isinstance(outcomes[2], NotFound)
+    assert [outcomes[k][0]["seq"] for k in (0, 1, 3)] == [2, 3, 4]
+    assert [e["data"]["body"] for e in (await event_log(admin, cid))[1:]] == ["m0", "m1", "m3"]
+
+
+@ON_POSTGRESQL
+async def test_a_repeated_client_msg_id_in_a_batch_answers_the_original(team: Team) -> None:
+    ctx, admin, bob, cid = team.ctx, team.admin, team.bob, team.cid
+    earlier, _ = await message_send.send_message(
+        ctx, actor(bob), cid, body="earlier", client_msg_id="used"
+    )
+
+    outcomes = await send_together(
+        ctx, cid, [(admin, None), (admin, "twice"), (admin, "twice"), (bob, "used"), (bob, None)]
+    )
+
+    created = [created for _, created in outcomes]
+    assert created == [True, True, False, False, True]
+    assert outcomes[2][0] == outcomes[1][0]
+    assert outcomes[3][0]["id"] == earlier["id"]
+    assert [outcomes[k][0]["seq"] for k in (0, 1, 4)] == [3, 4, 5]
+    log = await event_log(admin, cid)
+    assert [e["data"]["body"] for e in log[1:]] == ["earlier", "m0", "m1", "m4"]
