@@ -4,12 +4,13 @@ transaction and in a statement that commits by itself."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, exists, literal, select
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy import Float, Integer, Text, bindparam, cast, exists, func, literal, select, text
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError
 
 from hallway.config import Settings
 from hallway.store.database import Database
@@ -144,6 +145,47 @@ async def test_a_statement_connection_never_hands_on_an_open_transaction(db: Dat
     finally:
         await small.dispose()
     assert [r[0] for r in await db.read_statement(EVENTS_OF, {"cid": cid})] == [2]
+
+
+BACKEND_PID = Prepared(select(func.pg_backend_pid()))
+SLEEP = Prepared(select(func.pg_backend_pid(), func.pg_sleep(bindparam("seconds", type_=Float))))
+AS_INTEGER = Prepared(select(cast(bindparam("text", type_=Text), Integer)))
+
+
+@ON_POSTGRESQL
+async def test_overlapping_statements_each_get_a_connection_of_their_own(db: Database) -> None:
+    """One connection is held out of the pool for whichever statement finds it free;
+    statements overlapping it take the pool's."""
+    held = await db.read_statement(BACKEND_PID, {})
+    assert await db.read_statement(BACKEND_PID, {}) == held
+    together = await asyncio.gather(*(db.read_statement(BACKEND_PID, {}) for _ in range(3)))
+    assert together[0] == held
+    assert len({rows[0][0] for rows in together}) == 3
+    assert await db.read_statement(BACKEND_PID, {}) == held
+
+
+@ON_POSTGRESQL
+async def test_after_a_failed_or_cancelled_statement_the_next_runs_on_a_sound_connection(
+    db: Database,
+) -> None:
+    with pytest.raises(DataError):
+        await db.read_statement(AS_INTEGER, {"text": "twelve"})
+    assert await db.read_statement(AS_INTEGER, {"text": "12"}) == [(12,)]
+
+    sleeping = asyncio.create_task(db.read_statement(SLEEP, {"seconds": 30.0}))
+    await asyncio.sleep(0.2)
+    sleeping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeping
+    assert await asyncio.wait_for(db.read_statement(AS_INTEGER, {"text": "7"}), 5) == [(7,)]
+    async with db.read() as conn:  # the cancelled query no longer runs on the server
+        running = await conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%'"
+                " AND state = 'active' AND pid <> pg_backend_pid()"
+            )
+        )
+        assert running.scalar_one() == 0
 
 
 @ON_POSTGRESQL

@@ -154,6 +154,9 @@ class Database:
         self._held_connections: dict[str, SyncConnection] = {}
         self._statement_pool: asyncpg.Pool | None = None
         self._statement_pool_lock = asyncio.Lock()
+        # One connection of that pool, kept out of it (see _statement_connection).
+        self._held_statement: asyncpg.Connection | None = None
+        self._held_statement_busy = False
         self._async: AsyncEngine | None = None
         if path is not None:
             file_backed = path != ":memory:"
@@ -234,20 +237,44 @@ class Database:
     async def _statement_connection(self) -> AsyncIterator[Connection]:
         """PostgreSQL: a connection of asyncpg's own pool, for a statement that commits by
         itself. SQLAlchemy's asyncio pool spent about 130 us of CPU checking a connection
-        out and in again around a `SELECT 1` of 25; asyncpg's, 35-45 (docs/benchmarks.md)."""
-        if self._statement_pool is None:
-            async with self._statement_pool_lock:
-                if self._statement_pool is None:
-                    self._statement_pool = await asyncpg.create_pool(
-                        self._statement_dsn.render_as_string(hide_password=False),
-                        min_size=0,
-                        max_size=self._statement_pool_size,
-                        init=_decode_json_as_sqlalchemy_does,
-                        reset=_keep_session,
-                    )
+        out and in again around a `SELECT 1` of 25; asyncpg's, 35-45 (docs/benchmarks.md).
+        One of its connections is held out of it for whichever statement finds it free,
+        which saves even that; statements that overlap it check one out."""
+        pool = self._statement_pool or await self._open_statement_pool()
         assert self._async is not None
-        async with self._statement_pool.acquire() as raw:
-            yield Connection(raw, self._async.dialect)
+        if self._held_statement_busy:
+            async with pool.acquire() as raw:
+                yield Connection(raw, self._async.dialect)
+            return
+        self._held_statement_busy = True
+        try:
+            held = self._held_statement
+            if held is None:
+                held = self._held_statement = await pool.acquire()
+            clean = False
+            try:
+                yield Connection(held, self._async.dialect)
+                clean = not held.is_in_transaction() and not held.is_closed()
+            finally:
+                if not clean:
+                    # After an error, a cancelled query or a transaction left open, the pool
+                    # puts it right (waits the cancel out, rolls back, or closes it).
+                    self._held_statement = None
+                    await pool.release(held)
+        finally:
+            self._held_statement_busy = False
+
+    async def _open_statement_pool(self) -> asyncpg.Pool:
+        async with self._statement_pool_lock:
+            if self._statement_pool is None:
+                self._statement_pool = await asyncpg.create_pool(
+                    self._statement_dsn.render_as_string(hide_password=False),
+                    min_size=0,
+                    max_size=self._statement_pool_size,
+                    init=_decode_json_as_sqlalchemy_does,
+                    reset=_keep_session,
+                )
+            return self._statement_pool
 
     def _held(self, role: str) -> SyncConnection:
         """SQLite: a connection kept open for one role on the loop's thread, where a pool
@@ -305,6 +332,9 @@ class Database:
         if self._sqlite is not None:
             self._sqlite.dispose()
         if self._statement_pool is not None:
+            if self._held_statement is not None:
+                await self._statement_pool.release(self._held_statement)
+                self._held_statement = None
             await self._statement_pool.close()
             self._statement_pool = None
         if self._async is not None:
