@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hallway tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy hallway
+	$(BIN)/mypy hallway tests bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -14,7 +14,8 @@ from http import HTTPStatus
 
 import orjson
 import uvloop
-from websockets.asyncio.server import Request, Response, ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.http11 import Request, Response
 
 EVENT_PREFIX = '{"type":"event"'
 READY = orjson.dumps({"type": "ready", "user": {"id": "baseline"}}).decode()

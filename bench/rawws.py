@@ -15,6 +15,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable
+from typing import cast
 
 import orjson
 
@@ -74,14 +75,15 @@ class Listener(asyncio.Protocol):
     # --- transport callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        # uvloop's transport is no subclass of asyncio.Transport, but it has its methods.
+        self.transport = writer = cast(asyncio.Transport, transport)
         key = base64.b64encode(os.urandom(16)).decode()
         extensions = (
             "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
             if self.deflate
             else ""
         )
-        transport.write(
+        writer.write(
             (
                 "GET /api/v1/realtime HTTP/1.1\r\n"
                 f"Host: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -81,9 +81,10 @@ async def companies_with_people(
         for batch in _batches(rows):
             await conn.execute(users.insert(), batch)
     found: dict[str, list[Person]] = {c: [] for c in company_ids}
-    for r in rows:
-        actor = Actor(r["id"], r["company_id"], r["role"])
-        found[r["company_id"]].append(Person(r["id"], _token(actor)))
+    for i, r in enumerate(rows):
+        user_id, company_id = str(r["id"]), company_ids[i // per_company]
+        actor = Actor(user_id, company_id, "admin" if i % per_company == 0 else "member")
+        found[company_id].append(Person(user_id, _token(actor)))
     return list(found.items())
 
 

@@ -58,7 +58,7 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
 
 
 def settings_from_env(env: dict[str, str], **overrides: Any) -> Settings:
-    values = {k.removeprefix("HALLWAY_").lower(): v for k, v in env.items()}
+    values: dict[str, Any] = {k.removeprefix("HALLWAY_").lower(): v for k, v in env.items()}
     values.update(overrides)
     return Settings(**values)
 

@@ -232,7 +232,8 @@ async def test_two_people_talk_live_with_typing_and_unread_badges_elsewhere(
 
     async def read_on_server() -> bool:
         r = await bob.get("/api/v1/conversations")
-        return {c["id"]: c["unread_count"] for c in r.json()["conversations"]}[direct["id"]] == 0
+        unread: dict[str, int] = {c["id"]: c["unread_count"] for c in r.json()["conversations"]}
+        return unread[direct["id"]] == 0
 
     await eventually(read_on_server)
 

@@ -42,7 +42,7 @@ def _twins() -> list[APIRoute]:
             APIRoute(
                 TWIN + route.path,
                 route.endpoint,
-                methods=list(route.methods),
+                methods=list(route.methods or ()),
                 status_code=route.status_code,
                 response_model=route.response_model,
                 responses=route.responses,
@@ -178,7 +178,7 @@ def test_direct_routes_are_documented_like_their_twins(settings: Settings) -> No
     document = _app_with_twins(settings).openapi()
     for route in messages.direct_router.routes:
         assert isinstance(route, DirectRoute)
-        for method in route.methods:
+        for method in route.methods or ():
             direct = dict(document["paths"][route.path][method.lower()])
             twin = dict(document["paths"][TWIN + route.path][method.lower()])
             direct.pop("operationId"), twin.pop("operationId")

@@ -138,7 +138,7 @@ async def send_together(
     ctx: DomainContext, cid: str, sends: list[tuple[Person, str | None]]
 ) -> list[Any]:
     """The sends started in one go: the first runs alone, the rest queue behind it."""
-    return await asyncio.gather(
+    outcomes: list[Any] = await asyncio.gather(
         *(
             message_send.send_message(
                 ctx, actor(person), cid, body=f"m{k}", client_msg_id=client_msg_id
@@ -147,6 +147,7 @@ async def send_together(
         ),
         return_exceptions=True,
     )
+    return outcomes
 
 
 async def event_log(person: Person, cid: str) -> list[dict[str, Any]]:
