@@ -233,7 +233,7 @@ async def _store(
 ) -> dict[str, Any] | None:
     """Insert the message, claim its files and log `message.created`: the message as
     stored, or None when its client_msg_id was used before (nothing is written then)."""
-    message = {**row, "attachments": [], "reactions": []}
+    message = _message_of(row)
     conversation_id = row["conversation_id"]
     if not await tx.conn.run(_INSERT_MESSAGE[tx.conn.dialect.name], row):
         return None
@@ -249,30 +249,6 @@ async def _store(
     return message
 
 
-async def _send_plain_on_postgresql(
-    ctx: DomainContext, actor: Actor, conversation_id: str, body: str, client_msg_id: str | None
-) -> dict[str, Any] | None:
-    """The message stored by _SEND_IN_ONE_STATEMENT, or None when its client_msg_id was
-    used before (nothing is written then)."""
-    params: dict[str, Any] = {**member_params(actor, conversation_id)}
-    try:
-        async with ctx.transaction(one_statement=True) as tx:
-            row = _new_row(conversation_id, actor, client_msg_id, body, None, tx)
-            message = {**row, "attachments": [], "reactions": []}
-            params.update({f"message_{name}": value for name, value in row.items()})
-            params["payload"] = message
-            stored = await tx.conn.run(_SEND_IN_ONE_STATEMENT, params)
-            if not stored:
-                raise NotFound(CONVERSATION_NOT_FOUND)
-            seq = message["seq"] = stored[0][0]
-            remember_event(tx, conversation_id, seq, CREATED, message)
-    except IntegrityError as exc:
-        if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):
-            raise
-        return None
-    return message
-
-
 @dataclass(frozen=True, slots=True)
 class _PlainSend:
     """A message without files or thread, on PostgreSQL: what one caller asked to send."""
@@ -285,16 +261,29 @@ class _PlainSend:
 
 
 async def _send_plain_alone(send: _PlainSend) -> Sent:
+    """One send by _SEND_IN_ONE_STATEMENT; a client_msg_id used before writes nothing and
+    answers the original."""
     ctx, actor, conversation_id = send.ctx, send.actor, send.conversation_id
-    plain = await _send_plain_on_postgresql(
-        ctx, actor, conversation_id, send.body, send.client_msg_id
-    )
-    if plain is not None:
-        return plain, True
-    assert send.client_msg_id is not None
-    async with ctx.db.read() as conn:
-        original = await _existing(conn, actor, conversation_id, send.client_msg_id, ctx.links)
-    return original, False
+    params: dict[str, Any] = {**member_params(actor, conversation_id)}
+    try:
+        async with ctx.transaction(one_statement=True) as tx:
+            row = _new_row(conversation_id, actor, send.client_msg_id, send.body, None, tx)
+            message = _message_of(row)
+            params.update({f"message_{name}": value for name, value in row.items()})
+            params["payload"] = message
+            stored = await tx.conn.run(_SEND_IN_ONE_STATEMENT, params)
+            if not stored:
+                raise NotFound(CONVERSATION_NOT_FOUND)
+            seq = message["seq"] = stored[0][0]
+            remember_event(tx, conversation_id, seq, CREATED, message)
+    except IntegrityError as exc:
+        if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):
+            raise
+        assert send.client_msg_id is not None
+        async with ctx.db.read() as conn:
+            original = await _existing(conn, actor, conversation_id, send.client_msg_id, ctx.links)
+        return original, False
+    return message, True
 
 
 async def _send_plain_together(sends: Sequence[_PlainSend]) -> list[Sent | Exception]:
@@ -304,13 +293,11 @@ async def _send_plain_together(sends: Sequence[_PlainSend]) -> list[Sent | Excep
     try:
         async with first.ctx.transaction(one_statement=True) as tx:
             created = [
-                {
-                    **_new_row(
+                _message_of(
+                    _new_row(
                         send.conversation_id, send.actor, send.client_msg_id, send.body, None, tx
-                    ),
-                    "attachments": [],
-                    "reactions": [],
-                }
+                    )
+                )
                 for send in sends
             ]
             params = {
@@ -370,6 +357,11 @@ def _new_row(
         "edited_at": None,
         "deleted_at": None,
     }
+
+
+def _message_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A new message as the API answers it: its row, no files or reactions yet."""
+    return {**row, "attachments": [], "reactions": []}
 
 
 def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
