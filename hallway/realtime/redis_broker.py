@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 
 import redis.asyncio as redis
 
@@ -13,10 +14,16 @@ from hallway.realtime.broker import FrameHandler
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "hallway:"
+ORIGIN_CHARS = 16
 
 
 class RedisBroker:
     """One pub/sub connection per process for receiving; a pooled client for publishing.
+
+    A frame published here reaches this process's own handler at once, as with the
+    in-memory broker, and the other processes through Redis: each process marks what it
+    publishes with its origin and skips its own frames when Redis echoes them. So local
+    subscribers wait for no Redis round trip, and keep receiving while Redis is away.
 
     If the pub/sub connection drops, it is re-established and every topic re-subscribed;
     frames published meanwhile are lost here, and clients recover them by seq from the log.
@@ -24,6 +31,8 @@ class RedisBroker:
 
     def __init__(self, url: str) -> None:
         self.handler: FrameHandler | None = None
+        self.origin = secrets.token_hex(ORIGIN_CHARS // 2)
+        self._origin_bytes = self.origin.encode()
         self._client = redis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._topics: set[str] = set()
@@ -46,7 +55,9 @@ class RedisBroker:
         await self._client.ping()
 
     async def publish(self, topic: str, frame: str) -> None:
-        await self._client.publish(CHANNEL_PREFIX + topic, frame)
+        if topic in self._topics:
+            self._handle(topic, frame)
+        await self._client.publish(CHANNEL_PREFIX + topic, self.origin + frame)
 
     async def subscribe(self, topics: list[str]) -> None:
         new = [t for t in topics if t not in self._topics]
@@ -76,14 +87,18 @@ class RedisBroker:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            if self.handler is None:
-                continue
-            channel = message["channel"]
-            data = message["data"]
-            try:
-                self.handler(channel.decode()[prefix:], data.decode())
-            except Exception:
-                log.exception("handling a broker frame failed")
+            data: bytes = message["data"]
+            if data.startswith(self._origin_bytes):
+                continue  # published here, and handled then
+            self._handle(message["channel"].decode()[prefix:], data[ORIGIN_CHARS:].decode())
+
+    def _handle(self, topic: str, frame: str) -> None:
+        if self.handler is None:
+            return
+        try:
+            self.handler(topic, frame)
+        except Exception:
+            log.exception("handling a broker frame failed")
 
     async def _resubscribe(self) -> None:
         try:

@@ -1,0 +1,109 @@
+"""The Redis broker between processes: two brokers on one Redis stand for two processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+
+from hallway.realtime.redis_broker import CHANNEL_PREFIX, RedisBroker
+from tests.support import TEST_REDIS_URL, eventually
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(not TEST_REDIS_URL, reason="needs HALLWAY_TEST_REDIS_URL (CI sets it)"),
+]
+
+
+class Received:
+    """A broker's handler, writing down (topic, frame) as it is called."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[str, str]] = []
+
+    def __call__(self, topic: str, frame: str) -> None:
+        self.frames.append((topic, frame))
+
+
+@pytest.fixture
+async def brokers() -> AsyncIterator[tuple[RedisBroker, RedisBroker]]:
+    assert TEST_REDIS_URL
+    pair = (RedisBroker(TEST_REDIS_URL), RedisBroker(TEST_REDIS_URL))
+    for broker in pair:
+        await broker.start()
+    yield pair
+    for broker in pair:
+        await broker.close()
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"conv:{uuid.uuid4()}"
+
+
+async def _subscribed(brokers: tuple[RedisBroker, ...], topic: str) -> list[Received]:
+    """A recording handler on each broker, once Redis counts each one's subscription."""
+    received = []
+    for broker in brokers:
+        broker.handler = handler = Received()
+        received.append(handler)
+        await broker.subscribe([topic])
+    channel = CHANNEL_PREFIX + topic
+    assert TEST_REDIS_URL
+    async with redis.Redis.from_url(TEST_REDIS_URL) as client:
+
+        async def counted() -> bool:
+            [(_, subscribers)] = await client.pubsub_numsub(channel)
+            return int(subscribers) == len(brokers)
+
+        await eventually(counted)
+    return received
+
+
+async def test_a_frame_reaches_its_own_process_at_once_and_once(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, there = brokers
+    mine, theirs = await _subscribed(brokers, topic)
+
+    await here.publish(topic, '{"type":"event","seq":1}')
+
+    # Handled before publish returned: no Redis round trip for local subscribers.
+    assert mine.frames == [(topic, '{"type":"event","seq":1}')]
+    await eventually(lambda: theirs.frames == [(topic, '{"type":"event","seq":1}')])
+    # A frame from the other process arrives after our own echo would have: the echo was
+    # skipped, not just late.
+    await there.publish(topic, '{"type":"event","seq":2}')
+    await eventually(lambda: len(mine.frames) == 2)
+    assert mine.frames == [(topic, '{"type":"event","seq":1}'), (topic, '{"type":"event","seq":2}')]
+    assert theirs.frames == mine.frames
+
+
+async def test_a_topic_this_process_does_not_follow_is_not_handled_here(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, there = brokers
+    (theirs,) = await _subscribed((there,), topic)
+    here.handler = mine = Received()
+
+    await here.publish(topic, "{}")
+
+    await eventually(lambda: theirs.frames == [(topic, "{}")])
+    assert mine.frames == []
+
+
+async def test_a_failing_local_handler_does_not_stop_the_frame_going_out(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, _ = brokers
+    _, theirs = await _subscribed(brokers, topic)
+
+    def broken(topic: str, frame: str) -> None:
+        raise RuntimeError("a bug in the hub")
+
+    here.handler = broken
+    await here.publish(topic, "{}")
+
+    await eventually(lambda: theirs.frames == [(topic, "{}")])
