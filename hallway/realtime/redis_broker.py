@@ -31,8 +31,8 @@ class RedisBroker:
 
     def __init__(self, url: str) -> None:
         self.handler: FrameHandler | None = None
-        self.origin = secrets.token_hex(ORIGIN_CHARS // 2)
-        self._origin_bytes = self.origin.encode()
+        self._origin = secrets.token_hex(ORIGIN_CHARS // 2)
+        self._origin_bytes = self._origin.encode()
         self._client = redis.Redis.from_url(url)
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         self._topics: set[str] = set()
@@ -57,7 +57,7 @@ class RedisBroker:
     async def publish(self, topic: str, frame: str) -> None:
         if topic in self._topics:
             self._handle(topic, frame)
-        await self._client.publish(CHANNEL_PREFIX + topic, self.origin + frame)
+        await self._client.publish(CHANNEL_PREFIX + topic, self._origin + frame)
 
     async def subscribe(self, topics: list[str]) -> None:
         new = [t for t in topics if t not in self._topics]
