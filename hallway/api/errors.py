@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -82,21 +83,23 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 
 
+def validation_failure(errors: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """The message and details of a `validation_error`, from pydantic's (or FastAPI's)
+    errors: every field at fault, the first of them in the message."""
+    fields = [
+        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors
+    ]
+    first = fields[0] if fields else {"field": "request", "message": "invalid"}
+    return f"{first['field']}: {first['message']}", {"fields": fields}
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "malformed_json", "the request body is not valid JSON")
-    fields = [
-        {"field": _field_name(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors
-    ]
-    first = fields[0] if fields else {"field": "request", "message": "invalid"}
-    return error_response(
-        422,
-        "validation_error",
-        f"{first['field']}: {first['message']}",
-        {"fields": fields},
-    )
+    message, details = validation_failure(errors)
+    return error_response(422, "validation_error", message, details)
 
 
 def _allowed_methods(request: Request) -> str:

@@ -2,7 +2,8 @@
 frames to the hub.
 
 Client frames: auth {token} (first), subscribe {conversation_id, after_seq?},
-unsubscribe {conversation_id}, typing {conversation_id}, ping. See docs/realtime.md.
+unsubscribe {conversation_id}, typing {conversation_id}, send {ref?, conversation_id, ...},
+ping. See docs/realtime.md.
 The socket itself (handshake, framing, writes) is hallway.api.realtime_transport's.
 """
 
@@ -15,8 +16,12 @@ from collections import deque
 from typing import Any, Protocol
 
 import orjson
+from pydantic import ValidationError
 
-from hallway.domain.errors import Unauthenticated
+from hallway.api.errors import validation_failure
+from hallway.api.schemas import SendMessageRequest
+from hallway.domain import message_send
+from hallway.domain.errors import DomainError, Unauthenticated
 from hallway.domain.tokens import authenticate
 from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
@@ -37,6 +42,9 @@ TYPING_MIN_INTERVAL_SECONDS = 1.0
 # a client can't make the server buffer without bound.
 MAX_PENDING_CLIENT_FRAMES = 16
 PONG = dumps({"type": "pong"})
+MAX_REF_CHARS = 64
+# What a `send` frame carries besides the message's own fields (SendMessageRequest's).
+_SEND_ENVELOPE = ("type", "ref", "conversation_id")
 
 
 class ReadControl(FrameSink, Protocol):
@@ -171,6 +179,9 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
     if kind == "ping":
         conn.send(PONG)
         return
+    if kind == "send":
+        await _send_message(hub, conn, frame)
+        return
     conversation_id = frame.get("conversation_id")
     if kind in ("subscribe", "unsubscribe", "typing") and (
         not isinstance(conversation_id, str) or not conversation_id
@@ -201,3 +212,43 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
         conn.send(error_frame("invalid_frame", "already authenticated"))
     else:
         conn.send(error_frame("unknown_frame", f"unknown frame type {kind!r}"))
+
+
+async def _send_message(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
+    """`send`: a message, as POST /conversations/{id}/messages sends it, with the same
+    checks and the same idempotent client_msg_id. Answered by `sent {ref, created,
+    message}` once committed, or by `error {ref, code, message, details}` with the HTTP
+    API's codes, having changed nothing. A socket's sends are handled one after another,
+    so they are stored in the order they were sent."""
+    ref = frame.get("ref")
+    if ref is not None and (not isinstance(ref, str) or not 1 <= len(ref) <= MAX_REF_CHARS):
+        conn.send(
+            error_frame("invalid_frame", f"ref must be a string of 1..{MAX_REF_CHARS} characters")
+        )
+        return
+    echo = {} if ref is None else {"ref": ref}
+    conversation_id = frame.get("conversation_id")
+    if not isinstance(conversation_id, str) or not conversation_id:
+        conn.send(error_frame("invalid_frame", "send needs a conversation_id", **echo))
+        return
+    try:
+        request = SendMessageRequest.model_validate(
+            {k: v for k, v in frame.items() if k not in _SEND_ENVELOPE}
+        )
+        message, created = await message_send.send_message(
+            hub.ctx,
+            conn.actor,
+            conversation_id,
+            body=request.body,
+            client_msg_id=request.client_msg_id,
+            attachment_ids=request.attachment_ids,
+            thread_root_id=request.thread_root_id,
+        )
+    except ValidationError as exc:
+        text, details = validation_failure(exc.errors())
+        conn.send(error_frame("validation_error", text, details=details, **echo))
+        return
+    except DomainError as exc:
+        conn.send(error_frame(exc.code, exc.message, details=exc.details, **echo))
+        return
+    conn.send(dumps({"type": "sent", **echo, "created": created, "message": message}))

@@ -48,7 +48,10 @@ class RealtimeClient:
         self.reconnects = 0
         self.close_code: int | None = None
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Requests waiting for their answer: subscribes by conversation_id, sends by ref.
         self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._sends: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._refs = 0
         self._ws: ClientConnection | None = None
         self._runner: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
@@ -114,6 +117,26 @@ class RealtimeClient:
 
     async def typing(self, conversation_id: str) -> None:
         await self._send({"type": "typing", "conversation_id": conversation_id})
+
+    async def send_message(
+        self, conversation_id: str, body: str, timeout: float = 10.0, **fields: Any
+    ) -> dict[str, Any]:
+        """Send a message over the socket (`fields`: client_msg_id, attachment_ids,
+        thread_root_id). Returns the server's answer: the `sent` frame, or an `error` frame.
+        Raises ConnectionError when the connection is lost first: the message may or may
+        not be stored, so send it again with the same client_msg_id."""
+        if not self.is_connected():
+            raise ConnectionError(f"realtime connection not live (state {self.state})")
+        self._refs += 1
+        ref = f"send-{self._refs}"
+        answer = asyncio.get_running_loop().create_future()
+        self._sends[ref] = answer
+        frame = {"type": "send", "ref": ref, "conversation_id": conversation_id, "body": body}
+        try:
+            await self._send({**frame, **fields})
+            return await asyncio.wait_for(answer, timeout)
+        finally:
+            self._sends.pop(ref, None)
 
     async def next_frame(self, timeout: float = 10.0) -> dict[str, Any]:
         return await asyncio.wait_for(self._frames.get(), timeout)
@@ -187,6 +210,9 @@ class RealtimeClient:
             finally:
                 self.close_code = ws.close_code
                 self._ws = None
+                for answer in self._sends.values():
+                    if not answer.done():
+                        answer.set_exception(ConnectionError("connection lost before the answer"))
 
     async def _ping_forever(self, ws: ClientConnection) -> None:
         ping = orjson.dumps({"type": "ping"}).decode()
@@ -212,15 +238,20 @@ class RealtimeClient:
                 conversation_id = frame["conversation_id"]
                 if self.last_seq.get(conversation_id, -1) < 0:
                     self.last_seq[conversation_id] = frame["last_seq"]
-                self._answer(frame)
+                self._answer(self._answers, conversation_id, frame)
+            elif kind in ("sent", "error") and "ref" in frame:
+                self._answer(self._sends, frame["ref"], frame)
             elif kind == "error" and "conversation_id" in frame:
                 if frame["code"] == "not_found":
                     self.last_seq.pop(frame["conversation_id"], None)
-                self._answer(frame)
+                self._answer(self._answers, frame["conversation_id"], frame)
             self._frames.put_nowait(frame)
 
-    def _answer(self, frame: dict[str, Any]) -> None:
-        answer = self._answers.get(frame["conversation_id"])
+    @staticmethod
+    def _answer(
+        waiting: dict[str, asyncio.Future[dict[str, Any]]], key: str, frame: dict[str, Any]
+    ) -> None:
+        answer = waiting.get(key)
         if answer is not None and not answer.done():
             answer.set_result(frame)
 
