@@ -64,20 +64,25 @@ class Tab:
         self.page = page
         self.errors: list[str] = []
         self.sockets: list[WebSocketRoute] = []
-        self.holding = False
+        self.holding: set[str] = set()  # types of the server's frames held back
         self.held: list[tuple[WebSocketRoute, str | bytes]] = []
+        self.refusing = False  # new connections are closed before they reach the server
         self.frame_types: list[str] = []  # of every frame the server sent (routed tabs)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     async def route_socket(self) -> None:
         await self.page.route_web_socket(re.compile(r"/api/v1/realtime$"), self._proxy)
 
-    def _proxy(self, socket: WebSocketRoute) -> None:
+    async def _proxy(self, socket: WebSocketRoute) -> None:
+        if self.refusing:
+            await socket.close(code=1013, reason="refused by the test")
+            return
         server = socket.connect_to_server()
 
         def from_server(frame: str | bytes) -> None:
-            self.frame_types.append(json.loads(frame)["type"])
-            if self.holding:
+            kind = json.loads(frame)["type"]
+            self.frame_types.append(kind)
+            if kind in self.holding:
                 self.held.append((socket, frame))
             else:
                 socket.send(frame)
@@ -86,14 +91,17 @@ class Tab:
         self.sockets.append(socket)
 
     def release(self) -> None:
-        self.holding = False
+        self.holding = set()
         for socket, frame in self.held:
             socket.send(frame)
         self.held.clear()
 
     async def cut(self) -> None:
-        """Close the connection at both ends, as a restarting proxy would."""
-        await self.sockets[-1].close(code=1012, reason="cut by the test")
+        """Close the connection at both ends, as a restarting proxy would; frames held
+        back for it are lost with it."""
+        cut = self.sockets[-1]
+        self.held = [(socket, frame) for socket, frame in self.held if socket is not cut]
+        await cut.close(code=1012, reason="cut by the test")
 
     @property
     def connection(self) -> Locator:
@@ -310,31 +318,27 @@ async def test_messages_sent_while_the_connection_is_cut_arrive_once(
 async def test_an_optimistic_message_is_shown_once_whichever_confirmation_comes_first(
     live: Directory, tabs: OpenTab
 ) -> None:
+    """A live tab sends over its socket (no POST); the message it shows while sending is
+    confirmed by the event or by the `sent` answer, whichever arrives first, and shown once."""
     alice, bob, group_id = await group_of_two(live, "drafts")
     tab = await tabs(bob, group_id, routed=True)
-    answer_may_go = asyncio.Event()
+    posts: list[str] = []
+    tab.page.on(
+        "request",
+        lambda r: (
+            posts.append(r.url) if r.method == "POST" and r.url.endswith("/messages") else None
+        ),
+    )
 
-    async def hold_answer(route: Route) -> None:
-        if route.request.method != "POST":
-            await route.continue_()
-            return
-        response = await route.fetch()
-        await answer_may_go.wait()
-        await route.fulfill(response=response)
-
-    # 1. The event confirms it while the 201 is still held back.
-    tab.holding = True
-    await tab.page.route("**/api/v1/conversations/*/messages", hold_answer)
+    # 1. The event confirms it while the answer is still held back.
+    tab.holding = {"sent"}
     await tab.type_and_send("event first")
-    await expect(tab.message("event first")).to_have_class(re.compile(r"\bsending\b"))
-    tab.release()
     await expect(tab.message("event first")).not_to_have_class(re.compile(r"\bsending\b"))
-    async with tab.page.expect_response(lambda r: r.request.method == "POST"):
-        answer_may_go.set()
-    await tab.page.unroute("**/api/v1/conversations/*/messages", hold_answer)
+    await eventually(lambda: tab.held)  # the answer came over the socket, and waits
+    tab.release()
 
-    # 2. The 201 confirms it while the event is still held back.
-    tab.holding = True
+    # 2. The answer confirms it while the event is still held back.
+    tab.holding = {"event"}
     await tab.type_and_send("answer first")
     await expect(tab.message("answer first")).not_to_have_class(re.compile(r"\bsending\b"))
     tab.release()
@@ -346,6 +350,47 @@ async def test_an_optimistic_message_is_shown_once_whichever_confirmation_comes_
     await expect(tab.message("answer first")).to_have_count(1)
     await expect(tab.messages).to_have_count(3)
     assert await bodies_on_server(alice, group_id) == ["event first", "answer first", "later"]
+    assert posts == []
+
+
+async def test_a_message_the_socket_cannot_send_is_posted_and_stored_once(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "fallback")
+    tab = await tabs(bob, group_id, routed=True)
+
+    # The socket takes the message and goes before its answer (or event) comes back: the
+    # tab cannot know whether it was stored, and POSTs it with the same client_msg_id.
+    tab.holding = {"sent", "event"}
+    async with tab.page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/messages")
+    ) as posted:
+        await tab.type_and_send("lost answer")
+        await eventually(lambda: _stored(alice, group_id, "lost answer"))
+        tab.refusing = True
+        await tab.cut()
+    assert (await posted.value).status == 200  # the original, not a second message
+    await expect(tab.message("lost answer")).not_to_have_class(re.compile(r"\bsending\b"))
+
+    # No live socket at all: the message goes over HTTP at once.
+    await expect(tab.connection).not_to_have_attribute("data-state", "live")
+    async with tab.page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/messages")
+    ) as posted:
+        await tab.type_and_send("over http")
+    assert (await posted.value).status == 201
+    await expect(tab.message("over http")).not_to_have_class(re.compile(r"\bsending\b"))
+
+    tab.release()
+    tab.refusing = False
+    await expect(tab.connection).to_have_attribute("data-state", "live", timeout=20_000)
+    await expect(tab.message("lost answer")).to_have_count(1)
+    await expect(tab.message("over http")).to_have_count(1)
+    assert await bodies_on_server(alice, group_id) == ["lost answer", "over http"]
+
+
+async def _stored(person: Person, conversation_id: str, body: str) -> bool:
+    return body in await bodies_on_server(person, conversation_id)
 
 
 async def test_a_message_arriving_while_the_list_loads_shows_in_the_sidebar(

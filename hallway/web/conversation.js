@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { announce, h, plural, reconcile } from "./dom.js";
 import { formatSize, messageKey, renderMessage } from "./messages.js";
+import { NotSentHere } from "./realtime.js";
 import {
   Timeline,
   conversationTitle,
@@ -598,19 +599,28 @@ export class ConversationView {
     );
   }
 
-  /** POST a pending message; retrying repeats its client_msg_id, so it is created once. */
+  /** Send a pending message over the realtime socket, or POST it when the socket can't
+   * (not live, or lost before the answer); both repeat its client_msg_id, as a retry does,
+   * so it is created once. */
   async deliver(clientMsgId) {
     const timeline = this.timeline;
     const pending = timeline.pending.get(clientMsgId);
     if (!pending) return;
     timeline.setPendingStatus(clientMsgId, "sending");
     this.render();
+    const conversationId = this.id;
+    const fields = {
+      body: pending.body,
+      client_msg_id: clientMsgId,
+      attachment_ids: pending.attachments.map((file) => file.id),
+    };
     try {
-      const message = await api.send(this.id, {
-        body: pending.body,
-        client_msg_id: clientMsgId,
-        attachment_ids: pending.attachments.map((file) => file.id),
-      });
+      const message = await this.realtime
+        .sendMessage(conversationId, fields)
+        .catch((error) => {
+          if (error instanceof NotSentHere) return api.send(conversationId, fields);
+          throw error;
+        });
       if (timeline === this.timeline) this.receive(message);
     } catch (error) {
       if (timeline !== this.timeline) return;

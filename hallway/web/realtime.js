@@ -1,6 +1,9 @@
 // One WebSocket per tab (docs/realtime.md): auth as the first frame, follow the open
-// conversation, and after any disconnect reconnect with back-off and resume every followed
-// conversation from the last seq seen, so each event is handed on exactly once, in order.
+// conversation, send messages while live, and after any disconnect reconnect with back-off
+// and resume every followed conversation from the last seq seen, so each event is handed on
+// exactly once, in order.
+
+import { ApiError } from "./api.js";
 
 const PING_INTERVAL_MS = 15_000;
 // No frame at all (not even a pong) for this long: the link is dead even if no close came.
@@ -8,6 +11,10 @@ const SILENCE_MS = 2 * PING_INTERVAL_MS + 5_000;
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 const CLOSE_UNAUTHENTICATED = 4401;
+
+/** A send the socket could not answer: it was not live, or it went before the answer. The
+ * message may or may not be stored; send it over HTTP with the same client_msg_id. */
+export class NotSentHere extends Error {}
 
 /**
  * States, as a UI shows them: "connecting" until the first `ready`, "live" after it,
@@ -23,6 +30,8 @@ export class Realtime {
     this.state = "connecting";
     this.lastSeq = new Map(); // followed conversation -> newest seq handed on
     this.healing = new Set(); // conversations re-subscribed after a hole, until `subscribed`
+    this.sends = new Map(); // ref -> {resolve, reject} of a send waiting for its answer
+    this.refs = 0;
     this.socket = null;
     this.backoff = FIRST_BACKOFF_MS;
     this.retryTimer = null;
@@ -64,6 +73,21 @@ export class Realtime {
 
   typing(conversationId) {
     this.send({ type: "typing", conversation_id: conversationId });
+  }
+
+  /** Send a message over the socket: the stored message, or ApiError for a refusal (the
+   * HTTP API's codes), or NotSentHere when the socket can't tell. */
+  sendMessage(conversationId, fields) {
+    if (this.state !== "live" || this.socket?.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new NotSentHere("not connected"));
+    }
+    this.refs += 1;
+    const ref = `send-${this.refs}`;
+    const answer = new Promise((resolve, reject) => this.sends.set(ref, { resolve, reject }));
+    this.socket.send(
+      JSON.stringify({ type: "send", ref, conversation_id: conversationId, ...fields }),
+    );
+    return answer;
   }
 
   // --- internals -------------------------------------------------------------------------
@@ -111,6 +135,10 @@ export class Realtime {
   drop() {
     clearInterval(this.pingTimer);
     clearTimeout(this.silenceTimer);
+    for (const waiting of this.sends.values()) {
+      waiting.reject(new NotSentHere("the connection was lost before the answer"));
+    }
+    this.sends.clear();
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -148,6 +176,10 @@ export class Realtime {
 
   receive(frame) {
     this.watchSilence();
+    if (frame.ref !== undefined && (frame.type === "sent" || frame.type === "error")) {
+      this.answerSend(frame);
+      return;
+    }
     switch (frame.type) {
       case "ready":
         this.backoff = FIRST_BACKOFF_MS;
@@ -182,6 +214,14 @@ export class Realtime {
       default:
         this.onFrame(frame);
     }
+  }
+
+  answerSend(frame) {
+    const waiting = this.sends.get(frame.ref);
+    if (!waiting) return;
+    this.sends.delete(frame.ref);
+    if (frame.type === "sent") waiting.resolve(frame.message);
+    else waiting.reject(new ApiError(0, frame.code, frame.message, frame.details ?? {}));
   }
 
   receiveEvent(frame) {
