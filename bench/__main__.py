@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--window", type=int, default=2, help="fan-out: messages in flight beyond delivery"
     )
+    parser.add_argument(
+        "--fanout-sender",
+        choices=("socket", "http"),
+        default="socket",
+        help="fan-out: Hallway's sender sends over its realtime socket, or POSTs one at a time",
+    )
     parser.add_argument("--connections", type=int, default=15_000)
     parser.add_argument("--history-messages", type=int, default=1_000_000)
     parser.add_argument("--history-pages", type=int, default=2000)

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.harness import (
     SendOne,
+    SocketSender,
     baseline_sender,
     hallway_sender,
     hallway_servers,
@@ -98,22 +99,33 @@ async def measure(
     }
 
 
-async def run_hallway(stack: Stack, run: Run, servers_count: int, window: int) -> dict[str, Any]:
+async def run_hallway(
+    stack: Stack, run: Run, servers_count: int, window: int, sender: str
+) -> dict[str, Any]:
+    """One Hallway run; `sender` "socket" sends over the sender's realtime socket, "http"
+    POSTs each message and waits for its answer before the next."""
     people = math.ceil(run.subscribers / CONNECTIONS_PER_PERSON) + 1
     room = await seeded_room(stack, people)
     settings = {"ws_compression": "true" if run.compression else "false"}
     with hallway_servers(stack, servers_count, **settings) as servers:
-        send_one, http = hallway_sender(servers[0], room)
         plan = Plan(
             ports=[s.port for s in servers],
             tokens=listener_tokens(room, run.subscribers),
             conversation_id=room.conversation_id,
             expect=run.messages,
         )
+        if sender == "http":
+            send_one, http = hallway_sender(servers[0], room)
+            try:
+                return await measure(servers, send_one, plan, window)
+            finally:
+                http.close()
+        socket = await SocketSender.open(servers[0], room)
         try:
-            return await measure(servers, send_one, plan, window)
+            figures = await measure(servers, socket.send_one, plan, window)
         finally:
-            http.close()
+            await socket.close()
+        return figures
 
 
 async def run_baseline(run: Run, window: int) -> dict[str, Any]:
@@ -151,7 +163,9 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
                 if servers_count == 2 and r.compression:
                     continue
                 baseline = await run_baseline(r, args.window)
-                figures = await run_hallway(stack, r, servers_count, args.window)
+                figures = await run_hallway(
+                    stack, r, servers_count, args.window, args.fanout_sender
+                )
                 ratio = figures["deliveries_per_s"] / baseline["deliveries_per_s"]
                 figures["ratio_to_baseline"] = round(ratio, 2)
                 figures["baseline"] = baseline

@@ -4,6 +4,7 @@ messages carry their send time, paced by how fast the listeners receive them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -11,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from bench import seed
 from bench.http import Http
@@ -57,6 +58,67 @@ def hallway_sender(server: ServerProcess, room: seed.Room) -> tuple[SendOne, Htt
         await http.json("POST", path, body, expect=201)
 
     return send_one, http
+
+
+class SocketSender:
+    """Sends `send` frames over the sender's own realtime socket, as the web client does
+    while it is live, without waiting for each answer: like the baseline's publisher, it is
+    paced only by delivery. Its answers are read as they come and checked at the end."""
+
+    def __init__(self, ws: ClientConnection, conversation_id: str) -> None:
+        self.ws = ws
+        self.conversation_id = conversation_id
+        self.run = uuid.uuid4().hex[:8]
+        self.sent = 0
+        self.answered = 0
+        self.refused: list[dict[str, Any]] = []
+        self._caught_up = asyncio.Event()  # every send so far is answered
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, server: ServerProcess, room: seed.Room) -> SocketSender:
+        ws = await connect(server.ws_url, compression=None, max_size=2**22)
+        await ws.send(orjson.dumps({"type": "auth", "token": room.people[0].token}).decode())
+        ready = orjson.loads(await ws.recv())
+        if ready["type"] != "ready":
+            raise RuntimeError(f"the sender was not let in: {ready}")
+        return cls(ws, room.conversation_id)
+
+    async def send_one(self, k: int) -> None:
+        frame = {
+            "type": "send",
+            "ref": str(k),
+            "conversation_id": self.conversation_id,
+            "body": body_with_time(BODY_CHARS),
+            "client_msg_id": f"{self.run}-{k}",
+        }
+        self.sent += 1
+        self._caught_up.clear()
+        await self.ws.send(orjson.dumps(frame).decode())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            frame = orjson.loads(raw)
+            if frame["type"] not in ("sent", "error"):
+                continue  # presence
+            self.answered += 1
+            if frame["type"] == "error":
+                self.refused.append(frame)
+            if self.answered >= self.sent:
+                self._caught_up.set()
+
+    async def close(self, timeout: float = 30) -> None:
+        """Wait for every send's answer; raise if any was refused or none came."""
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._caught_up.wait(), timeout)
+        finally:
+            await self.ws.close()
+            self._reader.cancel()
+        if self.refused or self.answered < self.sent:
+            raise RuntimeError(
+                f"{self.answered}/{self.sent} sends answered, refused: {self.refused[:3]}"
+            )
 
 
 async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Any]:
