@@ -122,10 +122,9 @@ async def run_hallway(
                 http.close()
         socket = await SocketSender.open(servers[0], room)
         try:
-            figures = await measure(servers, socket.send_one, plan, window)
+            return await measure(servers, socket.send_one, plan, window)
         finally:
             await socket.close()
-        return figures
 
 
 async def run_baseline(run: Run, window: int) -> dict[str, Any]:

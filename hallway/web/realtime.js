@@ -78,9 +78,7 @@ export class Realtime {
   /** Send a message over the socket: the stored message, or ApiError for a refusal (the
    * HTTP API's codes), or NotSentHere when the socket can't tell. */
   sendMessage(conversationId, fields) {
-    if (this.state !== "live" || this.socket?.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new NotSentHere("not connected"));
-    }
+    if (!this.isLive()) return Promise.reject(new NotSentHere("not connected"));
     this.refs += 1;
     const ref = `send-${this.refs}`;
     const answer = new Promise((resolve, reject) => this.sends.set(ref, { resolve, reject }));
@@ -99,10 +97,12 @@ export class Realtime {
     }
   }
 
+  isLive() {
+    return this.state === "live" && this.socket?.readyState === WebSocket.OPEN;
+  }
+
   send(frame) {
-    if (this.state === "live" && this.socket?.readyState === WebSocket.OPEN) {
-      this.socket.send(JSON.stringify(frame));
-    }
+    if (this.isLive()) this.socket.send(JSON.stringify(frame));
   }
 
   subscribe(conversationId) {
