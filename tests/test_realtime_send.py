@@ -195,6 +195,34 @@ async def test_a_burst_of_sends_is_stored_and_answered_in_order(
     assert [m["body"] for m in stored] == [f"m{i}" for i in range(burst)]
 
 
+async def test_a_burst_of_replies_and_plain_sends_keeps_its_order(
+    live: Directory, server: ServerProcess
+) -> None:
+    """A reply is written on a transaction of its own (on PostgreSQL a plain send is one
+    statement on another connection): a socket's next send still starts only once the last
+    one committed, so the order sent is the order stored."""
+    admin, _bob, conversation = await live.team()
+    cid = conversation["id"]
+    root = await send(admin, cid, "root")
+    burst = 30
+    ws = await _authenticated(server, admin)
+    try:
+        for i in range(burst):
+            frame: dict[str, Any] = {"type": "send", "ref": f"r{i}", "conversation_id": cid}
+            frame["body"] = f"m{i}"
+            if i % 2:
+                frame["thread_root_id"] = root["id"]
+            await ws.send(orjson.dumps(frame).decode())
+        answers = await _answers(ws, burst)
+    finally:
+        await ws.close()
+    assert [a["ref"] for a in answers] == [f"r{i}" for i in range(burst)]
+    seqs = [a["message"]["seq"] for a in answers]
+    assert seqs == list(range(seqs[0], seqs[0] + burst))
+    stored = await _history(admin, cid)
+    assert [m["body"] for m in stored] == ["root"] + [f"m{i}" for i in range(burst)]
+
+
 async def test_a_reply_joins_its_thread(live: Directory, server: ServerProcess) -> None:
     admin, bob, conversation = await live.team()
     cid = conversation["id"]

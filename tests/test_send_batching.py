@@ -4,6 +4,7 @@ behind each other in one conversation, stored by one statement."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,14 @@ from fastapi import FastAPI
 
 from hallway.domain import message_send
 from hallway.domain.actor import Actor
-from hallway.domain.batching import NaturalBatcher
+from hallway.domain.batching import HandOn, NaturalBatcher
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
 from tests.support import STACKS, Directory, Person
 
 pytestmark = pytest.mark.anyio
+
+MISSING = "00000000-0000-0000-0000-000000000000"
 
 
 class Recorder:
@@ -29,14 +32,17 @@ class Recorder:
         self.batches: list[list[str]] = []
         self.gate = asyncio.Event()  # the lone item waits here until the test opens it
 
-    async def run_one(self, item: str) -> str:
+    async def run_one(self, item: str, hand_on: HandOn) -> str:
         self.alone.append(item)
+        if item.startswith("early"):  # committed at once; its publish waits at the gate
+            hand_on()
+            hand_on()
         await self.gate.wait()
         if item.startswith("fail"):
             raise ValueError(item)
         return item.upper()
 
-    async def run_batch(self, items: Sequence[str]) -> list[str | Exception]:
+    async def run_batch(self, items: Sequence[str], hand_on: HandOn) -> list[str | Exception]:
         self.batches.append(list(items))
         await asyncio.sleep(0)
         if "sink" in items:
@@ -101,6 +107,20 @@ async def test_a_failed_batch_fails_each_of_its_writes_and_no_other() -> None:
     assert outcomes[0] == "A" and outcomes[3] == "C"
     assert [str(o) for o in outcomes[1:3]] == ["the batch failed"] * 2
     assert recorder.batches == [["b", "sink"], ["c"]]
+
+
+async def test_a_write_hands_its_key_on_at_commit_not_when_it_ends() -> None:
+    batcher: NaturalBatcher[str, str] = NaturalBatcher()
+    recorder = Recorder()
+    first = asyncio.create_task(batcher.submit("k", "early", recorder.run_one, recorder.run_batch))
+    await asyncio.sleep(0)
+    # The first still runs (its gate is shut) but has handed on: the next runs alone at
+    # once, and those after it queue behind it, not behind the first.
+    tasks = await submit_all(batcher, recorder, list("bcd"))
+    assert recorder.alone == ["early", "b"] and not first.done()
+    recorder.gate.set()
+    assert await asyncio.gather(first, *tasks) == ["EARLY", "B", "C", "D"]
+    assert recorder.batches == [["c", "d"]]
 
 
 async def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
@@ -239,3 +259,66 @@ async def test_a_repeated_client_msg_id_in_a_batch_answers_the_original(team: Te
     assert [outcomes[k][0]["seq"] for k in (0, 1, 4)] == [3, 4, 5]
     log = await event_log(admin, cid)
     assert [e["data"]["body"] for e in log[1:]] == ["earlier", "m0", "m1", "m4"]
+
+
+async def test_committed_is_called_after_the_commit_and_before_the_publish(team: Team) -> None:
+    ctx, admin, cid = team.ctx, team.admin, team.cid
+    published = ctx.publisher = Published()
+    publishes_seen: list[int] = []
+
+    def committed() -> None:
+        publishes_seen.append(len(published.calls))
+
+    plain, _ = await message_send.send_message(
+        ctx, actor(admin), cid, body="plain", client_msg_id="p", committed=committed
+    )
+    reply, _ = await message_send.send_message(
+        ctx, actor(admin), cid, body="reply", thread_root_id=plain["id"], committed=committed
+    )
+    assert publishes_seen == [0, 1]
+    assert [[e.data["id"] for e in call] for call in published.calls] == [
+        [plain["id"]],
+        [reply["id"]],
+    ]
+
+    # Nothing written, nothing committed: a repeat and a refused send don't call it.
+    repeat, created = await message_send.send_message(
+        ctx, actor(admin), cid, body="again", client_msg_id="p", committed=committed
+    )
+    assert (repeat["id"], created) == (plain["id"], False)
+    with pytest.raises(NotFound):
+        await message_send.send_message(
+            ctx, actor(admin), MISSING, body="nowhere", committed=committed
+        )
+    assert publishes_seen == [0, 1]
+
+
+@ON_POSTGRESQL
+async def test_the_next_send_started_at_commit_is_on_its_way_during_the_publish(
+    team: Team,
+) -> None:
+    """What a socket's sends rely on: the send started in `committed` has begun (and waits
+    on its statement) by the time the first's publish runs, and is stored after it."""
+    ctx, admin, cid = team.ctx, team.admin, team.cid
+    second_send = message_send.send_message(ctx, actor(admin), cid, body="second")
+    started: list[asyncio.Task[Any]] = []
+    states_at_publish: list[str] = []
+
+    class Watching(Published):
+        async def publish(self, events: Sequence[Event]) -> None:
+            states_at_publish.append(inspect.getcoroutinestate(second_send))
+            await super().publish(events)
+
+    published = ctx.publisher = Watching()
+
+    def committed() -> None:
+        if not started:
+            started.append(asyncio.create_task(second_send))
+
+    first, _ = await message_send.send_message(
+        ctx, actor(admin), cid, body="first", committed=committed
+    )
+    second, _ = await started[0]
+    assert states_at_publish[0] == inspect.CORO_SUSPENDED
+    assert second["seq"] == first["seq"] + 1
+    assert [[e.seq for e in call] for call in published.calls] == [[first["seq"]], [second["seq"]]]

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from hallway.api.errors import validation_failure
 from hallway.api.schemas import SendMessageRequest
 from hallway.domain import message_send
+from hallway.domain.context import Committed
 from hallway.domain.errors import DomainError, Unauthenticated
 from hallway.domain.tokens import authenticate
 from hallway.realtime.connection import Connection, FrameSink
@@ -66,13 +67,20 @@ def _parse(text: str) -> dict[str, Any] | None:
 class RealtimeSession:
     """Handles one client's frames in order. A task runs only while frames wait to be
     handled, so an idle connection holds none (nor a timer: the hub's idle sweep closes
-    silent ones)."""
+    silent ones).
+
+    A `send` holds the client's turn only until its message is committed: the next frame
+    starts then, while the message is still being fanned out, and answers wait for the
+    answers before them."""
 
     __slots__ = (
         "_auth_timer",
         "_ended",
+        "_last_send",
         "_pending",
         "_reading_paused",
+        "_send_holding_turn",
+        "_sends_started",
         "_socket",
         "_worker",
         "conn",
@@ -83,8 +91,11 @@ class RealtimeSession:
         self.hub = hub
         self.conn: Connection | None = None
         self._socket = socket
-        self._pending: deque[str] = deque()
+        self._pending: deque[dict[str, Any] | None] = deque()  # None: not a frame we read
         self._worker: asyncio.Task[None] | None = None
+        self._sends_started = 0
+        self._send_holding_turn: int | None = None  # numbered by _sends_started
+        self._last_send: asyncio.Task[None] | None = None
         self._reading_paused = False
         self._ended = False
         self._auth_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
@@ -95,12 +106,11 @@ class RealtimeSession:
         """A text frame from the client (called by the transport, in arrival order)."""
         if self.conn is not None:
             self.conn.last_seen = time.monotonic()
-        self._pending.append(text)
+        self._pending.append(_parse(text))
         if len(self._pending) >= MAX_PENDING_CLIENT_FRAMES and not self._reading_paused:
             self._reading_paused = True
             self._socket.pause_reading()
-        if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+        self._advance()
 
     def ended(self) -> None:
         """The socket is gone (called by the transport once)."""
@@ -117,14 +127,44 @@ class RealtimeSession:
         if self.conn is None and not self._ended:
             self._socket.send_close(CLOSE_UNAUTHENTICATED, "send an auth frame first")
 
+    def _stopped(self) -> bool:
+        return self._ended or (self.conn is not None and self.conn.closed)
+
+    def _send_is_next(self) -> bool:
+        frame = self._pending[0]
+        return self.conn is not None and frame is not None and frame["type"] == "send"
+
+    def _take(self) -> dict[str, Any] | None:
+        frame = self._pending.popleft()
+        if self._reading_paused and len(self._pending) < MAX_PENDING_CLIENT_FRAMES // 2:
+            self._reading_paused = False
+            self._socket.resume_reading()
+        return frame
+
+    def _advance(self) -> None:
+        """Start on the next frame, unless one still holds the turn. Called from a send's
+        commit, this starts a next send there and then, so that its statement is on the
+        wire before the last send's fan-out takes the CPU (DomainContext.transaction);
+        other frames are the worker's."""
+        if (
+            self._worker is not None
+            or self._send_holding_turn is not None
+            or not self._pending
+            or self._stopped()
+        ):
+            return
+        if self._send_is_next():
+            self._start_send()
+        else:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
     async def _work(self) -> None:
         try:
-            while self._pending and not self._ended and not (self.conn and self.conn.closed):
-                text = self._pending.popleft()
-                if self._reading_paused and len(self._pending) < MAX_PENDING_CLIENT_FRAMES // 2:
-                    self._reading_paused = False
-                    self._socket.resume_reading()
-                frame = _parse(text)
+            while self._pending and not self._stopped():
+                if self._send_is_next():
+                    self._start_send()
+                    return
+                frame = self._take()
                 if self.conn is None:
                     await self._authenticate(frame)
                 elif frame is None:
@@ -139,6 +179,39 @@ class RealtimeSession:
             self._worker = None
             if self._ended and self.conn is not None:
                 await self.hub.detach(self.conn)
+
+    def _start_send(self) -> None:
+        frame = self._take()
+        assert frame is not None and self.conn is not None
+        self._sends_started += 1
+        number = self._send_holding_turn = self._sends_started
+
+        def pass_turn() -> None:
+            if self._send_holding_turn == number:
+                self._send_holding_turn = None
+                self._advance()
+
+        send = asyncio.get_running_loop().create_task(
+            self._send(self.conn, frame, pass_turn, self._last_send)
+        )
+        send.add_done_callback(lambda _: pass_turn())
+        self._last_send = send
+
+    async def _send(
+        self,
+        conn: Connection,
+        frame: dict[str, Any],
+        committed: Committed,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        try:
+            answer = await _send_message(self.hub, conn, frame, committed)
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            conn.send(answer)
+        except Exception:
+            log.exception("realtime send failed")
+            conn.close(1011, "internal error")
 
     async def _authenticate(self, frame: dict[str, Any] | None) -> None:
         if self._auth_timer is not None:
@@ -179,9 +252,6 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
     if kind == "ping":
         conn.send(PONG)
         return
-    if kind == "send":
-        await _send_message(hub, conn, frame)
-        return
     conversation_id = frame.get("conversation_id")
     if kind in ("subscribe", "unsubscribe", "typing") and (
         not isinstance(conversation_id, str) or not conversation_id
@@ -214,23 +284,23 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
         conn.send(error_frame("unknown_frame", f"unknown frame type {kind!r}"))
 
 
-async def _send_message(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
+async def _send_message(
+    hub: Hub, conn: Connection, frame: dict[str, Any], committed: Committed
+) -> str:
     """`send`: a message, as POST /conversations/{id}/messages sends it, with the same
-    checks and the same idempotent client_msg_id. Answered by `sent {ref, created,
-    message}` once committed, or by `error {ref, code, message, details}` with the HTTP
-    API's codes, having changed nothing. A socket's sends are handled one after another,
-    so they are stored in the order they were sent."""
+    checks and the same idempotent client_msg_id. The answer: `sent {ref, created,
+    message}` once committed, or `error {ref, code, message, details}` with the HTTP API's
+    codes, having changed nothing. A socket's next send starts at `committed`, so its
+    sends are stored in the order they were sent."""
     ref = frame.get("ref")
     if ref is not None and (not isinstance(ref, str) or not 1 <= len(ref) <= MAX_REF_CHARS):
-        conn.send(
-            error_frame("invalid_frame", f"ref must be a string of 1..{MAX_REF_CHARS} characters")
+        return error_frame(
+            "invalid_frame", f"ref must be a string of 1..{MAX_REF_CHARS} characters"
         )
-        return
     echo = {} if ref is None else {"ref": ref}
     conversation_id = frame.get("conversation_id")
     if not isinstance(conversation_id, str) or not conversation_id:
-        conn.send(error_frame("invalid_frame", "send needs a conversation_id", **echo))
-        return
+        return error_frame("invalid_frame", "send needs a conversation_id", **echo)
     try:
         request = SendMessageRequest.model_validate(
             {k: v for k, v in frame.items() if k not in _SEND_ENVELOPE}
@@ -243,12 +313,11 @@ async def _send_message(hub: Hub, conn: Connection, frame: dict[str, Any]) -> No
             client_msg_id=request.client_msg_id,
             attachment_ids=request.attachment_ids,
             thread_root_id=request.thread_root_id,
+            committed=committed,
         )
     except ValidationError as exc:
         text, details = validation_failure(exc.errors())
-        conn.send(error_frame("validation_error", text, details=details, **echo))
-        return
+        return error_frame("validation_error", text, details=details, **echo)
     except DomainError as exc:
-        conn.send(error_frame(exc.code, exc.message, details=exc.details, **echo))
-        return
-    conn.send(dumps({"type": "sent", **echo, "created": created, "message": message}))
+        return error_frame(exc.code, exc.message, details=exc.details, **echo)
+    return dumps({"type": "sent", **echo, "created": created, "message": message})

@@ -7,6 +7,9 @@ write whose key (its conversation) is idle runs at once, by itself: a lone send 
 nothing. Writes arriving while one runs wait, and when it ends they run as one batch, in
 the order they came: one statement and one flush for them all, however many there are
 (up to `max_batch`). Nothing waits for a batch to fill.
+
+A write hands its key on as soon as it has committed (`HandOn`), so the next batch's
+statement is on its way while this one's events are still being published.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from typing import Generic, TypeVar
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
-RunOne = Callable[[_Item], Awaitable[_Result]]
-RunBatch = Callable[[Sequence[_Item]], Awaitable[Sequence[_Result | Exception]]]
+HandOn = Callable[[], None]
+"""Called by a write once it has committed: the key's next writes may start. Calling it
+again does nothing; a write that never calls it hands on when it ends."""
+RunOne = Callable[[_Item, HandOn], Awaitable[_Result]]
+RunBatch = Callable[[Sequence[_Item], HandOn], Awaitable[Sequence[_Result | Exception]]]
 """Runs a batch; one outcome per item, in order: its result or the error it answers."""
 
 
@@ -56,10 +62,23 @@ class NaturalBatcher(Generic[_Item, _Result]):
             lane.waiting.append((item, future))
             return await future
         lane = self._lanes[key] = _Lane(run_batch)
+        hand_on = self._hand_on(key, lane)
         try:
-            return await run_one(item)
+            return await run_one(item, hand_on)
         finally:
-            self._start_next(key, lane)
+            hand_on()
+
+    def _hand_on(self, key: Hashable, lane: _Lane[_Item, _Result]) -> HandOn:
+        """Starts what waits for `key` (or frees the key), once."""
+        handed_on = False
+
+        def hand_on() -> None:
+            nonlocal handed_on
+            if not handed_on:
+                handed_on = True
+                self._start_next(key, lane)
+
+        return hand_on
 
     def _start_next(self, key: Hashable, lane: _Lane[_Item, _Result]) -> None:
         waiting = [(item, future) for item, future in lane.waiting if not future.done()]
@@ -77,9 +96,10 @@ class NaturalBatcher(Generic[_Item, _Result]):
         lane: _Lane[_Item, _Result],
         batch: list[tuple[_Item, asyncio.Future[_Result]]],
     ) -> None:
+        hand_on = self._hand_on(key, lane)
         try:
             outcomes: Sequence[_Result | Exception] = await lane.run_batch(
-                [item for item, _ in batch]
+                [item for item, _ in batch], hand_on
             )
         except Exception as error:
             outcomes = [error] * len(batch)
@@ -88,7 +108,7 @@ class NaturalBatcher(Generic[_Item, _Result]):
                 future.cancel()
             raise
         finally:
-            self._start_next(key, lane)
+            hand_on()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

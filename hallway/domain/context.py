@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,10 @@ class EventPublisher(Protocol):
     """Receives events after their transaction committed (the realtime layer implements it)."""
 
     async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+Committed = Callable[[], None]
+"""Called once a transaction has committed, before its events are published."""
 
 
 class NullPublisher:
@@ -67,13 +72,26 @@ class DomainContext:
         return FileLinks.from_settings(self.settings)
 
     @asynccontextmanager
-    async def transaction(self, *, one_statement: bool = False) -> AsyncIterator[Transaction]:
+    async def transaction(
+        self, *, one_statement: bool = False, committed: Committed | None = None
+    ) -> AsyncIterator[Transaction]:
         """Commit, then publish what was appended. A failed publish loses nothing:
         clients notice the gap in `seq` and fetch it from the log. `one_statement`: see
-        Database.write."""
+        Database.write.
+
+        `committed` is called once the commit is done, before the publish: it starts what
+        had to wait for this commit (the conversation's next sends). On PostgreSQL the
+        publish then waits one turn of the event loop, so that what was started puts its
+        statement on the wire before this fan-out takes the CPU, and the database works on
+        it meanwhile. SQLite runs statements in this thread, so there the turn would only
+        delay this fan-out."""
         async with self.db.write(one_statement=one_statement) as conn:
             tx = Transaction(conn=conn, now=utcnow())
             yield tx
+        if committed is not None:
+            committed()
+            if tx.events and not self.db.is_sqlite:
+                await asyncio.sleep(0)
         if tx.events:
             try:
                 await self.publisher.publish(tx.events)

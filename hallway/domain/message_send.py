@@ -32,7 +32,8 @@ from hallway.domain.access import CONVERSATION_NOT_FOUND, MEMBER_CONVERSATION, m
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
 from hallway.domain.attachments import claim_attachments
-from hallway.domain.context import DomainContext, Transaction
+from hallway.domain.batching import HandOn
+from hallway.domain.context import Committed, DomainContext, Transaction
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event, remember_event
 from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
@@ -258,15 +259,28 @@ class _PlainSend:
     conversation_id: str
     body: str
     client_msg_id: str | None
+    committed: Committed | None
 
 
-async def _send_plain_alone(send: _PlainSend) -> Sent:
+def _on_commit(hand_on: HandOn, sends: Sequence[_PlainSend]) -> Committed:
+    """At commit: the conversation's next sends may start, then what each caller started."""
+
+    def committed() -> None:
+        hand_on()
+        for send in sends:
+            if send.committed is not None:
+                send.committed()
+
+    return committed
+
+
+async def _send_plain_alone(send: _PlainSend, hand_on: HandOn) -> Sent:
     """One send by _SEND_IN_ONE_STATEMENT; a client_msg_id used before writes nothing and
     answers the original."""
     ctx, actor, conversation_id = send.ctx, send.actor, send.conversation_id
     params: dict[str, Any] = {**member_params(actor, conversation_id)}
     try:
-        async with ctx.transaction(one_statement=True) as tx:
+        async with ctx.transaction(one_statement=True, committed=_on_commit(hand_on, [send])) as tx:
             row = _new_row(conversation_id, actor, send.client_msg_id, send.body, None, tx)
             message = _message_of(row)
             params.update({f"message_{name}": value for name, value in row.items()})
@@ -286,12 +300,16 @@ async def _send_plain_alone(send: _PlainSend) -> Sent:
     return message, True
 
 
-async def _send_plain_together(sends: Sequence[_PlainSend]) -> list[Sent | Exception]:
+async def _send_plain_together(
+    sends: Sequence[_PlainSend], hand_on: HandOn
+) -> list[Sent | Exception]:
     """Sends that queued for one conversation (and company), in one statement; each
     answers as it would have alone."""
     first = sends[0]
     try:
-        async with first.ctx.transaction(one_statement=True) as tx:
+        async with first.ctx.transaction(
+            one_statement=True, committed=_on_commit(hand_on, sends)
+        ) as tx:
             created = [
                 _message_of(
                     _new_row(
@@ -324,9 +342,14 @@ async def _send_plain_together(sends: Sequence[_PlainSend]) -> list[Sent | Excep
         if _IDEMPOTENCY_CONSTRAINT not in str(exc.orig):
             raise
         # A client_msg_id used before, or twice in this batch: nothing was written; one
-        # by one, each send finds out which.
-        return [await _outcome(_send_plain_alone(send)) for send in sends]
+        # by one, each send finds out which. The conversation is handed on after the last,
+        # so that these keep the order they came in.
+        return [await _outcome(_send_plain_alone(send, _keep_the_lane)) for send in sends]
     return outcomes
+
+
+def _keep_the_lane() -> None:
+    return None
 
 
 async def _outcome(result: Awaitable[_T]) -> _T | Exception:
@@ -401,8 +424,14 @@ async def send_message(
     client_msg_id: str | None = None,
     attachment_ids: list[str] | None = None,
     thread_root_id: str | None = None,
+    committed: Committed | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Returns (message, created). A repeated client_msg_id returns the original message."""
+    """Returns (message, created). A repeated client_msg_id returns the original message.
+
+    `committed` is called when the transaction this send ran in commits, before the
+    message is published; a send that wrote nothing (a repeat, most refusals) never calls
+    it. A caller that keeps its sends in order starts its next one then, while this one
+    fans out."""
     attachment_ids = attachment_ids or []
     links = ctx.links
     body = clean_body(ctx, body, has_files=bool(attachment_ids))
@@ -414,13 +443,13 @@ async def send_message(
         member_params(actor, conversation_id)  # NotFound before queueing for what is no id
         sent: Sent = await ctx.write_batches.submit(
             ("send", conversation_id, actor.company_id),
-            _PlainSend(ctx, actor, conversation_id, body, client_msg_id),
+            _PlainSend(ctx, actor, conversation_id, body, client_msg_id, committed),
             _send_plain_alone,
             _send_plain_together,
         )
         return sent
     try:
-        async with ctx.transaction() as tx:
+        async with ctx.transaction(committed=committed) as tx:
             # The message takes the seq of its own `message.created` event.
             seq = await allocate_member_seq(tx, actor, conversation_id)
             if thread_root_id is not None:
