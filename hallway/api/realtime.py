@@ -80,7 +80,6 @@ class RealtimeSession:
         "_pending",
         "_reading_paused",
         "_send_holding_turn",
-        "_sends_started",
         "_socket",
         "_worker",
         "conn",
@@ -93,8 +92,7 @@ class RealtimeSession:
         self._socket = socket
         self._pending: deque[dict[str, Any] | None] = deque()  # None: not a frame we read
         self._worker: asyncio.Task[None] | None = None
-        self._sends_started = 0
-        self._send_holding_turn: int | None = None  # numbered by _sends_started
+        self._send_holding_turn: asyncio.Task[None] | None = None
         self._last_send: asyncio.Task[None] | None = None
         self._reading_paused = False
         self._ended = False
@@ -183,11 +181,9 @@ class RealtimeSession:
     def _start_send(self) -> None:
         frame = self._take()
         assert frame is not None and self.conn is not None
-        self._sends_started += 1
-        number = self._send_holding_turn = self._sends_started
 
-        def pass_turn() -> None:
-            if self._send_holding_turn == number:
+        def pass_turn() -> None:  # at the send's commit, or when it ends
+            if self._send_holding_turn is send:
                 self._send_holding_turn = None
                 self._advance()
 
@@ -195,7 +191,7 @@ class RealtimeSession:
             self._send(self.conn, frame, pass_turn, self._last_send)
         )
         send.add_done_callback(lambda _: pass_turn())
-        self._last_send = send
+        self._send_holding_turn = self._last_send = send
 
     async def _send(
         self,
