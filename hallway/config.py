@@ -62,7 +62,10 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_replay_limit: int = Field(default=1000, ge=1)
-    ws_compression: bool = False
+    # permessage-deflate without context takeover: one compressed frame serves every
+    # subscriber, so a delivery costs what it costs uncompressed and an event frame goes out
+    # at about half its size (docs/benchmarks.md).
+    ws_compression: bool = True
     typing_ttl_seconds: float = Field(default=6.0, gt=0)
     presence_ttl_seconds: float = Field(default=60.0, gt=0)
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from websockets.asyncio.client import ClientConnection
 
 from hallway.api.app import create_app
 from hallway.client import RealtimeClient
@@ -409,3 +411,17 @@ async def realtime(
         yield client
     finally:
         await client.close()
+
+
+async def frames_of_types(
+    ws: ClientConnection, types: Sequence[str], count: int, timeout: float = 15
+) -> list[dict[str, Any]]:
+    """The next `count` frames of these types on a bare `websockets` client, others
+    (presence, typing) skipped."""
+    found: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len(found) < count:
+            frame = orjson.loads(await ws.recv(decode=False))
+            if frame["type"] in types:
+                found.append(frame)
+    return found

@@ -3,14 +3,13 @@ over a real WebSocket to a real server process."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support import Directory, Person, ServerProcess, realtime, send
+from tests.support import Directory, Person, ServerProcess, frames_of_types, realtime, send
 
 pytestmark = pytest.mark.anyio
 
@@ -26,13 +25,7 @@ async def _authenticated(server: ServerProcess, person: Person) -> ClientConnect
 
 async def _answers(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     """The next `count` answers to sends (`sent` and `error` frames), presence skipped."""
-    found: list[dict[str, Any]] = []
-    async with asyncio.timeout(15):
-        while len(found) < count:
-            frame = orjson.loads(await ws.recv())
-            if frame["type"] in ("sent", "error"):
-                found.append(frame)
-    return found
+    return await frames_of_types(ws, ("sent", "error"), count)
 
 
 async def _history(person: Person, conversation_id: str) -> list[dict[str, Any]]:
