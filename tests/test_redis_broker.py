@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -79,6 +80,27 @@ async def test_a_frame_reaches_its_own_process_at_once_and_once(
     await eventually(lambda: len(mine.frames) == 2)
     assert mine.frames == [(topic, '{"type":"event","seq":1}'), (topic, '{"type":"event","seq":2}')]
     assert theirs.frames == mine.frames
+
+
+async def test_the_publish_goes_out_before_the_local_fan_out(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, _ = brokers
+    await _subscribed(brokers, topic)
+    order: list[str] = []
+    publish = here._client.publish
+
+    async def spied(channel: str, message: str) -> Any:
+        order.append("publish")
+        return await publish(channel, message)
+
+    monkeypatch.setattr(here._client, "publish", spied)
+    here.handler = lambda topic, frame: order.append("local")
+
+    await here.publish(topic, "{}")
+
+    # The other processes' subscribers don't wait behind this one's.
+    assert order == ["publish", "local"]
 
 
 async def test_a_topic_this_process_does_not_follow_is_not_handled_here(

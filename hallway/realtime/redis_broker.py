@@ -20,10 +20,12 @@ ORIGIN_CHARS = 16
 class RedisBroker:
     """One pub/sub connection per process for receiving; a pooled client for publishing.
 
-    A frame published here reaches this process's own handler at once, as with the
-    in-memory broker, and the other processes through Redis: each process marks what it
-    publishes with its origin and skips its own frames when Redis echoes them. So local
-    subscribers wait for no Redis round trip, and keep receiving while Redis is away.
+    A frame published here reaches this process's own handler without going through
+    Redis, and the other processes through Redis: each process marks what it publishes
+    with its origin and skips its own frames when Redis echoes them. So local subscribers
+    wait for no Redis round trip, and keep receiving while Redis is away. The PUBLISH goes
+    on the wire first and the local fan-out runs while Redis and the other processes work
+    on it, so their subscribers don't wait behind this process's.
 
     If the pub/sub connection drops, it is re-established and every topic re-subscribed;
     frames published meanwhile are lost here, and clients recover them by seq from the log.
@@ -55,9 +57,13 @@ class RedisBroker:
         await self._client.ping()
 
     async def publish(self, topic: str, frame: str) -> None:
+        sending = asyncio.ensure_future(
+            self._client.publish(CHANNEL_PREFIX + topic, self._origin + frame)
+        )
         if topic in self._topics:
+            await asyncio.sleep(0)  # the task's first step writes the command
             self._handle(topic, frame)
-        await self._client.publish(CHANNEL_PREFIX + topic, self._origin + frame)
+        await sending
 
     async def subscribe(self, topics: list[str]) -> None:
         new = [t for t in topics if t not in self._topics]
