@@ -246,6 +246,33 @@ async def test_two_people_talk_live_with_typing_and_unread_badges_elsewhere(
     await eventually(read_on_server)
 
 
+async def _record_sockets(page: Page) -> None:
+    await page.add_init_script(
+        """
+        const NativeWebSocket = window.WebSocket;
+        window.openedSockets = [];
+        window.WebSocket = class extends NativeWebSocket {
+          constructor(...args) { super(...args); window.openedSockets.push(this); }
+        };
+        """
+    )
+
+
+async def test_the_browser_socket_is_compressed_with_no_context_kept(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "compressed")
+    bob_tab = await tabs(bob, group_id, before_load=_record_sockets)
+    extensions = await bob_tab.page.evaluate("window.openedSockets.at(-1).extensions")
+    # Chromium offers permessage-deflate; the server takes it without context on either
+    # side (docs/realtime.md), and the client decodes what the hub compressed once.
+    assert extensions.startswith("permessage-deflate")
+    assert "server_no_context_takeover" in extensions
+    assert "client_no_context_takeover" in extensions
+    await send(alice, group_id, "squeezed " * 100)
+    await expect(bob_tab.message("squeezed " * 99 + "squeezed")).to_have_count(1)
+
+
 async def test_scrolling_up_loads_older_windows_and_keeps_the_view_still(
     live: Directory, tabs: OpenTab
 ) -> None:
