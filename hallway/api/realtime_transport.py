@@ -4,8 +4,9 @@
 Why: through ASGI every frame to every subscriber is a message dict and a chain of awaited
 wrappers, and every idle socket keeps a task, a receive queue and the suspended frames of the
 middleware chain. Here the hub writes a frame straight to the socket (a header and the
-payload, as `websockets`' own broadcast does) and an idle socket is a protocol object and a
-session; docs/benchmarks.md has the figures. Every other WebSocket path still goes to the
+payload, as `websockets`' own broadcast does; deflated once for all the sockets that
+negotiated permessage-deflate) and an idle socket is a protocol object and a session;
+docs/benchmarks.md has the figures. Every other WebSocket path still goes to the
 ASGI app unchanged. `hallway serve` installs it (uvicorn's `ws=` option); the hub arrives
 through the app's lifespan state.
 """
@@ -106,6 +107,8 @@ class WireFrames:
 
 
 _WIRE_FRAMES = WireFrames()
+# Configuration only, read at each handshake: one list serves every socket.
+_DEFLATE_OFFERS = [shared_deflate()]
 
 
 class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -117,7 +120,7 @@ class RealtimeWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.config.ws_per_message_deflate:
-            self.conn.available_extensions = [shared_deflate()]
+            self.conn.available_extensions = _DEFLATE_OFFERS
         # The deflate window this socket's frames are written with; 0 while uncompressed.
         self.deflate_bits = 0
 
