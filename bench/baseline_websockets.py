@@ -1,18 +1,27 @@
 """The fan-out baseline: a bare `websockets` server that speaks just enough of Hallway's
 realtime protocol for the same client harness, and fans frames out with `broadcast()`.
 
-Run as its own process: `python -m bench.baseline_websockets --port P [--compression]`.
-Clients send auth (any token) and get `ready`; `subscribe` adds them to the one audience and
-answers `subscribed`; `ping` answers `pong`. A client's `event` frame is broadcast verbatim to
-every subscriber: the publisher builds it once, as Hallway's hub does.
+Run as its own process: `python -m bench.baseline_websockets --port P [--compression]
+[--redis URL]`. Clients send auth (any token) and get `ready`; `subscribe` adds them to the
+one audience and answers `subscribed`; `ping` answers `pong`. A client's `event` frame is
+broadcast verbatim to every subscriber: the publisher builds it once, as Hallway's hub does.
+
+With `--redis`, several of these processes share one audience as Hallway's processes do
+through its broker (hallway/realtime/redis_broker.py): the process an event reaches first
+publishes it to Redis behind its origin, then broadcasts it to its own subscribers, and
+broadcasts what the others publish. The fan-out scenario runs two this way, as a reference
+for Hallway's two-process rows: what the same hop costs the bare library.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import secrets
 from http import HTTPStatus
 
 import orjson
+import redis.asyncio as redis
 import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.http11 import Request, Response
@@ -21,7 +30,12 @@ EVENT_PREFIX = '{"type":"event"'
 READY = orjson.dumps({"type": "ready", "user": {"id": "baseline"}}).decode()
 PONG = orjson.dumps({"type": "pong"}).decode()
 
+CHANNEL = "baseline:audience"
+ORIGIN = secrets.token_hex(8).encode()
+
 subscribers: set[ServerConnection] = set()
+publisher: redis.Redis | None = None
+publishing: set[asyncio.Task[int]] = set()  # held until done, as the loop keeps weak refs
 
 
 def health(connection: ServerConnection, request: Request) -> Response | None:
@@ -36,6 +50,13 @@ async def handle(ws: ServerConnection) -> None:
             if not isinstance(frame, str):
                 continue
             if frame.startswith(EVENT_PREFIX):
+                if publisher is not None:
+                    task = asyncio.ensure_future(
+                        publisher.publish(CHANNEL, ORIGIN + frame.encode())
+                    )
+                    publishing.add(task)
+                    task.add_done_callback(publishing.discard)
+                    await asyncio.sleep(0)  # the PUBLISH on the wire first, as Hallway's
                 broadcast(subscribers, frame)
                 continue
             kind = orjson.loads(frame).get("type")
@@ -50,7 +71,27 @@ async def handle(ws: ServerConnection) -> None:
         subscribers.discard(ws)
 
 
-async def main(port: int, compression: bool) -> None:
+async def relay_from_redis(url: str) -> None:
+    """Broadcast what the other processes publish; skip this one's own frames."""
+    client = redis.Redis.from_url(url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(CHANNEL)
+    while True:
+        message = await pubsub.get_message(timeout=1.0)
+        if message is None or message.get("type") != "message":
+            continue
+        data: bytes = message["data"]
+        if not data.startswith(ORIGIN):
+            broadcast(subscribers, data[len(ORIGIN) :].decode())
+
+
+async def main(port: int, compression: bool, redis_url: str | None) -> None:
+    global publisher
+    relay = None
+    if redis_url is not None:
+        publisher = redis.Redis.from_url(redis_url)
+        await publisher.ping()
+        relay = asyncio.create_task(relay_from_redis(redis_url))
     async with serve(
         handle,
         "127.0.0.1",
@@ -60,11 +101,14 @@ async def main(port: int, compression: bool) -> None:
         max_size=2**20,
     ) as server:
         await server.serve_forever()
+    if relay is not None:
+        relay.cancel()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--compression", action="store_true")
+    parser.add_argument("--redis", help="share one audience with other processes on this Redis")
     args = parser.parse_args()
-    uvloop.run(main(args.port, args.compression))
+    uvloop.run(main(args.port, args.compression, args.redis))

@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from bench.harness import (
     wait_received,
 )
 from bench.listeners import Listeners, Plan
-from bench.server import ServerProcess, Stack, process_usage
+from bench.server import REDIS_URL, ServerProcess, Stack, process_usage
 from bench.stats import Result, latency_ms
 
 CONNECTIONS_PER_PERSON = 50  # a person's open tabs; keeps seeding and connect-time presence small
@@ -127,19 +128,35 @@ async def run_hallway(
             await socket.close()
 
 
-async def run_baseline(run: Run, window: int) -> dict[str, Any]:
-    with ServerProcess.baseline(run.compression) as server:
-        send_one, ws = await baseline_sender(server)
+async def run_baseline(run: Run, window: int, processes: int = 1) -> dict[str, Any]:
+    """The bare library's run; over several processes they share the audience through
+    Redis, as Hallway's do (bench/baseline_websockets.py)."""
+    redis_url = REDIS_URL if processes > 1 else None
+    with ExitStack() as running:
+        servers = [
+            running.enter_context(ServerProcess.baseline(run.compression, redis_url))
+            for _ in range(processes)
+        ]
+        send_one, ws = await baseline_sender(servers[0])
         plan = Plan(
-            ports=[server.port],
+            ports=[server.port for server in servers],
             tokens=["listener"] * run.subscribers,
             conversation_id="baseline",
             expect=run.messages,
         )
         try:
-            return await measure([server], send_one, plan, window)
+            return await measure(servers, send_one, plan, window)
         finally:
             await ws.close()
+
+
+def _against_alike(figures: dict[str, Any], alike: dict[str, Any]) -> str:
+    share = figures["deliveries_per_s"] / alike["deliveries_per_s"]
+    return (
+        f"; the bare library over as many processes and Redis: "
+        f"{alike['deliveries_per_s']:,}/s, {alike['server_cpu_us_per_delivery']} us CPU/delivery "
+        f"(Hallway at {share:.0%} of it)"
+    )
 
 
 def _variant(run: Run, servers_count: int) -> str:
@@ -162,12 +179,18 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
                 if servers_count == 2 and r.compression:
                     continue
                 baseline = await run_baseline(r, args.window)
+                # Context, not the target: the bare library over as many processes.
+                alike = (
+                    await run_baseline(r, args.window, servers_count) if servers_count > 1 else None
+                )
                 figures = await run_hallway(
                     stack, r, servers_count, args.window, args.fanout_sender
                 )
                 ratio = figures["deliveries_per_s"] / baseline["deliveries_per_s"]
                 figures["ratio_to_baseline"] = round(ratio, 2)
                 figures["baseline"] = baseline
+                if alike is not None:
+                    figures["baseline_same_processes"] = alike
                 p99_applies = r.subscribers == 1000
                 met = ratio >= TARGET_RATIO and figures["complete"]
                 if p99_applies:
@@ -182,7 +205,8 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
                         f"baseline's {baseline['deliveries_per_s']:,}; p50 {figures['p50_ms']} "
                         f"ms, p99 {figures['p99_ms']} ms; server "
                         f"{figures['server_cpu_us_per_delivery']} us CPU/delivery "
-                        f"(baseline {baseline['server_cpu_us_per_delivery']})",
+                        f"(baseline {baseline['server_cpu_us_per_delivery']})"
+                        + ("" if alike is None else _against_alike(figures, alike)),
                         ">= 70% of baseline" + (", p99 <= 100 ms" if p99_applies else ""),
                         met,
                     )

@@ -106,9 +106,13 @@ class ServerProcess:
         return cls(command, env, "/readyz")
 
     @classmethod
-    def baseline(cls, compression: bool = False) -> ServerProcess:
+    def baseline(cls, compression: bool = False, redis_url: str | None = None) -> ServerProcess:
         command = [sys.executable, "-m", "bench.baseline_websockets"]
-        return cls([*command, "--compression"] if compression else command, {}, "/healthz")
+        if compression:
+            command.append("--compression")
+        if redis_url is not None:
+            command += ["--redis", redis_url]
+        return cls(command, {}, "/healthz")
 
     @property
     def pid(self) -> int:
