@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
-from hallway.realtime.redis_broker import CHANNEL_PREFIX, RedisBroker
+from hallway.realtime.redis_broker import CHANNEL_PREFIX, PUBLISHER_NAME, RedisBroker
 from tests.support import TEST_REDIS_URL, eventually
 
 pytestmark = [
@@ -88,19 +89,67 @@ async def test_the_publish_goes_out_before_the_local_fan_out(
     here, _ = brokers
     await _subscribed(brokers, topic)
     order: list[str] = []
-    publish = here._client.publish
+    publish = here._publish_unanswered
 
-    async def spied(channel: str, message: str) -> Any:
+    async def spied(channel: str, data: str) -> None:
         order.append("publish")
-        return await publish(channel, message)
+        await publish(channel, data)
 
-    monkeypatch.setattr(here._client, "publish", spied)
+    monkeypatch.setattr(here, "_publish_unanswered", spied)
     here.handler = lambda topic, frame: order.append("local")
 
     await here.publish(topic, "{}")
 
     # The other processes' subscribers don't wait behind this one's.
     assert order == ["publish", "local"]
+
+
+async def test_the_publishing_connection_is_sent_no_replies(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, _ = brokers
+    _, theirs = await _subscribed(brokers, topic)
+
+    for n in range(20):
+        await here.publish(topic, f'{{"n":{n}}}')
+
+    await eventually(lambda: len(theirs.frames) == 20)
+    # Redis has handled every PUBLISH; with replies on, twenty would wait unread here.
+    assert await here._publisher.can_read() is False
+
+
+async def test_a_lost_publishing_connection_is_replaced_with_replies_off_again(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, _ = brokers
+    _, theirs = await _subscribed(brokers, topic)
+    await here.publish(topic, '{"n":0}')
+    assert TEST_REDIS_URL
+    async with redis.Redis.from_url(TEST_REDIS_URL) as admin:
+        [killed] = [
+            c["id"]
+            for c in await admin.client_list()
+            if c["name"] == PUBLISHER_NAME and c["addr"] == _local_address(here)
+        ]
+        await admin.client_kill_filter(_id=killed)
+
+    # The first write after the kill may still be taken by the kernel, or fail: what is
+    # published while the connection is down is lost, and clients recover it by seq.
+    for n in range(1, 6):
+        with contextlib.suppress(redis.ConnectionError):
+            await here.publish(topic, f'{{"n":{n}}}')
+        await asyncio.sleep(0.05)
+
+    await eventually(lambda: theirs.frames[-1] == (topic, '{"n":5}'))
+    assert await here._publisher.can_read() is False
+
+
+def _local_address(broker: RedisBroker) -> str:
+    """The Redis server's view of the broker's publishing connection: its client address."""
+    writer = broker._publisher._writer
+    assert writer is not None
+    host, port = writer.get_extra_info("sockname")[:2]
+    return f"{host}:{port}"
 
 
 async def test_a_topic_this_process_does_not_follow_is_not_handled_here(
