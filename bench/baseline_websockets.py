@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import secrets
 from http import HTTPStatus
+from typing import Any
 
 import orjson
 import redis.asyncio as redis
@@ -35,7 +36,8 @@ ORIGIN = secrets.token_hex(8).encode()
 
 subscribers: set[ServerConnection] = set()
 publisher: redis.Redis | None = None
-publishing: set[asyncio.Task[int]] = set()  # held until done, as the loop keeps weak refs
+# The PUBLISH tasks and the relay, held until done: the loop keeps only weak references.
+held_tasks: set[asyncio.Task[Any]] = set()
 
 
 def health(connection: ServerConnection, request: Request) -> Response | None:
@@ -54,8 +56,8 @@ async def handle(ws: ServerConnection) -> None:
                     task = asyncio.ensure_future(
                         publisher.publish(CHANNEL, ORIGIN + frame.encode())
                     )
-                    publishing.add(task)
-                    task.add_done_callback(publishing.discard)
+                    held_tasks.add(task)
+                    task.add_done_callback(held_tasks.discard)
                     await asyncio.sleep(0)  # the PUBLISH on the wire first, as Hallway's
                 broadcast(subscribers, frame)
                 continue
@@ -87,11 +89,11 @@ async def relay_from_redis(url: str) -> None:
 
 async def main(port: int, compression: bool, redis_url: str | None) -> None:
     global publisher
-    relay = None
     if redis_url is not None:
         publisher = redis.Redis.from_url(redis_url)
         await publisher.ping()
-        relay = asyncio.create_task(relay_from_redis(redis_url))
+        # Runs until the process is stopped, as serve_forever does.
+        held_tasks.add(asyncio.create_task(relay_from_redis(redis_url)))
     async with serve(
         handle,
         "127.0.0.1",
@@ -101,8 +103,6 @@ async def main(port: int, compression: bool, redis_url: str | None) -> None:
         max_size=2**20,
     ) as server:
         await server.serve_forever()
-    if relay is not None:
-        relay.cancel()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import orjson
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 
 from hallway.api.app import create_app
 from hallway.client import RealtimeClient
@@ -411,6 +411,17 @@ async def realtime(
         yield client
     finally:
         await client.close()
+
+
+async def authenticated_socket(
+    server: ServerProcess, person: Person, compression: str | None = "deflate"
+) -> ClientConnection:
+    """A bare `websockets` client of this server, past auth; closed by the caller.
+    `compression` as websockets' `connect` takes it (it offers deflate by default)."""
+    ws = await connect(server.ws_url, compression=compression)
+    await ws.send(orjson.dumps({"type": "auth", "token": person.token}).decode())
+    assert orjson.loads(await ws.recv())["type"] == "ready"
+    return ws
 
 
 async def frames_of_types(

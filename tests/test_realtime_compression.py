@@ -11,7 +11,14 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.support import Directory, Person, ServerProcess, frames_of_types, send
+from tests.support import (
+    Directory,
+    Person,
+    ServerProcess,
+    authenticated_socket,
+    frames_of_types,
+    send,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -19,9 +26,7 @@ pytestmark = pytest.mark.anyio
 async def _subscribed(
     server: ServerProcess, person: Person, conversation_id: str, compression: str | None
 ) -> ClientConnection:
-    ws = await connect(server.ws_url, compression=compression)
-    await ws.send(orjson.dumps({"type": "auth", "token": person.token}).decode())
-    assert orjson.loads(await ws.recv())["type"] == "ready"
+    ws = await authenticated_socket(server, person, compression)
     await ws.send(orjson.dumps({"type": "subscribe", "conversation_id": conversation_id}).decode())
     while orjson.loads(await ws.recv())["type"] != "subscribed":
         pass

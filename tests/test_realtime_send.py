@@ -7,20 +7,21 @@ from typing import Any
 
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from tests.support import Directory, Person, ServerProcess, frames_of_types, realtime, send
+from tests.support import (
+    Directory,
+    Person,
+    ServerProcess,
+    authenticated_socket,
+    frames_of_types,
+    realtime,
+    send,
+)
 
 pytestmark = pytest.mark.anyio
 
 MISSING = "00000000-0000-0000-0000-000000000000"
-
-
-async def _authenticated(server: ServerProcess, person: Person) -> ClientConnection:
-    ws = await connect(server.ws_url)
-    await ws.send(orjson.dumps({"type": "auth", "token": person.token}).decode())
-    assert orjson.loads(await ws.recv())["type"] == "ready"
-    return ws
 
 
 async def _answers(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
@@ -101,7 +102,7 @@ async def test_bad_input_answers_the_http_error_and_changes_nothing(
     r = await admin.post(f"/api/v1/conversations/{cid}/messages", json=fields)
     assert 400 <= r.status_code < 500
     over_http = r.json()["error"]
-    ws = await _authenticated(server, admin)
+    ws = await authenticated_socket(server, admin)
     try:
         frame = {"type": "send", "ref": "r-1", "conversation_id": cid, **fields}
         await ws.send(orjson.dumps(frame).decode())
@@ -138,7 +139,7 @@ async def test_outsiders_and_missing_conversations_get_one_not_found(
 async def test_malformed_send_frames_are_refused(live: Directory, server: ServerProcess) -> None:
     admin, _bob, conversation = await live.team()
     cid = conversation["id"]
-    ws = await _authenticated(server, admin)
+    ws = await authenticated_socket(server, admin)
     try:
         for frame in (
             {"type": "send", "ref": "no-conversation", "body": "hi"},
@@ -172,7 +173,7 @@ async def test_a_burst_of_sends_is_stored_and_answered_in_order(
     admin, _bob, conversation = await live.team()
     cid = conversation["id"]
     burst = 60
-    ws = await _authenticated(server, admin)
+    ws = await authenticated_socket(server, admin)
     try:
         for i in range(burst):
             frame = {"type": "send", "ref": f"r{i}", "conversation_id": cid, "body": f"m{i}"}
@@ -198,7 +199,7 @@ async def test_a_burst_of_replies_and_plain_sends_keeps_its_order(
     cid = conversation["id"]
     root = await send(admin, cid, "root")
     burst = 30
-    ws = await _authenticated(server, admin)
+    ws = await authenticated_socket(server, admin)
     try:
         for i in range(burst):
             frame: dict[str, Any] = {"type": "send", "ref": f"r{i}", "conversation_id": cid}
