@@ -10,13 +10,26 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 
-from hallway.realtime.redis_broker import CHANNEL_PREFIX, PUBLISHER_NAME, RedisBroker
+from hallway.realtime.redis_broker import (
+    CHANNEL_PREFIX,
+    ORIGIN_CHARS,
+    PUBLISHER_NAME,
+    SUBSCRIBER_NAME,
+    RedisBroker,
+)
+from hallway.realtime.redis_wire import RespConnection
 from tests.support import TEST_REDIS_URL, eventually
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(not TEST_REDIS_URL, reason="needs HALLWAY_TEST_REDIS_URL (CI sets it)"),
 ]
+
+
+@pytest.fixture(params=["asyncio", ("asyncio", {"use_uvloop": True})], ids=["asyncio", "uvloop"])
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    """The servers run on uvloop, whose transports differ from asyncio's own."""
+    return request.param
 
 
 class Received:
@@ -88,14 +101,17 @@ async def test_the_publish_goes_out_before_the_local_fan_out(
 ) -> None:
     here, _ = brokers
     await _subscribed(brokers, topic)
+    await here.publish(topic, "{}")  # the publishing connection is open from here on
+    publisher = here._publisher
+    assert publisher is not None
     order: list[str] = []
-    publish = here._publish_unanswered
+    write = publisher.write
 
-    async def spied(channel: str, data: str) -> None:
+    def spied(data: bytes) -> None:
         order.append("publish")
-        await publish(channel, data)
+        write(data)
 
-    monkeypatch.setattr(here, "_publish_unanswered", spied)
+    monkeypatch.setattr(publisher, "write", spied)
     here.handler = lambda topic, frame: order.append("local")
 
     await here.publish(topic, "{}")
@@ -109,13 +125,17 @@ async def test_the_publishing_connection_is_sent_no_replies(
 ) -> None:
     here, _ = brokers
     _, theirs = await _subscribed(brokers, topic)
+    await here.publish(topic, '{"n":0}')
+    assert here._publisher is not None
+    replies: list[object] = []
+    here._publisher.on_reply = replies.append
 
-    for n in range(20):
+    for n in range(1, 21):
         await here.publish(topic, f'{{"n":{n}}}')
 
-    await eventually(lambda: len(theirs.frames) == 20)
-    # Redis has handled every PUBLISH; with replies on, twenty would wait unread here.
-    assert await here._publisher.can_read() is False
+    await eventually(lambda: len(theirs.frames) == 21)
+    await asyncio.sleep(0.05)  # a reply sent with the last frame would have arrived by now
+    assert replies == []
 
 
 async def test_a_lost_publishing_connection_is_replaced_with_replies_off_again(
@@ -124,32 +144,92 @@ async def test_a_lost_publishing_connection_is_replaced_with_replies_off_again(
     here, _ = brokers
     _, theirs = await _subscribed(brokers, topic)
     await here.publish(topic, '{"n":0}')
-    assert TEST_REDIS_URL
-    async with redis.Redis.from_url(TEST_REDIS_URL) as admin:
-        [killed] = [
-            c["id"]
-            for c in await admin.client_list()
-            if c["name"] == PUBLISHER_NAME and c["addr"] == _local_address(here)
-        ]
-        await admin.client_kill_filter(_id=killed)
+    await _kill(PUBLISHER_NAME, here._publisher)
 
     # The first write after the kill may still be taken by the kernel, or fail: what is
     # published while the connection is down is lost, and clients recover it by seq.
     for n in range(1, 6):
-        with contextlib.suppress(redis.ConnectionError):
+        with contextlib.suppress(ConnectionError):
             await here.publish(topic, f'{{"n":{n}}}')
         await asyncio.sleep(0.05)
 
     await eventually(lambda: theirs.frames[-1] == (topic, '{"n":5}'))
-    assert await here._publisher.can_read() is False
+    assert here._publisher is not None
+    replies: list[object] = []
+    here._publisher.on_reply = replies.append
+    await here.publish(topic, '{"n":6}')
+    await eventually(lambda: theirs.frames[-1] == (topic, '{"n":6}'))
+    assert replies == []
 
 
-def _local_address(broker: RedisBroker) -> str:
-    """The Redis server's view of the broker's publishing connection: its client address."""
-    writer = broker._publisher._writer
-    assert writer is not None
-    host, port = writer.get_extra_info("sockname")[:2]
-    return f"{host}:{port}"
+async def test_a_lost_receiving_connection_is_replaced_and_every_topic_followed_again(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, there = brokers
+    other_topic = f"conv:{uuid.uuid4()}"
+    _, theirs = await _subscribed(brokers, topic)
+    await there.subscribe([other_topic])
+    await _kill(SUBSCRIBER_NAME, there._subscriber)
+
+    async def both_followed_again() -> bool:
+        assert TEST_REDIS_URL
+        async with redis.Redis.from_url(TEST_REDIS_URL) as client:
+            counts = dict(
+                await client.pubsub_numsub(*(CHANNEL_PREFIX + t for t in (topic, other_topic)))
+            )
+        return [int(n) for n in counts.values()] == [2, 1]
+
+    await eventually(both_followed_again)
+    await here.publish(topic, '{"n":1}')
+    await here.publish(other_topic, '{"n":2}')
+
+    await eventually(lambda: len(theirs.frames) == 2)
+    assert theirs.frames == [(topic, '{"n":1}'), (other_topic, '{"n":2}')]
+
+
+async def test_a_subscription_is_in_force_when_subscribe_returns(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    here, _ = brokers
+    here.handler = mine = Received()
+    await here.subscribe([topic])
+    # Returned because Redis confirmed, not because the broker stopped waiting.
+    assert "did not confirm" not in caplog.text
+    assert TEST_REDIS_URL
+    async with redis.Redis.from_url(TEST_REDIS_URL) as client:
+        # No waiting: Redis has the subscription, so this frame reaches the broker.
+        reached = await client.publish(CHANNEL_PREFIX + topic, "0" * ORIGIN_CHARS + "{}")
+
+    assert reached == 1
+    await eventually(lambda: mine.frames == [(topic, "{}")])
+
+
+async def test_a_topic_being_subscribed_by_another_caller_is_waited_for_too(
+    brokers: tuple[RedisBroker, RedisBroker], topic: str
+) -> None:
+    here, _ = brokers
+    first = asyncio.create_task(here.subscribe([topic]))
+    await asyncio.sleep(0)  # the first caller has written SUBSCRIBE and waits for Redis
+
+    await here.subscribe([topic])
+
+    # The second caller returned no sooner than the confirmation the first waited for.
+    assert first.done()
+
+
+async def _kill(name: str, connection: RespConnection | None) -> None:
+    """CLIENT KILL one of a broker's connections, found by its name and address."""
+    assert connection is not None and TEST_REDIS_URL
+    transport = connection._transport
+    assert transport is not None
+    host, port = transport.get_extra_info("sockname")[:2]
+    async with redis.Redis.from_url(TEST_REDIS_URL) as admin:
+        [killed] = [
+            c["id"]
+            for c in await admin.client_list()
+            if c["name"] == name and c["addr"] == f"{host}:{port}"
+        ]
+        await admin.client_kill_filter(_id=killed)
 
 
 async def test_a_topic_this_process_does_not_follow_is_not_handled_here(

@@ -6,127 +6,183 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio as redis
 
 from hallway.realtime.broker import FrameHandler
+from hallway.realtime.redis_wire import RedisEndpoint, Reply, RespConnection, pack_command
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "hallway:"
 ORIGIN_CHARS = 16
-PUBLISHER_NAME = "hallway-publisher"  # its CLIENT LIST name, for operators and tests
+# Their CLIENT LIST names, for operators and tests.
+PUBLISHER_NAME = "hallway-publisher"
+SUBSCRIBER_NAME = "hallway-subscriber"
+RECONNECT_SECONDS = 0.5
+# How long a subscribe waits for Redis to confirm it before going on regardless.
+SUBSCRIBE_CONFIRM_SECONDS = 2.0
+
+_PUBLISH = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"  # pack_command's, inlined
+_MESSAGE = b"message"
+_SUBSCRIBE = b"subscribe"
 
 
 class RedisBroker:
-    """One pub/sub connection per process for receiving, and one for publishing.
+    """One connection per process for receiving, and one for publishing.
 
     A frame published here reaches this process's own handler without going through
     Redis, and the other processes through Redis: each process marks what it publishes
     with its origin and skips its own frames when Redis echoes them. So local subscribers
-    wait for no Redis round trip, and keep receiving while Redis is away. The PUBLISH goes
-    on the wire first and the local fan-out runs while Redis and the other processes work
-    on it, so their subscribers don't wait behind this process's.
+    wait for no Redis round trip, and keep receiving while Redis is away. The PUBLISH is
+    written before the local fan-out runs, so the other processes' subscribers don't wait
+    behind this process's.
 
     The publishing connection runs with CLIENT REPLY OFF: a PUBLISH is written and nothing
-    comes back, which costs 20 µs of CPU against 72 for an answered one through redis-py
-    (docs/benchmarks.md). PUBLISH has no error to report but a lost connection, which the
-    next write finds; the broker then connects again, replies off again.
+    comes back. PUBLISH has no error to report but a lost connection, which the next
+    publish finds; the broker then connects again, replies off again.
 
-    If the pub/sub connection drops, it is re-established and every topic re-subscribed;
-    frames published meanwhile are lost here, and clients recover them by seq from the log.
+    A subscribe returns once Redis has confirmed it, so a frame published after it returns
+    reaches this process. If the receiving connection drops, it is made again and every
+    topic subscribed again; frames published meanwhile are lost here, and clients recover
+    them by seq from the log. Both connections are RespConnection (redis_wire.py); PING
+    goes through redis-py.
     """
 
     def __init__(self, url: str) -> None:
         self.handler: FrameHandler | None = None
         self._origin = secrets.token_hex(ORIGIN_CHARS // 2)
         self._origin_bytes = self._origin.encode()
+        self._endpoint = RedisEndpoint(url)
         self._client = redis.Redis.from_url(url)
-        pool = self._client.connection_pool
-        self._publisher = pool.connection_class(
-            **{**pool.connection_kwargs, "client_name": PUBLISHER_NAME}
-        )
-        self._publisher_ready = False  # connected, and told to send no replies
-        self._connecting = asyncio.Lock()
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._publisher: RespConnection | None = None
+        self._connecting_publisher = asyncio.Lock()
+        self._subscriber: RespConnection | None = None
+        self._keeping_subscribed: asyncio.Task[None] | None = None
         self._topics: set[str] = set()
-        self._reader: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        # Per channel, a future for each SUBSCRIBE written and not yet confirmed.
+        self._confirming: dict[bytes, deque[asyncio.Future[None]]] = {}
+        self._closed = False
 
     async def start(self) -> None:
         await self._client.ping()
-        self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
+        self._subscriber = await self._open_subscriber()
+        self._keeping_subscribed = asyncio.create_task(
+            self._keep_subscribed(self._subscriber), name="redis-broker-subscriber"
+        )
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
+        self._closed = True
+        if self._keeping_subscribed is not None:
+            self._keeping_subscribed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        await self._publisher.disconnect()
+                await self._keeping_subscribed
+        for connection in (self._subscriber, self._publisher):
+            if connection is not None:
+                connection.close()
         await self._client.aclose()
 
     async def ping(self) -> None:
         await self._client.ping()
 
-    async def publish(self, topic: str, frame: str) -> None:
-        sending = asyncio.ensure_future(
-            self._publish_unanswered(CHANNEL_PREFIX + topic, self._origin + frame)
-        )
-        if topic in self._topics:
-            await asyncio.sleep(0)  # the task's first step writes the command
-            self._handle(topic, frame)
-        await sending
+    # --- publishing ----------------------------------------------------------------------
 
-    async def _publish_unanswered(self, channel: str, data: str) -> None:
+    async def publish(self, topic: str, frame: str) -> None:
         publisher = self._publisher
-        if not (self._publisher_ready and publisher.is_connected):
-            async with self._connecting:  # one connection, whoever finds it missing
-                if not (self._publisher_ready and publisher.is_connected):
-                    self._publisher_ready = False
-                    await publisher.connect()  # type: ignore[no-untyped-call]
-                    await publisher.send_command("CLIENT", "REPLY", "OFF", check_health=False)
-                    self._publisher_ready = True
-        try:
-            await publisher.send_packed_command(
-                publisher.pack_command("PUBLISH", channel, data), check_health=False
-            )
-        except BaseException:
-            self._publisher_ready = False  # redis-py dropped the connection; start again
-            raise
+        if publisher is None or not publisher.open_now:
+            publisher = await self._open_publisher()
+        channel = (CHANNEL_PREFIX + topic).encode()
+        data = (self._origin + frame).encode()
+        publisher.write(_PUBLISH % (len(channel), channel, len(data), data))
+        if topic in self._topics:
+            self._handle(topic, frame)
+
+    async def _open_publisher(self) -> RespConnection:
+        async with self._connecting_publisher:  # one connection, whoever finds it missing
+            publisher = self._publisher
+            if publisher is None or not publisher.open_now:
+                publisher = await RespConnection.open(
+                    self._endpoint, PUBLISHER_NAME, _unexpected_reply
+                )
+                publisher.write(pack_command(b"CLIENT", b"REPLY", b"OFF"))
+                self._publisher = publisher
+            return publisher
+
+    # --- receiving -----------------------------------------------------------------------
 
     async def subscribe(self, topics: list[str]) -> None:
+        """Returns once Redis has confirmed each topic (or the connection is gone, and
+        its replacement will subscribe to every topic anew)."""
+        subscriber = self._subscriber
+        connected = subscriber is not None and subscriber.open_now
         new = [t for t in topics if t not in self._topics]
-        if not new:
-            return
         self._topics.update(new)
-        await self._pubsub.subscribe(*(CHANNEL_PREFIX + t for t in new))
-        self._subscribed.set()
+        if not connected:
+            return
+        assert subscriber is not None
+        if new:
+            channels = _channels(new)
+            subscriber.write(pack_command(b"SUBSCRIBE", *channels))
+            loop = asyncio.get_running_loop()
+            for channel in channels:
+                self._confirming.setdefault(channel, deque()).append(loop.create_future())
+        # A topic another caller subscribed to a moment ago may not be confirmed yet.
+        waits = [q[-1] for q in map(self._confirming.get, _channels(topics)) if q]
+        if waits and not await _all_done(waits, subscriber.lost, SUBSCRIBE_CONFIRM_SECONDS):
+            log.warning("redis did not confirm a subscription; going on")
 
     async def unsubscribe(self, topics: list[str]) -> None:
         gone = [t for t in topics if t in self._topics]
-        if not gone:
-            return
         self._topics.difference_update(gone)
-        await self._pubsub.unsubscribe(*(CHANNEL_PREFIX + t for t in gone))
+        subscriber = self._subscriber
+        if gone and subscriber is not None and subscriber.open_now:
+            subscriber.write(pack_command(b"UNSUBSCRIBE", *_channels(gone)))
 
-    async def _read_forever(self) -> None:
-        prefix = len(CHANNEL_PREFIX)
-        while True:
-            await self._subscribed.wait()
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                log.warning("redis pub/sub connection lost; reconnecting")
-                await asyncio.sleep(0.5)
-                await self._resubscribe()
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            data: bytes = message["data"]
+    def _on_subscriber_reply(self, reply: Reply) -> None:
+        if not isinstance(reply, list) or len(reply) != 3:
+            log.warning("unexpected reply on the redis subscriber: %r", reply)
+            return
+        kind, channel, data = reply
+        if kind == _MESSAGE:
             if data.startswith(self._origin_bytes):
-                continue  # published here, and handled then
-            self._handle(message["channel"].decode()[prefix:], data[ORIGIN_CHARS:].decode())
+                return  # published here, and handled then
+            topic = channel[len(CHANNEL_PREFIX) :].decode()
+            self._handle(topic, data[ORIGIN_CHARS:].decode())
+        elif kind == _SUBSCRIBE:
+            # Redis confirms a connection's SUBSCRIBEs in the order they were written.
+            queue = self._confirming.get(channel)
+            if queue:
+                queue.popleft().set_result(None)
+                if not queue:
+                    del self._confirming[channel]
+
+    async def _open_subscriber(self) -> RespConnection:
+        subscriber = await RespConnection.open(
+            self._endpoint, SUBSCRIBER_NAME, self._on_subscriber_reply
+        )
+        if self._topics:
+            subscriber.write(pack_command(b"SUBSCRIBE", *_channels(self._topics)))
+        return subscriber
+
+    async def _keep_subscribed(self, subscriber: RespConnection) -> None:
+        """Wait for the receiving connection to end; make it again until that works."""
+        while True:
+            with contextlib.suppress(Exception):
+                await subscriber.lost
+            self._confirming.clear()  # their waiters have seen the connection end
+            if self._closed:
+                return
+            log.warning("redis pub/sub connection lost; reconnecting")
+            while True:
+                await asyncio.sleep(RECONNECT_SECONDS)
+                try:
+                    subscriber = self._subscriber = await self._open_subscriber()
+                    break
+                except OSError:
+                    log.warning("redis still unreachable; will retry")
 
     def _handle(self, topic: str, frame: str) -> None:
         if self.handler is None:
@@ -136,11 +192,26 @@ class RedisBroker:
         except Exception:
             log.exception("handling a broker frame failed")
 
-    async def _resubscribe(self) -> None:
-        try:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            if self._topics:
-                await self._pubsub.subscribe(*(CHANNEL_PREFIX + t for t in self._topics))
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            log.warning("redis still unreachable; will retry")
+
+def _channels(topics: Iterable[str]) -> list[bytes]:
+    return [(CHANNEL_PREFIX + t).encode() for t in topics]
+
+
+async def _all_done(
+    futures: list[asyncio.Future[None]], lost: asyncio.Future[None], timeout: float
+) -> bool:
+    """Whether all of `futures` are done within `timeout`, and before `lost` is."""
+    try:
+        async with asyncio.timeout(timeout):
+            for future in futures:
+                either: list[asyncio.Future[Any]] = [future, lost]
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                if not future.done():
+                    return False
+    except TimeoutError:
+        return False
+    return True
+
+
+def _unexpected_reply(reply: Reply) -> None:
+    log.warning("unexpected reply on the redis publisher: %r", reply)
