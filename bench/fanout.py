@@ -137,7 +137,7 @@ async def run_baseline(run: Run, window: int, processes: int = 1) -> dict[str, A
             running.enter_context(ServerProcess.baseline(run.compression, redis_url))
             for _ in range(processes)
         ]
-        send_one, ws = await baseline_sender(servers[0])
+        send_one, socket = await baseline_sender(servers[0])
         plan = Plan(
             ports=[server.port for server in servers],
             tokens=["listener"] * run.subscribers,
@@ -147,7 +147,7 @@ async def run_baseline(run: Run, window: int, processes: int = 1) -> dict[str, A
         try:
             return await measure(servers, send_one, plan, window)
         finally:
-            await ws.close()
+            socket.close()
 
 
 def _against_alike(figures: dict[str, Any], alike: dict[str, Any]) -> str:

@@ -9,14 +9,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
-
-import orjson
-from websockets.asyncio.client import ClientConnection, connect
 
 from bench import seed
 from bench.http import Http
 from bench.listeners import Listeners, body_with_time
+from bench.rawws import Listener, text_frame
 from bench.server import ServerProcess, Stack, fresh_database
 
 BODY_CHARS = 100  # a typical chat line; the event frame around it is about 590 bytes
@@ -60,32 +57,48 @@ def hallway_sender(server: ServerProcess, room: seed.Room) -> tuple[SendOne, Htt
     return send_one, http
 
 
+async def lean_socket(
+    server: ServerProcess, token: str, on_answers: Callable[[int, list[int]], None]
+) -> Listener:
+    """An authenticated realtime socket on the listeners' lean client (bench/rawws.py): on
+    two cores, what the `websockets` client spends on each frame would be measured too.
+    `on_answers` is called with the count of frames read that carry a bench body."""
+    loop = asyncio.get_running_loop()
+    _, socket = await loop.create_connection(
+        lambda: Listener(server.port, token, None, False, on_answers), "127.0.0.1", server.port
+    )
+    await asyncio.wait_for(socket.opened, 30)
+    return socket
+
+
 class SocketSender:
     """Sends `send` frames over the sender's own realtime socket, as the web client does
     while it is live, without waiting for each answer: like the baseline's publisher, it is
-    paced only by delivery. Its answers are read as they come and checked at the end."""
+    paced only by delivery. Its answers (`sent`, which carries the message and so its
+    body) are counted as they come and checked at the end."""
 
-    def __init__(self, ws: ClientConnection, conversation_id: str) -> None:
-        self.ws = ws
+    def __init__(self, conversation_id: str) -> None:
         self.conversation_id = conversation_id
         self.run = uuid.uuid4().hex[:8]
         self.sent = 0
         self.answered = 0
-        self.refused: list[dict[str, Any]] = []
         self._caught_up = asyncio.Event()  # every send so far is answered
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._socket: Listener | None = None
 
     @classmethod
     async def open(cls, server: ServerProcess, room: seed.Room) -> SocketSender:
-        ws = await connect(server.ws_url, compression=None, max_size=2**22)
-        await ws.send(orjson.dumps({"type": "auth", "token": room.people[0].token}).decode())
-        ready = orjson.loads(await ws.recv())
-        if ready["type"] != "ready":
-            raise RuntimeError(f"the sender was not let in: {ready}")
-        return cls(ws, room.conversation_id)
+        sender = cls(room.conversation_id)
+        sender._socket = await lean_socket(server, room.people[0].token, sender._answers)
+        return sender
+
+    def _answers(self, count: int, _latencies: list[int]) -> None:
+        self.answered += count
+        if self.answered >= self.sent:
+            self._caught_up.set()
 
     async def send_one(self, k: int) -> None:
-        frame = {
+        assert self._socket is not None
+        frame: dict[str, object] = {
             "type": "send",
             "ref": str(k),
             "conversation_id": self.conversation_id,
@@ -94,38 +107,23 @@ class SocketSender:
         }
         self.sent += 1
         self._caught_up.clear()
-        await self.ws.send(orjson.dumps(frame).decode())
-
-    async def _read(self) -> None:
-        async for raw in self.ws:
-            frame = orjson.loads(raw)
-            if frame["type"] not in ("sent", "error"):
-                continue  # presence
-            self.answered += 1
-            if frame["type"] == "error":
-                self.refused.append(frame)
-            if self.answered >= self.sent:
-                self._caught_up.set()
+        self._socket.send(text_frame(frame))
 
     async def close(self, timeout: float = 30) -> None:
-        """Wait for every send's answer; raise if any was refused or none came."""
+        """Wait for every send's answer; raise if any is missing (refused, or never came)."""
+        assert self._socket is not None
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._caught_up.wait(), timeout)
         finally:
-            await self.ws.close()
-            self._reader.cancel()
-        if self.refused or self.answered < self.sent:
-            raise RuntimeError(
-                f"{self.answered}/{self.sent} sends answered, refused: {self.refused[:3]}"
-            )
+            self._socket.close()
+        if self.answered < self.sent:
+            raise RuntimeError(f"{self.answered}/{self.sent} sends answered with `sent`")
 
 
-async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Any]:
+async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Listener]:
     """Sends event frames shaped like Hallway's `message.created` to the baseline server."""
-    ws = await connect(server.ws_url, compression=None)
-    await ws.send(orjson.dumps({"type": "auth", "token": "publisher"}).decode())
-    await ws.recv()
+    socket = await lean_socket(server, "publisher", lambda count, _: None)
     conversation_id, sender_id = str(uuid.uuid4()), str(uuid.uuid4())
 
     async def send_one(k: int) -> None:
@@ -144,7 +142,7 @@ async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Any]:
             "attachments": [],
             "reactions": [],
         }
-        frame = {
+        frame: dict[str, object] = {
             "type": "event",
             "conversation_id": conversation_id,
             "seq": k + 1,
@@ -152,9 +150,9 @@ async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Any]:
             "data": message,
             "created_at": now,
         }
-        await ws.send(orjson.dumps(frame).decode())
+        socket.send(text_frame(frame))
 
-    return send_one, ws
+    return send_one, socket
 
 
 async def send_paced(
