@@ -118,7 +118,10 @@ class SocketSender:
         finally:
             self._socket.close()
         if self.answered < self.sent:
-            raise RuntimeError(f"{self.answered}/{self.sent} sends answered with `sent`")
+            raise RuntimeError(
+                f"{self.answered}/{self.sent} sends answered with `sent`; "
+                f"refused: {self._socket.errors[:3]}"
+            )
 
 
 async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Listener]:

@@ -65,6 +65,7 @@ class Listener(asyncio.Protocol):
         self.opened: asyncio.Future[None] = loop.create_future()
         self.received = 0
         self.lost = False  # closed by the server or the network, not by us
+        self.errors: list[dict[str, object]] = []  # `error` frames the server sent
         self.transport: asyncio.Transport | None = None
         self._buffer = b""
         self._upgraded = False
@@ -173,6 +174,7 @@ class Listener(asyncio.Protocol):
         """Frames other than bench events: the answers the handshake waits for."""
         kind = frame.get("type")
         if kind == "error":
+            self.errors.append(frame)
             self._fail(RuntimeError(f"server answered {frame}"))
         elif kind == self._waiting_for == "ready" and self.conversation_id is not None:
             self._waiting_for = "subscribed"
