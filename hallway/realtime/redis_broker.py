@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import redis.asyncio as redis
 
@@ -92,7 +92,7 @@ class RedisBroker:
 
     async def publish(self, topic: str, frame: str) -> None:
         publisher = self._publisher
-        if publisher is None or not publisher.open_now:
+        if not _usable(publisher):
             publisher = await self._open_publisher()
         channel = (CHANNEL_PREFIX + topic).encode()
         data = (self._origin + frame).encode()
@@ -103,7 +103,7 @@ class RedisBroker:
     async def _open_publisher(self) -> RespConnection:
         async with self._connecting_publisher:  # one connection, whoever finds it missing
             publisher = self._publisher
-            if publisher is None or not publisher.open_now:
+            if not _usable(publisher):
                 publisher = await RespConnection.open(
                     self._endpoint, PUBLISHER_NAME, _unexpected_reply
                 )
@@ -117,12 +117,10 @@ class RedisBroker:
         """Returns once Redis has confirmed each topic (or the connection is gone, and
         its replacement will subscribe to every topic anew)."""
         subscriber = self._subscriber
-        connected = subscriber is not None and subscriber.open_now
         new = [t for t in topics if t not in self._topics]
         self._topics.update(new)
-        if not connected:
+        if not _usable(subscriber):
             return
-        assert subscriber is not None
         if new:
             channels = _channels(new)
             subscriber.write(pack_command(b"SUBSCRIBE", *channels))
@@ -138,7 +136,7 @@ class RedisBroker:
         gone = [t for t in topics if t in self._topics]
         self._topics.difference_update(gone)
         subscriber = self._subscriber
-        if gone and subscriber is not None and subscriber.open_now:
+        if gone and _usable(subscriber):
             subscriber.write(pack_command(b"UNSUBSCRIBE", *_channels(gone)))
 
     def _on_subscriber_reply(self, reply: Reply) -> None:
@@ -191,6 +189,10 @@ class RedisBroker:
             self.handler(topic, frame)
         except Exception:
             log.exception("handling a broker frame failed")
+
+
+def _usable(connection: RespConnection | None) -> TypeGuard[RespConnection]:
+    return connection is not None and connection.open_now
 
 
 def _channels(topics: Iterable[str]) -> list[bytes]:
