@@ -40,6 +40,13 @@ def _sizes(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",")]
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -59,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--window", type=int, default=2, help="fan-out: messages in flight beyond delivery"
+    )
+    parser.add_argument(
+        "--fanout-rounds",
+        type=_at_least_one,
+        default=3,
+        help="fan-out: batches each setup sends in turn; the row is the median pair",
     )
     parser.add_argument(
         "--fanout-sender",

@@ -159,11 +159,17 @@ async def baseline_sender(server: ServerProcess) -> tuple[SendOne, Listener]:
 
 
 async def send_paced(
-    send_one: SendOne, count: int, listeners: Listeners, audience: int, window: int
+    send_one: SendOne,
+    count: int,
+    listeners: Listeners,
+    audience: int,
+    window: int,
+    sent_before: int = 0,
 ) -> None:
     """Send `count` messages one after another, never more than `window` messages ahead of
-    what every listener has received: as fast as delivery keeps up."""
-    for k in range(count):
+    what every listener has received: as fast as delivery keeps up. `sent_before`: messages
+    these listeners were sent (and received) in earlier batches."""
+    for k in range(sent_before, sent_before + count):
         # The counts live in other processes' shared memory: nothing to await but time.
         while k - listeners.received() / audience >= window:  # noqa: ASYNC110
             await asyncio.sleep(0.0005)

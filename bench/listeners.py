@@ -35,11 +35,14 @@ def body_with_time(size: int) -> str:
 class Report:
     """What one listener process saw."""
 
+    process: int = 0  # which of the Listeners' processes
     connected: int = 0
     failed: int = 0
     closed_early: int = 0  # connections the server closed (a slow consumer, say)
     fewest: int = 0  # events received by the connection that received the fewest
     events: int = 0
+    # In the order received: all of a batch's events come before the next batch's when the
+    # sender waits for each batch's delivery (bench/fanout.py slices them by `counts()`).
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
     errors: list[str] = field(default_factory=list)
 
@@ -78,6 +81,7 @@ class Listeners:
             stop=ctx.Event(),
             results=ctx.Queue(),
         )
+        self.parts: list[Report] = []  # filled by finish()
         self.workers = [
             ctx.Process(
                 target=_worker,
@@ -102,16 +106,22 @@ class Listeners:
     def received(self) -> int:
         return sum(self.shared.counts)
 
+    def counts(self) -> list[int]:
+        """Events received so far by each process, in process order."""
+        return list(self.shared.counts)
+
     def pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.pid is not None]
 
     async def finish(self, timeout: float) -> Report:
-        """Stop the clients (those still waiting for events give up) and merge reports."""
+        """Stop the clients (those still waiting for events give up) and merge reports;
+        each process's own stays in `parts`, in process order."""
         self.shared.stop.set()
         merged = Report(fewest=self.plan.expect)
         loop = asyncio.get_running_loop()
         for _ in self.workers:
             part: Report = await loop.run_in_executor(None, self.shared.results.get, True, timeout)
+            self.parts.append(part)
             merged.connected += part.connected
             merged.failed += part.failed
             merged.closed_early += part.closed_early
@@ -121,11 +131,12 @@ class Listeners:
             merged.errors.extend(part.errors[:3])
         for worker in self.workers:
             worker.join(timeout)
+        self.parts.sort(key=lambda part: part.process)
         return merged
 
 
 def _worker(index: int, plan: Plan, which: list[int], shared: Shared) -> None:
-    report = Report(fewest=plan.expect)
+    report = Report(process=index, fewest=plan.expect)
     uvloop.run(_listen_all(index, plan, which, shared, report))
     shared.results.put(report)
 
