@@ -31,12 +31,13 @@ from bench.harness import (
     wait_received,
 )
 from bench.listeners import Listeners, Plan
-from bench.server import REDIS_URL, ServerProcess, Stack, process_usage
+from bench.server import REDIS_URL, ServerProcess, Stack, machine_cpu, process_usage
 from bench.stats import Result, latency_ms
 
 CONNECTIONS_PER_PERSON = 50  # a person's open tabs; keeps seeding and connect-time presence small
 CONNECTIONS_PER_CLIENT_PROCESS = 2_500
 TARGET_RATIO = 0.70
+CORES = os.cpu_count() or 1
 TARGET_P99_MS = 100.0
 
 
@@ -84,11 +85,13 @@ class Side:
         clients_before = sum(process_usage(pid)[0] for pid in listeners.pids())
         sender_before = process_usage(os.getpid())[0]
         received_before = listeners.received()
+        machine_before = machine_cpu()
         started = time.monotonic()
         await send_paced(self.send_one, messages, listeners, self.audience, window, self.sent)
         self.sent += messages
         complete = await wait_received(listeners, self.sent * self.audience, timeout=60)
         elapsed = time.monotonic() - started
+        busy, stolen = (a - b for a, b in zip(machine_cpu(), machine_before, strict=True))
         after = [s.usage() for s in self.servers]
         clients_cpu = sum(process_usage(pid)[0] for pid in listeners.pids()) - clients_before
         sender_cpu = process_usage(os.getpid())[0] - sender_before
@@ -109,6 +112,10 @@ class Side:
                 "client_cpu_percent": round(100 * clients_cpu / elapsed, 1),
                 "client_processes": listeners.processes,
                 "sender_cpu_percent": round(100 * sender_cpu / elapsed, 1),
+                # Of all cores (200 = both busy), databases and kernel included: whether
+                # the batch was bound by CPU or by waiting (a commit, the window).
+                "machine_busy_percent": round(100 * busy / elapsed, 1),
+                "machine_steal_percent": round(100 * stolen / elapsed, 1),
             }
         )
 
@@ -307,7 +314,9 @@ def _result(stack: Stack, run: Run, servers_count: int, pairs: Pairs) -> Result:
         f"baseline's {baseline['deliveries_per_s']:,}{rounds}; p50 {figures['p50_ms']} "
         f"ms, p99 {figures['p99_ms']} ms; server "
         f"{figures['server_cpu_us_per_delivery']} us CPU/delivery "
-        f"(baseline {baseline['server_cpu_us_per_delivery']})"
+        f"(baseline {baseline['server_cpu_us_per_delivery']}); machine busy "
+        f"{figures['machine_busy_percent']:.0f}% of {100 * CORES}% "
+        f"(baseline {baseline['machine_busy_percent']:.0f}%)"
         + ("" if alike is None else _against_alike(figures, alike)),
         ">= 70% of baseline" + (", p99 <= 100 ms" if p99_applies else ""),
         met,

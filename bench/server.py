@@ -90,6 +90,16 @@ def process_usage(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(CPU seconds busy, seconds stolen by the hypervisor) of all cores since boot, from
+    /proc/stat: whatever ran, the suite's servers and clients, the databases and the kernel.
+    Steal is time a core was ready to run here and the host gave it to another guest."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS, steal / CLOCK_TICKS
+
+
 class ServerProcess:
     """A server in its own process on a free port of 127.0.0.1, stopped by the caller."""
 
