@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fanout-n", type=_sizes, default=[100, 1000, 5000])
     parser.add_argument(
-        "--fanout-deliveries", type=int, default=200_000, help="per run; sets the messages"
+        "--fanout-deliveries",
+        type=int,
+        default=200_000,
+        help="fan-out: per batch (a round has one for each setup); sets the messages",
     )
     parser.add_argument(
         "--window", type=int, default=2, help="fan-out: messages in flight beyond delivery"

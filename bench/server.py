@@ -133,10 +133,6 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/realtime"
-
     def usage(self) -> tuple[float, int]:
         return process_usage(self.pid)
 
