@@ -149,6 +149,11 @@ def member_conversation_ids(actor: Actor) -> Select[tuple[str]]:
     )
 
 
+async def read_member_conversation_ids(conn: Connection, actor: Actor) -> list[str]:
+    """member_conversation_ids, read."""
+    return [str(i) for i in (await conn.execute(member_conversation_ids(actor))).scalars()]
+
+
 def require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise Forbidden("only a company admin may do this", code="admin_required")

@@ -114,6 +114,16 @@ async def read_events_after(
     return [Event(conversation_id, r.seq, r.kind, r.payload, r.created_at) for r in rows]
 
 
+async def read_last_seqs(conn: Connection, conversation_ids: list[str]) -> dict[str, int]:
+    """The newest seq of each of these conversations (those that exist)."""
+    rows = await conn.execute(
+        select(conversations.c.id, conversations.c.last_seq).where(
+            conversations.c.id.in_(conversation_ids)
+        )
+    )
+    return {r.id: int(r.last_seq) for r in rows}
+
+
 async def events_after(
     ctx: DomainContext, actor: Actor, conversation_id: str, after_seq: int, limit: int
 ) -> tuple[list[Event], int]:

@@ -32,11 +32,13 @@ class FrameSink(Protocol):
 @dataclass(slots=True)
 class Subscription:
     """A connection's view of one conversation: the highest seq it was sent, and while the
-    replay from the log runs, the live frames that arrive meanwhile (and their size)."""
+    replay from the log runs, the live frames that arrive meanwhile (and their size).
+    `removed`: ended by its person's removal from the conversation."""
 
     delivered: int = 0
     buffer: list[tuple[int, str]] | None = field(default_factory=list)
     buffered_bytes: int = 0
+    removed: bool = False
 
 
 class Connection:

@@ -2,8 +2,8 @@
 
 Topics on the broker:
   conv:<id>      every durable event of the conversation, and its typing frames
-  user:<id>      `member.added` events for that person (their process may not yet
-                 listen to the conversation)
+  user:<id>      `member.added` and `member.removed` events for that person (their process
+                 may not listen to the conversation, or may be reading their conversations)
   presence:<id>  online/offline changes in a company, batched per PRESENCE_BATCH_SECONDS
 """
 
@@ -18,13 +18,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from hallway.config import Settings
-from hallway.domain.access import conversation_for_member
+from hallway.domain.access import conversation_for_member, read_member_conversation_ids
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
-from hallway.domain.events import read_events_after
+from hallway.domain.events import read_events_after, read_last_seqs
 from hallway.files.links import FileLinks
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection, Subscription
@@ -37,7 +36,6 @@ from hallway.realtime.frames import (
     inbox_frame,
 )
 from hallway.realtime.presence import Presence
-from hallway.store.tables import conversations, participants
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +66,20 @@ class Feed:
 
     `last` is the highest seq dispatched; frames that arrive ahead of a missing seq wait in
     `pending` until it arrives or is read from the log. Until the first subscriber sets a
-    baseline, frames only feed inboxes and are passed on as they come.
+    baseline, frames only feed inboxes and are passed on as they come. `removed` holds the
+    people whose removal it dispatched (until they are added again): typing frames from
+    them, sent before their process learned of it, go nowhere.
     """
 
-    __slots__ = ("conversation_id", "gap_task", "joining", "last", "members", "pending")
+    __slots__ = (
+        "conversation_id",
+        "gap_task",
+        "joining",
+        "last",
+        "members",
+        "pending",
+        "removed",
+    )
 
     def __init__(self, conversation_id: str) -> None:
         self.conversation_id = conversation_id
@@ -79,6 +87,7 @@ class Feed:
         self.joining = 0
         self.pending: dict[int, tuple[str, dict[str, Any]]] = {}
         self.members: set[Connection] = set()
+        self.removed: set[str] = set()
         self.gap_task: asyncio.Task[None] | None = None
 
 
@@ -100,6 +109,9 @@ class Hub:
         self._presence_changes: dict[str, dict[str, str]] = {}  # company -> person -> status
         self._presence_flush: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Connections reading their conversations (attach), with the conversations they
+        # were removed from meanwhile.
+        self._attaching: dict[Connection, set[str]] = {}
         broker.handler = self.on_frame
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -126,21 +138,12 @@ class Hub:
     # --- connections -------------------------------------------------------------------
 
     async def attach(self, conn: Connection) -> None:
-        """Register an authenticated connection: its conversations feed its inbox."""
+        """Register an authenticated connection: its conversations feed its inbox.
+
+        Listen, then read: the person's topic is followed before their conversations are
+        read, so a removal committed after the read reaches this connection, and one that
+        arrives during it keeps the connection out of that conversation's feed."""
         actor = conn.actor
-        async with self.ctx.db.read() as db:
-            ids = list(
-                (
-                    await db.execute(
-                        select(participants.c.conversation_id)
-                        .join(conversations, conversations.c.id == participants.c.conversation_id)
-                        .where(
-                            participants.c.user_id == actor.user_id,
-                            conversations.c.company_id == actor.company_id,
-                        )
-                    )
-                ).scalars()
-            )
         first_here = not self.users[actor.user_id]
         self.users[actor.user_id].add(conn)
         new_company = not self.companies[actor.company_id]
@@ -148,9 +151,21 @@ class Hub:
         topics = [f"user:{actor.user_id}"] if first_here else []
         if new_company:
             topics.append(f"presence:{actor.company_id}")
-        topics.extend(self._join_feeds(conn, ids))
-        if topics:
-            await self.broker.subscribe(topics)
+        removed_meanwhile: set[str] = set()
+        self._attaching[conn] = removed_meanwhile
+        try:
+            if topics:
+                await self.broker.subscribe(topics)
+            async with self.ctx.db.read() as db:
+                ids = await read_member_conversation_ids(db, actor)
+        finally:
+            del self._attaching[conn]
+        if conn.closed:
+            return  # the session detaches it
+        joined = [i for i in ids if i not in removed_meanwhile]
+        feed_topics = self._join_feeds(conn, joined)
+        if feed_topics:
+            await self.broker.subscribe(feed_topics)
         if first_here:
             await self.presence.mark_online(actor.company_id, [actor.user_id])
             self._announce_presence(actor.company_id, actor.user_id, "online")
@@ -158,7 +173,8 @@ class Hub:
     async def detach(self, conn: Connection) -> None:
         actor = conn.actor
         topics: list[str] = []
-        for conversation_id in list(conn.conversations):
+        # A subscribe still reading the log has its feed but not yet the conversation.
+        for conversation_id in conn.conversations | conn.subscriptions.keys():
             topics.extend(self._leave_feed(conn, conversation_id))
         users = self.users[actor.user_id]
         users.discard(conn)
@@ -238,16 +254,25 @@ class Hub:
         self, conn: Connection, conversation_id: str, after_seq: int | None
     ) -> None:
         """Replay what the client missed from the log, then go live, with no gap and no
-        duplicate even while events are committed during the replay."""
-        conn.subscriptions.pop(conversation_id, None)
+        duplicate even while events are committed during the replay.
+
+        Listen, then read, then hand over: the subscription is registered on the feed
+        before the log is read, so every frame the feed dispatches from then on is held
+        in its buffer, and everything it dispatched before was committed before the read
+        began. The buffer is sent after the replay, skipping what the replay already sent.
+        Until the read confirms membership the connection is on the feed but not in the
+        conversation: it is written nothing, and may not type there."""
         feed = self.feeds.get(conversation_id)
         if feed is None:
             feed = self.feeds[conversation_id] = Feed(conversation_id)
-        # Listen before reading the log: whatever commits after the read arrives live.
-        await self.broker.subscribe([f"conv:{conversation_id}"])
         feed.joining += 1  # pins the feed, and holds early frames while it has no baseline
         sub = Subscription()
         try:
+            await self.broker.subscribe([f"conv:{conversation_id}"])
+            if conn.closed:
+                return
+            conn.subscriptions[conversation_id] = sub
+            feed.members.add(conn)
             async with self.ctx.db.read() as db:
                 conversation = await conversation_for_member(db, conn.actor, conversation_id)
                 last_seq = int(conversation.last_seq)
@@ -255,27 +280,57 @@ class Hub:
                 replay = await read_events_after(
                     db, conversation_id, start, self.settings.ws_replay_limit + 1
                 )
+            if feed.last is None:
+                feed.last = last_seq
+                self._drain(feed)
+            elif feed.last > last_seq:
+                # Another subscriber's later snapshot set the feed's baseline, and the
+                # frames up to it were never dispatched: this one reads them instead.
+                upto = feed.last
+                if after_seq is None:
+                    start = upto
+                elif len(replay) <= self.settings.ws_replay_limit:
+                    async with self.ctx.db.read() as db:
+                        replay += await read_events_after(
+                            db, conversation_id, last_seq, upto - last_seq
+                        )
+                last_seq = upto
         except NotFound:
-            conn.send(
-                error_frame("not_found", "conversation not found", conversation_id=conversation_id)
-            )
+            if conn.subscriptions.get(conversation_id) is sub:
+                self._leave_feed(conn, conversation_id)
+                conn.send(
+                    error_frame(
+                        "not_found", "conversation not found", conversation_id=conversation_id
+                    )
+                )
+            return
+        finally:
             feed.joining -= 1
             await self._drop_if_unused(feed)
+        if conn.subscriptions.get(conversation_id) is not sub:
+            # Unsubscribed, subscribed again, or removed while the log was read: its
+            # membership as read is out of date.
+            if sub.removed:
+                conn.send(
+                    error_frame(
+                        "not_found", "conversation not found", conversation_id=conversation_id
+                    )
+                )
             return
-        except BaseException:
-            feed.joining -= 1
-            raise
-        feed.joining -= 1
-        if conn.closed:
-            await self._drop_if_unused(feed)
-            return
-        # No await from here until the subscription is registered: nothing can interleave.
-        if conversation_id not in conn.conversations:
-            self._join_feeds(conn, [conversation_id])
-        conn.subscriptions[conversation_id] = sub
-        if feed.last is None:
-            feed.last = last_seq
-            self._drain(feed)
+        conn.conversations.add(conversation_id)
+        await self._hand_over(conn, sub, conversation_id, start, last_seq, replay)
+
+    async def _hand_over(
+        self,
+        conn: Connection,
+        sub: Subscription,
+        conversation_id: str,
+        start: int,
+        last_seq: int,
+        replay: list[Event],
+    ) -> None:
+        """Send `subscribed`, the replay (or `resync` when it is too long), then what the
+        feed buffered meanwhile; the subscription is live from then on."""
         conn.send(
             dumps({"type": "subscribed", "conversation_id": conversation_id, "last_seq": last_seq})
         )
@@ -293,13 +348,20 @@ class Hub:
                     return  # unsubscribed or removed meanwhile
                 sub.delivered = event.seq
         buffered, sub.buffer = sub.buffer or [], None
-        for seq, frame in sorted(buffered, key=lambda item: item[0]):
+        for seq, frame in buffered:  # in seq order: the feed dispatches in order
+            # The feed may lag the snapshot (frames still in flight from another
+            # process), so its first frames can repeat what the replay sent.
             if seq > sub.delivered:
                 conn.send(frame)
                 sub.delivered = seq
 
     def unsubscribe(self, conn: Connection, conversation_id: str) -> None:
         conn.subscriptions.pop(conversation_id, None)
+        if conversation_id not in conn.conversations:
+            # Still subscribing: membership unconfirmed, so no inbox frames either.
+            feed = self.feeds.get(conversation_id)
+            if feed is not None:
+                feed.members.discard(conn)
 
     async def typing(self, conn: Connection, conversation_id: str) -> None:
         if conversation_id not in conn.conversations:
@@ -332,12 +394,16 @@ class Hub:
                 return
             if meta["type"] == "event":
                 self._accept(feed, meta["seq"], frame, meta)
-            elif meta["type"] == "typing":
+            elif meta["type"] == "typing" and meta["user_id"] not in feed.removed:
                 for conn in feed.members:
-                    if key in conn.subscriptions:
+                    sub = conn.subscriptions.get(key)
+                    if sub is not None and sub.buffer is None:  # live, membership confirmed
                         conn.send(frame)
-        elif kind == "user" and meta.get("kind") == "member.added":
-            self._members_added(meta["conversation_id"], [key], meta)
+        elif kind == "user":
+            if meta.get("kind") == "member.added":
+                self._members_added(meta["conversation_id"], [key], meta)
+            elif meta.get("kind") == "member.removed":
+                self._member_removed(meta["conversation_id"], key, meta["seq"])
         elif kind == "presence":
             for conn in self.companies.get(key, ()):
                 conn.send(frame)
@@ -404,12 +470,8 @@ class Hub:
         for start in range(0, len(live), FEED_CHECK_BATCH):
             batch = {f.conversation_id: f for f in live[start : start + FEED_CHECK_BATCH]}
             async with self.ctx.db.read() as db:
-                rows = await db.execute(
-                    select(conversations.c.id, conversations.c.last_seq).where(
-                        conversations.c.id.in_(list(batch))
-                    )
-                )
-            for conversation_id, last_seq in rows:
+                last_seqs = await read_last_seqs(db, list(batch))
+            for conversation_id, last_seq in last_seqs.items():
                 feed = batch[conversation_id]
                 if feed.last is not None and last_seq > feed.last:
                     behind.append((feed, int(last_seq)))
@@ -455,17 +517,30 @@ class Hub:
                     inbox = inbox_frame("activity", conversation_id, seq=seq, event=kind, **extra)
                 conn.send(inbox)
         if kind == "member.removed":
-            self._member_removed(feed, data["user_id"], seq)
+            feed.removed.add(data["user_id"])
+            self._member_removed(conversation_id, data["user_id"], seq)
         elif kind == "member.added":
+            feed.removed.difference_update(data["user_ids"])
             self._members_added(conversation_id, data["user_ids"], meta)
 
-    def _member_removed(self, feed: Feed, user_id: str, seq: int) -> None:
-        """Delivery to a removed person stops here, before the next event of the feed."""
+    def _member_removed(self, conversation_id: str, user_id: str, seq: int) -> None:
+        """Delivery to a removed person stops here, before the next event of the feed.
+
+        Reached from the conversation's feed and from the person's own topic, whichever
+        comes first; the second finds nothing left to do."""
         topics: list[str] = []
         for conn in list(self.users.get(user_id, ())):
-            if feed.conversation_id in conn.conversations:
-                topics.extend(self._leave_feed(conn, feed.conversation_id))
-                conn.send(inbox_frame("removed", feed.conversation_id, seq=seq))
+            sub = conn.subscriptions.get(conversation_id)
+            if sub is not None:
+                sub.removed = True  # a subscribe still under way answers not_found
+            if conversation_id in conn.conversations:
+                topics.extend(self._leave_feed(conn, conversation_id))
+                conn.send(inbox_frame("removed", conversation_id, seq=seq))
+            elif sub is not None:
+                topics.extend(self._leave_feed(conn, conversation_id))
+            removed_meanwhile = self._attaching.get(conn)
+            if removed_meanwhile is not None:
+                removed_meanwhile.add(conversation_id)
         if topics:
             self.spawn(self.broker.unsubscribe(topics))
 
@@ -537,3 +612,5 @@ class HubPublisher:
             if event.kind == "member.added":
                 for user_id in event.data["user_ids"]:
                     await self.broker.publish(f"user:{user_id}", frame)
+            elif event.kind == "member.removed":
+                await self.broker.publish(f"user:{event.data['user_id']}", frame)
