@@ -240,11 +240,13 @@ class ServerProcess:
         port: int | None = None,
         args: Sequence[str] = (),
         stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.env = {**os.environ, **env}
         self.args = list(args)
         self.stdout = stdout
+        self.stderr = stderr
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -255,7 +257,9 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/v1/realtime"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 30.0, wait_for: str = "/readyz") -> ServerProcess:
+        """Start, and wait until `wait_for` answers 200 (/healthz: up, though perhaps not
+        ready)."""
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -270,13 +274,14 @@ class ServerProcess:
             ],
             env=self.env,
             stdout=self.stdout,
+            stderr=self.stderr,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.base_url}{wait_for}", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

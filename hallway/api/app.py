@@ -25,6 +25,7 @@ from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
 from hallway.realtime.presence import MemoryPresence, Presence, RedisPresence
 from hallway.realtime.redis_broker import RedisBroker
+from hallway.realtime.redis_outage import RedisOutageLog
 from hallway.store import search_index
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
@@ -38,8 +39,10 @@ class MigrationsPending(RuntimeError):
 
 def _broker_and_presence(settings: Settings) -> tuple[Broker, Presence]:
     if settings.redis_url:
-        return RedisBroker(settings.redis_url), RedisPresence(
-            settings.redis_url, settings.presence_ttl_seconds
+        # One log for both, so an outage is one line when it begins and one when it ends.
+        outage = RedisOutageLog()
+        return RedisBroker(settings.redis_url, outage), RedisPresence(
+            settings.redis_url, settings.presence_ttl_seconds, outage
         )
     return MemoryBroker(), MemoryPresence()
 
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         elif pending := await pending_migrations(db):
             raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
         broker, presence = _broker_and_presence(settings)
+        # Returns while Redis is away too: the node serves, not ready, until it is back.
         await broker.start()
         storage = open_storage(settings)
         await storage.start()

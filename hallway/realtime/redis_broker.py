@@ -7,12 +7,16 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeGuard
 
-import redis.asyncio as redis
-
-from hallway.realtime.broker import FrameHandler
+from hallway.realtime.broker import BrokerUnavailable, FrameHandler
+from hallway.realtime.redis_outage import (
+    REDIS_FAILURES,
+    RedisOutageLog,
+    describe,
+    fail_fast_client,
+)
 from hallway.realtime.redis_wire import RedisEndpoint, Reply, RespConnection, pack_command
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,7 @@ ORIGIN_CHARS = 16
 # Their CLIENT LIST names, for operators and tests.
 PUBLISHER_NAME = "hallway-publisher"
 SUBSCRIBER_NAME = "hallway-subscriber"
+# How often a lost connection is attempted again, at most.
 RECONNECT_SECONDS = 0.5
 # How long a subscribe waits for Redis to confirm it before going on regardless.
 SUBSCRIBE_CONFIRM_SECONDS = 2.0
@@ -42,91 +47,141 @@ class RedisBroker:
     behind this process's.
 
     The publishing connection runs with CLIENT REPLY OFF: a PUBLISH is written and nothing
-    comes back. PUBLISH has no error to report but a lost connection, which the next
-    publish finds; the broker then connects again, replies off again.
+    comes back. PUBLISH has no error to report but a lost connection.
 
     A subscribe returns once Redis has confirmed it, so a frame published after it returns
-    reaches this process. If the receiving connection drops, it is made again and every
-    topic subscribed again; frames published meanwhile are lost here, and clients recover
-    them by seq from the log. Both connections are RespConnection (redis_wire.py); PING
-    goes through redis-py.
+    reaches this process. Both connections are RespConnection (redis_wire.py); PING goes
+    through redis-py.
+
+    Redis may be away at start or go away later: the process serves on regardless. Each
+    connection is made again in the background, at most every RECONNECT_SECONDS, and the
+    receiving one subscribes to every topic again, then `reconnected` is called. Meanwhile
+    a publish still reaches this process's handler and drops the other processes' copy,
+    `ping` raises BrokerUnavailable (the process is not ready), and the outage is logged
+    once when it begins and once when it ends. Frames that did not cross Redis are in the
+    log, and the other processes' clients recover them by seq.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, outage: RedisOutageLog | None = None) -> None:
         self.handler: FrameHandler | None = None
+        self.reconnected: Callable[[], None] | None = None
         self._origin = secrets.token_hex(ORIGIN_CHARS // 2)
         self._origin_bytes = self._origin.encode()
         self._endpoint = RedisEndpoint(url)
-        self._client = redis.Redis.from_url(url)
+        self._client = fail_fast_client(url)
+        self._outage = outage or RedisOutageLog()
         self._publisher: RespConnection | None = None
-        self._connecting_publisher = asyncio.Lock()
         self._subscriber: RespConnection | None = None
-        self._keeping_subscribed: asyncio.Task[None] | None = None
+        self._keeping_open: list[asyncio.Task[None]] = []
         self._topics: set[str] = set()
         # Per channel, a future for each SUBSCRIBE written and not yet confirmed.
         self._confirming: dict[bytes, deque[asyncio.Future[None]]] = {}
         self._closed = False
 
     async def start(self) -> None:
-        await self._client.ping()
-        self._subscriber = await self._open_subscriber()
-        self._keeping_subscribed = asyncio.create_task(
-            self._keep_subscribed(self._subscriber), name="redis-broker-subscriber"
+        """Connect both ways if Redis can be reached now; keep trying in the background if
+        not. Never raises for an unreachable Redis."""
+        publisher, subscriber = await asyncio.gather(
+            self._connect(self._open_publisher), self._connect(self._open_subscriber)
         )
+        self._keeping_open = [
+            asyncio.create_task(
+                self._keep_open(publisher, self._open_publisher),
+                name="redis-broker-publisher",
+            ),
+            asyncio.create_task(
+                self._keep_open(subscriber, self._reopen_subscriber),
+                name="redis-broker-subscriber",
+            ),
+        ]
 
     async def close(self) -> None:
         self._closed = True
-        if self._keeping_subscribed is not None:
-            self._keeping_subscribed.cancel()
+        for task in self._keeping_open:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._keeping_subscribed
+                await task
         for connection in (self._subscriber, self._publisher):
             if connection is not None:
                 connection.close()
         await self._client.aclose()
 
     async def ping(self) -> None:
-        await self._client.ping()
+        if not (_usable(self._subscriber) and _usable(self._publisher)):
+            # Logged when the connection was lost; answered without waiting on Redis.
+            raise BrokerUnavailable("not connected to redis")
+        try:
+            await self._client.ping()
+        except REDIS_FAILURES as error:
+            self._outage.failed(describe(error))
+            raise BrokerUnavailable(describe(error)) from error
+        self._outage.succeeded()
+
+    # --- connections ---------------------------------------------------------------------
+
+    async def _connect(
+        self, open_connection: Callable[[], Awaitable[RespConnection]]
+    ) -> RespConnection | None:
+        """A new connection, or None if Redis can't be reached now."""
+        try:
+            connection = await open_connection()
+        except OSError as error:  # ConnectionError and TimeoutError among them
+            self._outage.failed(describe(error))
+            return None
+        self._outage.succeeded()
+        return connection
+
+    async def _keep_open(
+        self,
+        connection: RespConnection | None,
+        reopen: Callable[[], Awaitable[RespConnection]],
+    ) -> None:
+        """Wait for the connection to end, then make it again, until the broker closes."""
+        loop = asyncio.get_running_loop()
+        attempted = loop.time()
+        while True:
+            if connection is not None:
+                reason = await _end_of(connection)
+                if self._closed:
+                    return
+                self._outage.failed(reason)
+            # At once after a connection that lasted; no busier than this while Redis is
+            # away, or closes each new connection.
+            await asyncio.sleep(attempted + RECONNECT_SECONDS - loop.time())
+            attempted = loop.time()
+            connection = await self._connect(reopen)
 
     # --- publishing ----------------------------------------------------------------------
 
     async def publish(self, topic: str, frame: str) -> None:
+        """Never waits for Redis and never raises: while the publishing connection is
+        down, only this process's handler gets the frame."""
         publisher = self._publisher
-        if not _usable(publisher):
-            publisher = await self._open_publisher()
-        channel = (CHANNEL_PREFIX + topic).encode()
-        data = (self._origin + frame).encode()
-        publisher.write(_PUBLISH % (len(channel), channel, len(data), data))
+        if _usable(publisher):
+            channel = (CHANNEL_PREFIX + topic).encode()
+            data = (self._origin + frame).encode()
+            publisher.write(_PUBLISH % (len(channel), channel, len(data), data))
         if topic in self._topics:
             self._handle(topic, frame)
 
     async def _open_publisher(self) -> RespConnection:
-        async with self._connecting_publisher:  # one connection, whoever finds it missing
-            publisher = self._publisher
-            if not _usable(publisher):
-                publisher = await RespConnection.open(
-                    self._endpoint, PUBLISHER_NAME, _unexpected_reply
-                )
-                publisher.write(pack_command(b"CLIENT", b"REPLY", b"OFF"))
-                self._publisher = publisher
-            return publisher
+        publisher = await RespConnection.open(self._endpoint, PUBLISHER_NAME, _unexpected_reply)
+        publisher.write(pack_command(b"CLIENT", b"REPLY", b"OFF"))
+        self._publisher = publisher
+        return publisher
 
     # --- receiving -----------------------------------------------------------------------
 
     async def subscribe(self, topics: list[str]) -> None:
-        """Returns once Redis has confirmed each topic (or the connection is gone, and
-        its replacement will subscribe to every topic anew)."""
+        """Returns once Redis has confirmed each topic (or at once if the connection is
+        gone: its replacement will subscribe to every topic anew)."""
         subscriber = self._subscriber
         new = [t for t in topics if t not in self._topics]
         self._topics.update(new)
         if not _usable(subscriber):
             return
         if new:
-            channels = _channels(new)
-            subscriber.write(pack_command(b"SUBSCRIBE", *channels))
-            loop = asyncio.get_running_loop()
-            for channel in channels:
-                self._confirming.setdefault(channel, deque()).append(loop.create_future())
+            self._write_subscribe(subscriber, new)
         # A topic another caller subscribed to a moment ago may not be confirmed yet.
         waits = [q[-1] for q in map(self._confirming.get, _channels(topics)) if q]
         if waits and not await _all_done(waits, subscriber.lost, SUBSCRIBE_CONFIRM_SECONDS):
@@ -138,6 +193,20 @@ class RedisBroker:
         subscriber = self._subscriber
         if gone and _usable(subscriber):
             subscriber.write(pack_command(b"UNSUBSCRIBE", *_channels(gone)))
+
+    def _write_subscribe(
+        self, subscriber: RespConnection, topics: Iterable[str]
+    ) -> list[asyncio.Future[None]]:
+        """SUBSCRIBE to `topics`; a future for each, done when Redis confirms it."""
+        channels = _channels(topics)
+        subscriber.write(pack_command(b"SUBSCRIBE", *channels))
+        loop = asyncio.get_running_loop()
+        confirmations = []
+        for channel in channels:
+            confirmation: asyncio.Future[None] = loop.create_future()
+            self._confirming.setdefault(channel, deque()).append(confirmation)
+            confirmations.append(confirmation)
+        return confirmations
 
     def _on_subscriber_reply(self, reply: Reply) -> None:
         if not isinstance(reply, list) or len(reply) != 3:
@@ -158,29 +227,34 @@ class RedisBroker:
                     del self._confirming[channel]
 
     async def _open_subscriber(self) -> RespConnection:
+        subscriber, _ = await self._open_and_subscribe()
+        return subscriber
+
+    async def _reopen_subscriber(self) -> RespConnection:
+        """The receiving connection made again, once Redis has confirmed every topic; then
+        the owner hears of it (`reconnected`) and catches up from the log."""
+        subscriber, confirmations = await self._open_and_subscribe()
+        if confirmations and not await _all_done(
+            confirmations, subscriber.lost, SUBSCRIBE_CONFIRM_SECONDS
+        ):
+            if subscriber.lost.done():
+                return subscriber  # lost again: the next connection will tell the owner
+            log.warning("redis did not confirm the subscriptions; going on")
+        if self.reconnected is not None:
+            try:
+                self.reconnected()
+            except Exception:
+                log.exception("the broker's reconnected callback failed")
+        return subscriber
+
+    async def _open_and_subscribe(self) -> tuple[RespConnection, list[asyncio.Future[None]]]:
         subscriber = await RespConnection.open(
             self._endpoint, SUBSCRIBER_NAME, self._on_subscriber_reply
         )
-        if self._topics:
-            subscriber.write(pack_command(b"SUBSCRIBE", *_channels(self._topics)))
-        return subscriber
-
-    async def _keep_subscribed(self, subscriber: RespConnection) -> None:
-        """Wait for the receiving connection to end; make it again until that works."""
-        while True:
-            with contextlib.suppress(Exception):
-                await subscriber.lost
-            self._confirming.clear()  # their waiters have seen the connection end
-            if self._closed:
-                return
-            log.warning("redis pub/sub connection lost; reconnecting")
-            while True:
-                await asyncio.sleep(RECONNECT_SECONDS)
-                try:
-                    subscriber = self._subscriber = await self._open_subscriber()
-                    break
-                except OSError:
-                    log.warning("redis still unreachable; will retry")
+        self._confirming.clear()  # their waiters have seen the previous connection end
+        self._subscriber = subscriber
+        confirmations = self._write_subscribe(subscriber, self._topics) if self._topics else []
+        return subscriber, confirmations
 
     def _handle(self, topic: str, frame: str) -> None:
         if self.handler is None:
@@ -189,6 +263,15 @@ class RedisBroker:
             self.handler(topic, frame)
         except Exception:
             log.exception("handling a broker frame failed")
+
+
+async def _end_of(connection: RespConnection) -> str:
+    """Wait for the connection to end; why it did, for the log."""
+    try:
+        await connection.lost
+    except Exception as error:
+        return describe(error)
+    return "redis closed the connection"
 
 
 def _usable(connection: RespConnection | None) -> TypeGuard[RespConnection]:
@@ -206,6 +289,8 @@ async def _all_done(
     try:
         async with asyncio.timeout(timeout):
             for future in futures:
+                if future.done():
+                    continue  # no turn of the loop for each of a reconnect's many topics
                 either: list[asyncio.Future[Any]] = [future, lost]
                 await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
                 if not future.done():

@@ -77,32 +77,44 @@ class RespConnection(asyncio.Protocol):
     @classmethod
     async def open(cls, endpoint: RedisEndpoint, name: str, on_reply: OnReply) -> RespConnection:
         """Connected, authenticated and named. Raises OSError if Redis can't be reached
-        (TimeoutError after CONNECT_SECONDS), ConnectionError if it refuses."""
-        loop = asyncio.get_running_loop()
+        or does not answer (TimeoutError after CONNECT_SECONDS), ConnectionError if it
+        refuses."""
         handshake: asyncio.Queue[Reply] = asyncio.Queue()
         connection = cls(handshake.put_nowait)
-        async with asyncio.timeout(CONNECT_SECONDS):
-            if endpoint.path is not None:
-                await loop.create_unix_connection(
-                    lambda: connection, endpoint.path, ssl=endpoint.ssl
-                )
-            else:
-                await loop.create_connection(
-                    lambda: connection, endpoint.host, endpoint.port, ssl=endpoint.ssl
-                )
+        try:
+            # A Redis that takes the connection and never answers must not hold up the
+            # caller (a process starting) any longer than one that can't be reached.
+            async with asyncio.timeout(CONNECT_SECONDS):
+                await connection._connect(endpoint)
+                await connection._handshake(endpoint, name, handshake)
+        except BaseException:
+            connection.close()
+            raise
+        connection.on_reply = on_reply
+        return connection
+
+    async def _connect(self, endpoint: RedisEndpoint) -> None:
+        loop = asyncio.get_running_loop()
+        if endpoint.path is not None:
+            await loop.create_unix_connection(lambda: self, endpoint.path, ssl=endpoint.ssl)
+        else:
+            await loop.create_connection(
+                lambda: self, endpoint.host, endpoint.port, ssl=endpoint.ssl
+            )
+
+    async def _handshake(
+        self, endpoint: RedisEndpoint, name: str, replies: asyncio.Queue[Reply]
+    ) -> None:
         commands = []
         if endpoint.password is not None:
             credentials = [endpoint.username or "default", endpoint.password]
             commands.append(pack_command(b"AUTH", *(c.encode() for c in credentials)))
         commands.append(pack_command(b"CLIENT", b"SETNAME", name.encode()))
-        connection.write(b"".join(commands))
+        self.write(b"".join(commands))
         for _ in commands:
-            reply = await _next_reply(handshake, connection)
+            reply = await _next_reply(replies, self)
             if isinstance(reply, hiredis.ReplyError):
-                connection.close()
                 raise ConnectionError(f"redis refused the connection: {reply}")
-        connection.on_reply = on_reply
-        return connection
 
     @property
     def open_now(self) -> bool:
@@ -142,8 +154,10 @@ class RespConnection(asyncio.Protocol):
 async def _next_reply(replies: asyncio.Queue[Reply], connection: RespConnection) -> Reply:
     """The next handshake reply, or ConnectionError if the connection ends first."""
     reply = asyncio.ensure_future(replies.get())
-    await asyncio.wait([reply, connection.lost], return_when=asyncio.FIRST_COMPLETED)
-    if not reply.done():
-        reply.cancel()
-        raise ConnectionError("redis closed the connection during the handshake")
-    return reply.result()
+    try:
+        await asyncio.wait([reply, connection.lost], return_when=asyncio.FIRST_COMPLETED)
+        if not reply.done():
+            raise ConnectionError("redis closed the connection during the handshake")
+        return reply.result()
+    finally:
+        reply.cancel()  # still waiting if the connection ended, or the caller's timeout did

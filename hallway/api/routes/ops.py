@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hallway.api.errors import error_response
+from hallway.realtime.broker import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,10 @@ async def readyz(request: Request) -> Any:
         return error_response(503, "storage_unavailable", "the file storage does not answer")
     try:
         await request.app.state.broker.ping()
+    except BrokerUnavailable:
+        # The broker logs an outage itself, once: not again for every probe.
+        return error_response(503, "broker_unavailable", "the broker does not answer")
     except Exception:
-        log.warning("readiness: the broker does not answer", exc_info=True)
+        log.warning("readiness: the broker's ping failed", exc_info=True)
         return error_response(503, "broker_unavailable", "the broker does not answer")
     return JSONResponse({"status": "ready"})
