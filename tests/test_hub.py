@@ -106,6 +106,26 @@ async def test_a_lost_last_publish_is_caught_up_by_the_feed_check(
     assert len(socket.events()) == 2
 
 
+async def test_the_broker_coming_back_catches_feeds_up_at_once(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a broker loses while it is away is read from the log as soon as it is back
+    (its `reconnected` hook), not at the next periodic check."""
+    admin, cid, socket = await _subscribed_team(app, directory)
+    real_publish = app.state.broker.publish
+
+    async def losing_publish(topic: str, frame: str) -> None:
+        return None
+
+    monkeypatch.setattr(app.state.broker, "publish", losing_publish)
+    lost = await send(admin, cid, "published while the broker was away")
+    monkeypatch.setattr(app.state.broker, "publish", real_publish)
+    assert socket.events() == []
+    app.state.broker.reconnected()
+    await eventually(lambda: len(socket.events()) == 1, timeout=2)
+    assert socket.events()[0]["seq"] == lost["seq"]
+
+
 async def test_frames_out_of_order_are_delivered_in_seq_order(
     app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

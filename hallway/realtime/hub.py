@@ -113,6 +113,7 @@ class Hub:
         # were removed from meanwhile.
         self._attaching: dict[Connection, set[str]] = {}
         broker.handler = self.on_frame
+        broker.reconnected = self._broker_reconnected
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -461,6 +462,11 @@ class Hub:
                 await self.check_feeds()
             except Exception:
                 log.exception("checking feeds against the log failed")
+
+    def _broker_reconnected(self) -> None:
+        # Frames published while the broker was away never arrive: read them now rather
+        # than at the next periodic check.
+        self.spawn(self.check_feeds())
 
     async def check_feeds(self) -> None:
         """Catch up feeds the database says are behind, and still are after a grace period
