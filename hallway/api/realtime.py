@@ -1,7 +1,8 @@
 """The WebSocket endpoint's conversation with one client: authenticate, then route its
 frames to the hub.
 
-Client frames: auth {token} (first), subscribe {conversation_id, after_seq?},
+Client frames: auth {token} (first, and again with a fresh token before the last one
+expires), subscribe {conversation_id, after_seq?},
 unsubscribe {conversation_id}, typing {conversation_id}, send {ref?, conversation_id, ...},
 ping. See docs/realtime.md.
 The socket itself (handshake, framing, writes) is hallway.api.realtime_transport's.
@@ -23,7 +24,7 @@ from hallway.api.schemas import SendMessageRequest
 from hallway.domain import message_send
 from hallway.domain.context import Committed
 from hallway.domain.errors import DomainError, Unauthenticated
-from hallway.domain.tokens import authenticate
+from hallway.domain.tokens import VerifiedToken, verify_token
 from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
     CLOSE_PROTOCOL_ERROR,
@@ -76,6 +77,7 @@ class RealtimeSession:
     __slots__ = (
         "_auth_timer",
         "_ended",
+        "_expiry_timer",
         "_last_send",
         "_pending",
         "_reading_paused",
@@ -99,6 +101,7 @@ class RealtimeSession:
         self._auth_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             AUTH_TIMEOUT_SECONDS, self._auth_timed_out
         )
+        self._expiry_timer: asyncio.TimerHandle | None = None
 
     def received(self, text: str) -> None:
         """A text frame from the client (called by the transport, in arrival order)."""
@@ -115,6 +118,8 @@ class RealtimeSession:
         self._ended = True
         if self._auth_timer is not None:
             self._auth_timer.cancel()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
         if self.conn is not None:
             self.conn.closed = True
             if self._worker is None:  # else the worker detaches when its frame is done
@@ -124,6 +129,22 @@ class RealtimeSession:
         self._auth_timer = None
         if self.conn is None and not self._ended:
             self._socket.send_close(CLOSE_UNAUTHENTICATED, "send an auth frame first")
+
+    def _expire_at(self, verified: VerifiedToken) -> int:
+        """Close the socket when this token expires (replacing any earlier deadline);
+        returns the whole seconds left."""
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+        left = verified.expires_at - time.time()
+        self._expiry_timer = asyncio.get_running_loop().call_later(
+            max(left, 0.0), self._token_expired
+        )
+        return max(int(left), 0)
+
+    def _token_expired(self) -> None:
+        self._expiry_timer = None
+        if self.conn is not None:
+            self.conn.close(CLOSE_UNAUTHENTICATED, "token_expired")
 
     def _stopped(self) -> bool:
         return self._ended or (self.conn is not None and self.conn.closed)
@@ -165,6 +186,8 @@ class RealtimeSession:
                 frame = self._take()
                 if self.conn is None:
                     await self._authenticate(frame)
+                elif frame is not None and frame["type"] == "auth":
+                    await self._reauthenticate(self.conn, frame)
                 elif frame is None:
                     self.conn.close(CLOSE_PROTOCOL_ERROR, "frames are JSON objects with a type")
                 else:
@@ -218,13 +241,14 @@ class RealtimeSession:
             self._ended = True  # nothing more from this client is read
             return
         try:
-            actor = await authenticate(self.hub.ctx, frame["token"])
+            verified = await verify_token(self.hub.ctx, frame["token"])
         except Unauthenticated as exc:
             self._socket.send_close(CLOSE_UNAUTHENTICATED, exc.code)
             self._ended = True
             return
         if self._ended:
             return
+        actor = verified.actor
         conn = Connection(self._socket, actor, self.hub.settings.ws_send_buffer_bytes)
         self.conn = conn
         # `ready` is the first frame; frames that attaching causes (presence) come after it.
@@ -237,10 +261,31 @@ class RealtimeSession:
                         "company_id": actor.company_id,
                         "role": actor.role,
                     },
+                    "expires_in": self._expire_at(verified),
                 }
             )
         )
         await self.hub.attach(conn)
+
+    async def _reauthenticate(self, conn: Connection, frame: dict[str, Any]) -> None:
+        """`auth` on a live socket: a fresh token for the same person moves the socket's
+        deadline; a refused one leaves the old deadline in place."""
+        token = frame.get("token")
+        if not isinstance(token, str):
+            conn.send(error_frame("invalid_frame", "auth needs a token"))
+            return
+        try:
+            verified = await verify_token(self.hub.ctx, token)
+        except Unauthenticated as exc:
+            conn.send(error_frame(exc.code, exc.message))
+            return
+        if verified.actor.user_id != conn.actor.user_id or (
+            verified.actor.company_id != conn.actor.company_id
+        ):
+            conn.send(error_frame("invalid_token", "the token is for another person"))
+            return
+        conn.actor = verified.actor  # the same person; a role may have changed
+        conn.send(dumps({"type": "authenticated", "expires_in": self._expire_at(verified)}))
 
 
 async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
@@ -274,8 +319,6 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
     elif kind == "typing":
         if conn.typing_allowed(str(conversation_id), TYPING_MIN_INTERVAL_SECONDS):
             await hub.typing(conn, str(conversation_id))
-    elif kind == "auth":
-        conn.send(error_frame("invalid_frame", "already authenticated"))
     else:
         conn.send(error_frame("unknown_frame", f"unknown frame type {kind!r}"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -35,27 +36,36 @@ def issue_access_token(settings: Settings, actor: Actor) -> tuple[str, int]:
     return jwt.encode(claims, settings.effective_secret_key, algorithm=ALGORITHM), ttl
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """Who a token speaks for, and until when (Unix time)."""
+
+    actor: Actor
+    expires_at: float
+
+
 # Verified tokens, so a client's every request doesn't pay for HMAC and claim checks again.
 # Keyed by the secret too: a token is only ever trusted under the key that verified it.
-_verified: dict[tuple[str, str], tuple[Actor, float]] = {}
+_verified: dict[tuple[str, str], VerifiedToken] = {}
 _VERIFIED_MAX = 10_000
 
 
-def _own_actor(settings: Settings, token: str) -> Actor:
+def _own_token(settings: Settings, token: str) -> VerifiedToken:
     key = (settings.effective_secret_key, token)
     known = _verified.get(key)
     if known is not None:
-        if known[1] > time.time():
-            return known[0]
+        if known.expires_at > time.time():
+            return known
         del _verified[key]
-    actor, expires = _verify_own(settings, token)
+        raise Unauthenticated("the access token has expired", code="token_expired")
+    verified = _verify_own(settings, token)
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
-    _verified[key] = (actor, expires)
-    return actor
+    _verified[key] = verified
+    return verified
 
 
-def _verify_own(settings: Settings, token: str) -> tuple[Actor, float]:
+def _verify_own(settings: Settings, token: str) -> VerifiedToken:
     try:
         claims = jwt.decode(
             token,
@@ -71,7 +81,7 @@ def _verify_own(settings: Settings, token: str) -> tuple[Actor, float]:
     if claims.get("typ") != "access" or claims.get("role") not in ("admin", "member"):
         raise Unauthenticated("the access token is not valid", code="invalid_token")
     actor = Actor(user_id=claims["sub"], company_id=claims["cid"], role=claims["role"])
-    return actor, float(claims["exp"])
+    return VerifiedToken(actor, float(claims["exp"]))
 
 
 def _external_key(settings: Settings) -> tuple[str, list[str]]:
@@ -122,8 +132,13 @@ def external_provider_enabled(settings: Settings) -> bool:
 
 async def authenticate(ctx: DomainContext, token: str) -> Actor:
     """The Actor a bearer token speaks for. Our tokens need no database read."""
+    return (await verify_token(ctx, token)).actor
+
+
+async def verify_token(ctx: DomainContext, token: str) -> VerifiedToken:
+    """authenticate, with the token's expiry: a socket lives no longer than its token."""
     if not external_provider_enabled(ctx.settings) or _issuer_of(token) == ISSUER:
-        return _own_actor(ctx.settings, token)
+        return _own_token(ctx.settings, token)
     claims = _external_claims(ctx.settings, token)
     async with ctx.db.read() as conn:
         row = (
@@ -137,4 +152,5 @@ async def authenticate(ctx: DomainContext, token: str) -> Actor:
         raise Unauthenticated(
             "no Hallway account is linked to this identity", code="unknown_identity"
         )
-    return Actor(user_id=row.id, company_id=row.company_id, role=row.role)
+    actor = Actor(user_id=row.id, company_id=row.company_id, role=row.role)
+    return VerifiedToken(actor, float(claims["exp"]))
