@@ -297,8 +297,10 @@ class Hub:
                         )
                 last_seq = upto
         except NotFound:
-            if conn.subscriptions.get(conversation_id) is sub:
+            current = conn.subscriptions.get(conversation_id) is sub
+            if current:
                 self._leave_feed(conn, conversation_id)
+            if current or sub.removed:
                 conn.send(
                     error_frame(
                         "not_found", "conversation not found", conversation_id=conversation_id
