@@ -174,9 +174,10 @@ class RealtimeClient:
         while not self._closing:
             try:
                 await self._session()
-                backoff = 0.1
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 log.debug("realtime connection lost: %s", exc)
+            if self._live.is_set():
+                backoff = 0.1  # a connection that got going starts the back-off afresh
             if self.close_code == CLOSE_UNAUTHENTICATED or self._closing:
                 break
             self._live.clear()
