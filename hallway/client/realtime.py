@@ -4,6 +4,21 @@ Frames come out of `next_frame()` in arrival order; `event` frames are de-duplic
 in seq order per conversation, so across any number of reconnects an application sees every
 event exactly once. `state` is the connection state a UI shows:
 connecting -> live -> reconnecting -> live ... -> offline (closed, or the token was refused).
+
+A hole in a conversation's seqs (an event after the one expected) is repaired by one
+`subscribe` from the last seq seen. Until the server answers it, that conversation's events
+are dropped (the replay brings them again, in order) and no other subscribe is sent. A hole
+found soon after the last repair was answered waits before its subscribe: 0.1 s, doubling up
+to `max_backoff`, with jitter; once a conversation has gone `max_backoff` seconds since its
+last repair, its next hole is repaired at once again. A server that keeps losing frames thus
+costs a subscribe now and then, never one per frame.
+
+Counters, for tests and for the chaos run (tests/chaos.py):
+- `reconnects`: connections opened again after one was lost.
+- `wire_gaps`: holes seen on the wire: events that arrived with seq > last seen + 1 while
+  their conversation was not already being repaired. Each starts one repair.
+- `wire_duplicates`: events that arrived with seq <= the last seen, dropped.
+- `resubscribes`: subscribes sent to repair a hole; never more than `wire_gaps`.
 """
 
 from __future__ import annotations
@@ -11,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -24,6 +42,24 @@ log = logging.getLogger(__name__)
 State = Literal["connecting", "live", "reconnecting", "offline"]
 
 CLOSE_UNAUTHENTICATED = 4401
+# The wait before a hole's subscribe when the previous repair was answered only just now.
+FIRST_REPAIR_BACKOFF = 0.1
+
+
+@dataclass
+class GapRepair:
+    """One conversation's hole repairs: whether a repair's subscribe waits for its answer
+    (or its turn), and how long the next repair waits."""
+
+    awaiting_answer: bool = False
+    backoff: float = 0.0  # before the next repair's subscribe; 0: none
+    answered_at: float = -math.inf  # time.monotonic() of the last repair's answer
+    delayed: asyncio.Task[None] | None = None  # a subscribe waiting out its back-off
+
+    def cancel_delayed(self) -> None:
+        if self.delayed is not None:
+            self.delayed.cancel()
+            self.delayed = None
 
 
 class RealtimeClient:
@@ -46,6 +82,9 @@ class RealtimeClient:
         self.state: State = "connecting"
         self.last_seq: dict[str, int] = {}  # conversations we follow -> newest seq seen
         self.reconnects = 0
+        self.wire_gaps = 0
+        self.wire_duplicates = 0
+        self.resubscribes = 0
         self.close_code: int | None = None
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         # Requests waiting for their answer: subscribes by conversation_id, sends by ref.
@@ -56,6 +95,7 @@ class RealtimeClient:
         self._runner: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
         self._closing = False
+        self._repairs: dict[str, GapRepair] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -75,6 +115,8 @@ class RealtimeClient:
 
     async def close(self) -> None:
         self._closing = True
+        for repair in self._repairs.values():
+            repair.cancel_delayed()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -113,6 +155,9 @@ class RealtimeClient:
 
     async def unsubscribe(self, conversation_id: str) -> None:
         self.last_seq.pop(conversation_id, None)
+        repair = self._repairs.pop(conversation_id, None)
+        if repair is not None:
+            repair.cancel_delayed()
         await self._send({"type": "unsubscribe", "conversation_id": conversation_id})
 
     async def typing(self, conversation_id: str) -> None:
@@ -157,17 +202,20 @@ class RealtimeClient:
             if self.on_state is not None:
                 self.on_state(state)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def _send(self, frame: dict[str, Any]) -> bool:
+        """Write a frame if the connection is live; whether it was written."""
         if self._ws is not None and self.state == "live":
             with contextlib.suppress(ConnectionClosed):
                 await self._ws.send(orjson.dumps(frame).decode())
+                return True
+        return False
 
-    async def _send_subscribe(self, conversation_id: str) -> None:
+    async def _send_subscribe(self, conversation_id: str) -> bool:
         frame: dict[str, Any] = {"type": "subscribe", "conversation_id": conversation_id}
         seen = self.last_seq.get(conversation_id, -1)
         if seen >= 0:
             frame["after_seq"] = seen
-        await self._send(frame)
+        return await self._send(frame)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -200,6 +248,10 @@ class RealtimeClient:
                 if ready.get("type") != "ready":
                     raise ConnectionError(f"expected ready, got {ready}")
                 self._set_state("live")
+                # This connection's subscribes resume every conversation from its last seq,
+                # so repairs meant for the last connection are moot.
+                for repair in self._repairs.values():
+                    repair.awaiting_answer = False
                 for conversation_id in list(self.last_seq):
                     await self._send_subscribe(conversation_id)
                 self._live.set()
@@ -211,6 +263,9 @@ class RealtimeClient:
             finally:
                 self.close_code = ws.close_code
                 self._ws = None
+                # The next connection's subscribes resume every conversation anyway.
+                for repair in self._repairs.values():
+                    repair.cancel_delayed()
                 for answer in self._sends.values():
                     if not answer.done():
                         answer.set_exception(ConnectionError("connection lost before the answer"))
@@ -239,13 +294,16 @@ class RealtimeClient:
                 conversation_id = frame["conversation_id"]
                 if self.last_seq.get(conversation_id, -1) < 0:
                     self.last_seq[conversation_id] = frame["last_seq"]
+                self._repair_answered(conversation_id)
                 self._answer(self._answers, conversation_id, frame)
             elif kind in ("sent", "error") and "ref" in frame:
                 self._answer(self._sends, frame["ref"], frame)
             elif kind == "error" and "conversation_id" in frame:
+                conversation_id = frame["conversation_id"]
                 if frame["code"] == "not_found":
-                    self.last_seq.pop(frame["conversation_id"], None)
-                self._answer(self._answers, frame["conversation_id"], frame)
+                    self.last_seq.pop(conversation_id, None)
+                self._repair_answered(conversation_id)
+                self._answer(self._answers, conversation_id, frame)
             self._frames.put_nowait(frame)
 
     @staticmethod
@@ -262,11 +320,57 @@ class RealtimeClient:
         if seen is None:
             return False  # unsubscribed meanwhile
         if seq <= seen:
+            self.wire_duplicates += 1
             return False  # already delivered (a replay overlapping live delivery)
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            return False  # the repair's replay brings it again, in order
         if seen >= 0 and seq != seen + 1:
-            # A hole the server should never leave; ask it to replay from what we have.
-            log.warning("seq gap in %s: had %s, got %s; resubscribing", conversation_id, seen, seq)
-            await self._send_subscribe(conversation_id)
+            await self._repair_hole(conversation_id, seen, seq)
             return False
         self.last_seq[conversation_id] = seq
         return True
+
+    # --- hole repair -------------------------------------------------------------------
+
+    async def _repair_hole(self, conversation_id: str, seen: int, seq: int) -> None:
+        """A hole the server should never leave: ask it to replay from what we have, once,
+        at once or after a back-off if the last repair was answered only just now."""
+        self.wire_gaps += 1
+        repair = self._repairs.setdefault(conversation_id, GapRepair())
+        if time.monotonic() - repair.answered_at > self.max_backoff:
+            repair.backoff = 0.0  # events have flowed in order for a while
+        repair.awaiting_answer = True
+        if repair.backoff == 0.0:
+            log.warning("seq gap in %s: had %s, got %s; resubscribing", conversation_id, seen, seq)
+            repair.backoff = FIRST_REPAIR_BACKOFF
+            await self._send_repair(conversation_id)
+            return
+        wait = repair.backoff * (0.5 + random.random())
+        log.warning(
+            "seq gap in %s: had %s, got %s; resubscribing in %.2f s",
+            conversation_id,
+            seen,
+            seq,
+            wait,
+        )
+        repair.backoff = min(repair.backoff * 2, self.max_backoff)
+        repair.delayed = asyncio.create_task(self._send_repair_later(conversation_id, wait))
+
+    async def _send_repair_later(self, conversation_id: str, wait: float) -> None:
+        await asyncio.sleep(wait)
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            repair.delayed = None
+            await self._send_repair(conversation_id)
+
+    async def _send_repair(self, conversation_id: str) -> None:
+        if await self._send_subscribe(conversation_id):
+            self.resubscribes += 1
+
+    def _repair_answered(self, conversation_id: str) -> None:
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            repair.awaiting_answer = False
+            repair.answered_at = time.monotonic()
+            repair.cancel_delayed()
