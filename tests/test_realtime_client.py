@@ -1,11 +1,11 @@
 """RealtimeClient against a scripted WebSocket server: hole repair, its back-off and
-counters."""
+counters, token renewal, and what a 4401 close does with and without a token provider."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from hallway.client import RealtimeClient
+from tests.support import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -126,6 +127,16 @@ async def event_seqs(client: RealtimeClient, count: int) -> list[int]:
     return [(await client.next_event(5))["seq"] for _ in range(count)]
 
 
+def provider_of(tokens: list[str]) -> Callable[[], Awaitable[str]]:
+    """A token provider handing out these tokens in turn."""
+    remaining = iter(tokens)
+
+    async def provide() -> str:
+        return next(remaining)
+
+    return provide
+
+
 async def test_a_hole_is_repaired_by_one_subscribe_while_more_events_arrive() -> None:
     async with scripted_server() as (url, peers):
         client = RealtimeClient(url, "token-0")
@@ -216,3 +227,90 @@ async def test_a_reconnect_replaces_a_repair_waiting_for_its_back_off() -> None:
             assert (client.wire_gaps, client.resubscribes, client.reconnects) == (2, 1, 1)
         finally:
             await client.close()
+
+
+async def test_the_token_is_renewed_before_expiry_and_again_after_authenticated() -> None:
+    async with scripted_server() as (url, peers):
+        client = RealtimeClient(url, "token-0", token_provider=provider_of(["fresh-1", "fresh-2"]))
+        try:
+            peer = await connected(url, peers, client, expires_in=2)
+            readied = time.monotonic()
+            auth = await peer.expect("auth")
+            # A fifth of the 2 s lifetime before expiry: after 1.6 s.
+            assert 1.5 <= peer.arrived_at[-1] - readied < 2.0
+            assert auth == {"type": "auth", "token": "fresh-1"}
+            assert client.token == "fresh-1"
+            await peer.send({"type": "authenticated", "expires_in": 1})
+            answered = time.monotonic()
+            auth = await peer.expect("auth")
+            assert 0.7 <= peer.arrived_at[-1] - answered < 1.0
+            assert auth == {"type": "auth", "token": "fresh-2"}
+            # A refused renewal: the socket carries on with the token it has.
+            await peer.send({"type": "error", "code": "invalid_token", "message": "token refused"})
+            await peer.nothing_within(0.3)
+            assert client.state == "live"
+            assert (client.token_refreshes, client.reconnects) == (2, 0)
+        finally:
+            await client.close()
+
+
+async def test_a_4401_close_with_a_provider_reconnects_with_a_fresh_token() -> None:
+    async with scripted_server() as (url, peers):
+        client = RealtimeClient(url, "token-0", token_provider=provider_of(["fresh-1"]))
+        try:
+            peer = await connected(url, peers, client)
+            await following(client, peer, after_seq=0)
+            await peer.events(1, 2)
+            assert await event_seqs(client, 2) == [1, 2]
+            await peer.ws.close(4401, "token_expired")
+            again = await asyncio.wait_for(peers.get(), 5)
+            assert await again.expect("auth") == {"type": "auth", "token": "fresh-1"}
+            await again.ready()
+            assert (await again.expect("subscribe"))["after_seq"] == 2
+            await eventually(lambda: client.state == "live")
+            assert client.token == "fresh-1"
+            assert (client.token_refreshes, client.reconnects) == (1, 1)
+        finally:
+            await client.close()
+
+
+async def test_a_4401_close_without_a_provider_goes_offline() -> None:
+    async with scripted_server() as (url, peers):
+        client = RealtimeClient(url, "token-0")
+        peer = await connected(url, peers, client)
+        await peer.ws.close(4401, "token_expired")
+        await eventually(lambda: client.state == "offline")
+        assert (client.close_code, client.reconnects, client.token) == (4401, 0, "token-0")
+        await asyncio.sleep(0.3)
+        assert peers.empty()  # it did not try again
+        await client.close()
+
+
+async def test_a_4401_close_goes_offline_when_the_provider_fails() -> None:
+    async def failing() -> str:
+        raise RuntimeError("the login service is down")
+
+    async with scripted_server() as (url, peers):
+        client = RealtimeClient(url, "token-0", token_provider=failing)
+        peer = await connected(url, peers, client)
+        await peer.ws.close(4401, "token_expired")
+        await eventually(lambda: client.state == "offline")
+        await asyncio.sleep(0.3)
+        assert peers.empty()
+        assert (client.token_refreshes, client.reconnects) == (0, 0)
+        await client.close()
+
+
+async def test_a_fresh_token_refused_at_connect_goes_offline_rather_than_loop() -> None:
+    async with scripted_server() as (url, peers):
+        client = RealtimeClient(url, "token-0", token_provider=provider_of(["bad-1", "bad-2"]))
+        peer = await connected(url, peers, client)
+        await peer.ws.close(4401, "token_expired")
+        again = await asyncio.wait_for(peers.get(), 5)
+        assert (await again.expect("auth"))["token"] == "bad-1"
+        await again.ws.close(4401, "invalid_token")
+        await eventually(lambda: client.state == "offline")
+        await asyncio.sleep(0.3)
+        assert peers.empty()
+        assert (client.token_refreshes, client.reconnects) == (1, 1)
+        await client.close()

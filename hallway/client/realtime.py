@@ -13,12 +13,20 @@ to `max_backoff`, with jitter; once a conversation has gone `max_backoff` second
 last repair, its next hole is repaired at once again. A server that keeps losing frames thus
 costs a subscribe now and then, never one per frame.
 
+With a `token_provider`, the socket's token is renewed before it expires: when `ready` (or
+the answer to a renewal, `authenticated`) says the token expires in `expires_in` seconds, a
+fresh token is taken from the provider a fifth of that time (at most 60 s) before expiry,
+kept as `token` for later reconnects and sent as `auth`. A socket closed with 4401 all the
+same reconnects with a fresh token instead of going offline, unless the provider fails or
+its last token was itself refused at connect.
+
 Counters, for tests and for the chaos run (tests/chaos.py):
 - `reconnects`: connections opened again after one was lost.
 - `wire_gaps`: holes seen on the wire: events that arrived with seq > last seen + 1 while
   their conversation was not already being repaired. Each starts one repair.
 - `wire_duplicates`: events that arrived with seq <= the last seen, dropped.
 - `resubscribes`: subscribes sent to repair a hole; never more than `wire_gaps`.
+- `token_refreshes`: fresh tokens taken from `token_provider`.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +52,10 @@ State = Literal["connecting", "live", "reconnecting", "offline"]
 CLOSE_UNAUTHENTICATED = 4401
 # The wait before a hole's subscribe when the previous repair was answered only just now.
 FIRST_REPAIR_BACKOFF = 0.1
+# A token is renewed this long before it expires, or a fifth of its lifetime if shorter.
+MAX_REFRESH_LEAD_SECONDS = 60.0
+# `error` codes with which the server refuses a renewal `auth`.
+REFUSED_TOKEN_CODES = ("invalid_token", "token_expired")
 
 
 @dataclass
@@ -72,6 +84,7 @@ class RealtimeClient:
         max_backoff: float = 5.0,
         on_state: Callable[[State], None] | None = None,
         compression: bool = False,
+        token_provider: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.url = url
         self.token = token
@@ -79,12 +92,14 @@ class RealtimeClient:
         self.max_backoff = max_backoff
         self.on_state = on_state
         self.compression = compression
+        self.token_provider = token_provider
         self.state: State = "connecting"
         self.last_seq: dict[str, int] = {}  # conversations we follow -> newest seq seen
         self.reconnects = 0
         self.wire_gaps = 0
         self.wire_duplicates = 0
         self.resubscribes = 0
+        self.token_refreshes = 0
         self.close_code: int | None = None
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         # Requests waiting for their answer: subscribes by conversation_id, sends by ref.
@@ -96,6 +111,10 @@ class RealtimeClient:
         self._live = asyncio.Event()
         self._closing = False
         self._repairs: dict[str, GapRepair] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        # A token from the provider that no server has accepted yet: refused at connect,
+        # it sends the client offline rather than round a loop of fresh refused tokens.
+        self._token_unproven = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -220,13 +239,19 @@ class RealtimeClient:
     async def _run(self) -> None:
         backoff = 0.1
         while not self._closing:
+            self.close_code = None  # stays None when the connection is never opened
             try:
                 await self._session()
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 log.debug("realtime connection lost: %s", exc)
-            if self._live.is_set():
+            was_live = self._live.is_set()
+            if was_live:
                 backoff = 0.1  # a connection that got going starts the back-off afresh
-            if self.close_code == CLOSE_UNAUTHENTICATED or self._closing:
+            if self._closing:
+                break
+            if self.close_code == CLOSE_UNAUTHENTICATED and not await self._token_for_reconnect(
+                was_live
+            ):
                 break
             self._live.clear()
             self._set_state("reconnecting")
@@ -247,6 +272,7 @@ class RealtimeClient:
                 ready = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
                 if ready.get("type") != "ready":
                     raise ConnectionError(f"expected ready, got {ready}")
+                self._token_unproven = False
                 self._set_state("live")
                 # This connection's subscribes resume every conversation from its last seq,
                 # so repairs meant for the last connection are moot.
@@ -255,6 +281,7 @@ class RealtimeClient:
                 for conversation_id in list(self.last_seq):
                     await self._send_subscribe(conversation_id)
                 self._live.set()
+                self._schedule_refresh(ready.get("expires_in"))
                 pinger = asyncio.create_task(self._ping_forever(ws))
                 try:
                     await self._read(ws)
@@ -266,6 +293,9 @@ class RealtimeClient:
                 # The next connection's subscribes resume every conversation anyway.
                 for repair in self._repairs.values():
                     repair.cancel_delayed()
+                if self._refresher is not None:
+                    self._refresher.cancel()
+                    self._refresher = None
                 for answer in self._sends.values():
                     if not answer.done():
                         answer.set_exception(ConnectionError("connection lost before the answer"))
@@ -296,6 +326,8 @@ class RealtimeClient:
                     self.last_seq[conversation_id] = frame["last_seq"]
                 self._repair_answered(conversation_id)
                 self._answer(self._answers, conversation_id, frame)
+            elif kind == "authenticated":
+                self._schedule_refresh(frame.get("expires_in"))
             elif kind in ("sent", "error") and "ref" in frame:
                 self._answer(self._sends, frame["ref"], frame)
             elif kind == "error" and "conversation_id" in frame:
@@ -304,6 +336,10 @@ class RealtimeClient:
                     self.last_seq.pop(conversation_id, None)
                 self._repair_answered(conversation_id)
                 self._answer(self._answers, conversation_id, frame)
+            elif kind == "error" and frame.get("code") in REFUSED_TOKEN_CODES:
+                # The socket keeps its old token; at its expiry the server closes with 4401
+                # and the client reconnects with a fresh one.
+                log.warning("fresh token refused: %s", frame.get("message"))
             self._frames.put_nowait(frame)
 
     @staticmethod
@@ -374,3 +410,47 @@ class RealtimeClient:
             repair.awaiting_answer = False
             repair.answered_at = time.monotonic()
             repair.cancel_delayed()
+
+    # --- token refresh -----------------------------------------------------------------
+
+    def _schedule_refresh(self, expires_in: object) -> None:
+        """Renew the token ahead of `expires_in` seconds (from `ready` or `authenticated`),
+        when there is a provider to renew it from."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
+        if self.token_provider is None or not isinstance(expires_in, int | float):
+            return
+        if isinstance(expires_in, bool):  # JSON true is not a number of seconds
+            return
+        lead = min(MAX_REFRESH_LEAD_SECONDS, expires_in / 5)
+        self._refresher = asyncio.create_task(self._refresh_after(max(0.0, expires_in - lead)))
+
+    async def _refresh_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            token = await self._fresh_token()
+        except Exception:
+            # Nothing to renew with: at expiry the 4401 close tries the provider again.
+            log.warning("token provider failed; keeping the current token", exc_info=True)
+            return
+        await self._send({"type": "auth", "token": token})
+
+    async def _fresh_token(self) -> str:
+        assert self.token_provider is not None
+        self.token = await self.token_provider()
+        self.token_refreshes += 1
+        return self.token
+
+    async def _token_for_reconnect(self, was_live: bool) -> bool:
+        """After a 4401 close: take a fresh token to reconnect with. False (go offline) without
+        a provider, when it fails, or when its last token was refused at connect."""
+        if self.token_provider is None or (self._token_unproven and not was_live):
+            return False
+        try:
+            await self._fresh_token()
+        except Exception:
+            log.warning("token provider failed after a 4401 close; going offline", exc_info=True)
+            return False
+        self._token_unproven = True
+        return True
