@@ -240,11 +240,13 @@ class ServerProcess:
         port: int | None = None,
         args: Sequence[str] = (),
         stdout: IO[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.env = {**os.environ, **env}
         self.args = list(args)
         self.stdout = stdout
+        self.stderr = stderr
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -270,6 +272,7 @@ class ServerProcess:
             ],
             env=self.env,
             stdout=self.stdout,
+            stderr=self.stderr,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
