@@ -4,6 +4,29 @@ Frames come out of `next_frame()` in arrival order; `event` frames are de-duplic
 in seq order per conversation, so across any number of reconnects an application sees every
 event exactly once. `state` is the connection state a UI shows:
 connecting -> live -> reconnecting -> live ... -> offline (closed, or the token was refused).
+
+A hole in a conversation's seqs (an event after the one expected) is repaired by one
+`subscribe` from the last seq seen. Until the server answers it, that conversation's events
+are dropped (the replay brings them again, in order) and no other subscribe is sent. A hole
+found soon after the last repair was answered waits before its subscribe: 0.1 s, doubling up
+to `max_backoff`, with jitter; once a conversation has gone `max_backoff` seconds since its
+last repair, its next hole is repaired at once again. A server that keeps losing frames thus
+costs a subscribe now and then, never one per frame.
+
+With a `token_provider`, the socket's token is renewed before it expires: when `ready` (or
+the answer to a renewal, `authenticated`) says the token expires in `expires_in` seconds, a
+fresh token is taken from the provider a fifth of that time (at most 60 s) before expiry,
+kept as `token` for later reconnects and sent as `auth`. A socket closed with 4401 all the
+same reconnects with a fresh token instead of going offline, unless the provider fails or
+its last token was itself refused at connect.
+
+Counters, for tests and for the chaos run (tests/chaos.py):
+- `reconnects`: connections opened again after one was lost.
+- `wire_gaps`: holes seen on the wire: events that arrived with seq > last seen + 1 while
+  their conversation was not already being repaired. Each starts one repair.
+- `wire_duplicates`: events that arrived with seq <= the last seen, dropped.
+- `resubscribes`: subscribes sent to repair a hole; never more than `wire_gaps`.
+- `token_refreshes`: fresh tokens taken from `token_provider`.
 """
 
 from __future__ import annotations
@@ -11,8 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -24,6 +50,28 @@ log = logging.getLogger(__name__)
 State = Literal["connecting", "live", "reconnecting", "offline"]
 
 CLOSE_UNAUTHENTICATED = 4401
+# The wait before a hole's subscribe when the previous repair was answered only just now.
+FIRST_REPAIR_BACKOFF = 0.1
+# A token is renewed this long before it expires, or a fifth of its lifetime if shorter.
+MAX_REFRESH_LEAD_SECONDS = 60.0
+# `error` codes with which the server refuses a renewal `auth`.
+REFUSED_TOKEN_CODES = ("invalid_token", "token_expired")
+
+
+@dataclass
+class GapRepair:
+    """One conversation's hole repairs: whether a repair's subscribe waits for its answer
+    (or its turn), and how long the next repair waits."""
+
+    awaiting_answer: bool = False
+    backoff: float = 0.0  # before the next repair's subscribe; 0: none
+    answered_at: float = -math.inf  # time.monotonic() of the last repair's answer
+    delayed: asyncio.Task[None] | None = None  # a subscribe waiting out its back-off
+
+    def cancel_delayed(self) -> None:
+        if self.delayed is not None:
+            self.delayed.cancel()
+            self.delayed = None
 
 
 class RealtimeClient:
@@ -36,6 +84,7 @@ class RealtimeClient:
         max_backoff: float = 5.0,
         on_state: Callable[[State], None] | None = None,
         compression: bool = False,
+        token_provider: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.url = url
         self.token = token
@@ -43,9 +92,14 @@ class RealtimeClient:
         self.max_backoff = max_backoff
         self.on_state = on_state
         self.compression = compression
+        self.token_provider = token_provider
         self.state: State = "connecting"
         self.last_seq: dict[str, int] = {}  # conversations we follow -> newest seq seen
         self.reconnects = 0
+        self.wire_gaps = 0
+        self.wire_duplicates = 0
+        self.resubscribes = 0
+        self.token_refreshes = 0
         self.close_code: int | None = None
         self._frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         # Requests waiting for their answer: subscribes by conversation_id, sends by ref.
@@ -56,6 +110,11 @@ class RealtimeClient:
         self._runner: asyncio.Task[None] | None = None
         self._live = asyncio.Event()
         self._closing = False
+        self._repairs: dict[str, GapRepair] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        # A token from the provider that no server has accepted yet: refused at connect,
+        # it sends the client offline rather than round a loop of fresh refused tokens.
+        self._token_unproven = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -75,6 +134,8 @@ class RealtimeClient:
 
     async def close(self) -> None:
         self._closing = True
+        for repair in self._repairs.values():
+            repair.cancel_delayed()
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await self._ws.close()
@@ -113,6 +174,9 @@ class RealtimeClient:
 
     async def unsubscribe(self, conversation_id: str) -> None:
         self.last_seq.pop(conversation_id, None)
+        repair = self._repairs.pop(conversation_id, None)
+        if repair is not None:
+            repair.cancel_delayed()
         await self._send({"type": "unsubscribe", "conversation_id": conversation_id})
 
     async def typing(self, conversation_id: str) -> None:
@@ -157,27 +221,37 @@ class RealtimeClient:
             if self.on_state is not None:
                 self.on_state(state)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def _send(self, frame: dict[str, Any]) -> bool:
+        """Write a frame if the connection is live; whether it was written."""
         if self._ws is not None and self.state == "live":
             with contextlib.suppress(ConnectionClosed):
                 await self._ws.send(orjson.dumps(frame).decode())
+                return True
+        return False
 
-    async def _send_subscribe(self, conversation_id: str) -> None:
+    async def _send_subscribe(self, conversation_id: str) -> bool:
         frame: dict[str, Any] = {"type": "subscribe", "conversation_id": conversation_id}
         seen = self.last_seq.get(conversation_id, -1)
         if seen >= 0:
             frame["after_seq"] = seen
-        await self._send(frame)
+        return await self._send(frame)
 
     async def _run(self) -> None:
         backoff = 0.1
         while not self._closing:
+            self.close_code = None  # stays None when the connection is never opened
             try:
                 await self._session()
-                backoff = 0.1
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 log.debug("realtime connection lost: %s", exc)
-            if self.close_code == CLOSE_UNAUTHENTICATED or self._closing:
+            was_live = self._live.is_set()
+            if was_live:
+                backoff = 0.1  # a connection that got going starts the back-off afresh
+            if self._closing:
+                break
+            if self.close_code == CLOSE_UNAUTHENTICATED and not await self._token_for_reconnect(
+                was_live
+            ):
                 break
             self._live.clear()
             self._set_state("reconnecting")
@@ -198,10 +272,16 @@ class RealtimeClient:
                 ready = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
                 if ready.get("type") != "ready":
                     raise ConnectionError(f"expected ready, got {ready}")
+                self._token_unproven = False
                 self._set_state("live")
+                # This connection's subscribes resume every conversation from its last seq,
+                # so repairs meant for the last connection are moot.
+                for repair in self._repairs.values():
+                    repair.awaiting_answer = False
                 for conversation_id in list(self.last_seq):
                     await self._send_subscribe(conversation_id)
                 self._live.set()
+                self._schedule_refresh(ready.get("expires_in"))
                 pinger = asyncio.create_task(self._ping_forever(ws))
                 try:
                     await self._read(ws)
@@ -210,6 +290,12 @@ class RealtimeClient:
             finally:
                 self.close_code = ws.close_code
                 self._ws = None
+                # The next connection's subscribes resume every conversation anyway.
+                for repair in self._repairs.values():
+                    repair.cancel_delayed()
+                if self._refresher is not None:
+                    self._refresher.cancel()
+                    self._refresher = None
                 for answer in self._sends.values():
                     if not answer.done():
                         answer.set_exception(ConnectionError("connection lost before the answer"))
@@ -238,13 +324,22 @@ class RealtimeClient:
                 conversation_id = frame["conversation_id"]
                 if self.last_seq.get(conversation_id, -1) < 0:
                     self.last_seq[conversation_id] = frame["last_seq"]
+                self._repair_answered(conversation_id)
                 self._answer(self._answers, conversation_id, frame)
+            elif kind == "authenticated":
+                self._schedule_refresh(frame.get("expires_in"))
             elif kind in ("sent", "error") and "ref" in frame:
                 self._answer(self._sends, frame["ref"], frame)
             elif kind == "error" and "conversation_id" in frame:
+                conversation_id = frame["conversation_id"]
                 if frame["code"] == "not_found":
-                    self.last_seq.pop(frame["conversation_id"], None)
-                self._answer(self._answers, frame["conversation_id"], frame)
+                    self.last_seq.pop(conversation_id, None)
+                self._repair_answered(conversation_id)
+                self._answer(self._answers, conversation_id, frame)
+            elif kind == "error" and frame.get("code") in REFUSED_TOKEN_CODES:
+                # The socket keeps its old token; at its expiry the server closes with 4401
+                # and the client reconnects with a fresh one.
+                log.warning("fresh token refused: %s", frame.get("message"))
             self._frames.put_nowait(frame)
 
     @staticmethod
@@ -261,11 +356,101 @@ class RealtimeClient:
         if seen is None:
             return False  # unsubscribed meanwhile
         if seq <= seen:
+            self.wire_duplicates += 1
             return False  # already delivered (a replay overlapping live delivery)
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            return False  # the repair's replay brings it again, in order
         if seen >= 0 and seq != seen + 1:
-            # A hole the server should never leave; ask it to replay from what we have.
-            log.warning("seq gap in %s: had %s, got %s; resubscribing", conversation_id, seen, seq)
-            await self._send_subscribe(conversation_id)
+            await self._repair_hole(conversation_id, seen, seq)
             return False
         self.last_seq[conversation_id] = seq
+        return True
+
+    # --- hole repair -------------------------------------------------------------------
+
+    async def _repair_hole(self, conversation_id: str, seen: int, seq: int) -> None:
+        """A hole the server should never leave: ask it to replay from what we have, once,
+        at once or after a back-off if the last repair was answered only just now."""
+        self.wire_gaps += 1
+        repair = self._repairs.setdefault(conversation_id, GapRepair())
+        if time.monotonic() - repair.answered_at > self.max_backoff:
+            repair.backoff = 0.0  # events have flowed in order for a while
+        repair.awaiting_answer = True
+        if repair.backoff == 0.0:
+            log.warning("seq gap in %s: had %s, got %s; resubscribing", conversation_id, seen, seq)
+            repair.backoff = FIRST_REPAIR_BACKOFF
+            await self._send_repair(conversation_id)
+            return
+        wait = repair.backoff * (0.5 + random.random())
+        log.warning(
+            "seq gap in %s: had %s, got %s; resubscribing in %.2f s",
+            conversation_id,
+            seen,
+            seq,
+            wait,
+        )
+        repair.backoff = min(repair.backoff * 2, self.max_backoff)
+        repair.delayed = asyncio.create_task(self._send_repair_later(conversation_id, wait))
+
+    async def _send_repair_later(self, conversation_id: str, wait: float) -> None:
+        await asyncio.sleep(wait)
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            repair.delayed = None
+            await self._send_repair(conversation_id)
+
+    async def _send_repair(self, conversation_id: str) -> None:
+        if await self._send_subscribe(conversation_id):
+            self.resubscribes += 1
+
+    def _repair_answered(self, conversation_id: str) -> None:
+        repair = self._repairs.get(conversation_id)
+        if repair is not None and repair.awaiting_answer:
+            repair.awaiting_answer = False
+            repair.answered_at = time.monotonic()
+            repair.cancel_delayed()
+
+    # --- token refresh -----------------------------------------------------------------
+
+    def _schedule_refresh(self, expires_in: object) -> None:
+        """Renew the token ahead of `expires_in` seconds (from `ready` or `authenticated`),
+        when there is a provider to renew it from."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
+        if self.token_provider is None or not isinstance(expires_in, int | float):
+            return
+        if isinstance(expires_in, bool):  # JSON true is not a number of seconds
+            return
+        lead = min(MAX_REFRESH_LEAD_SECONDS, expires_in / 5)
+        self._refresher = asyncio.create_task(self._refresh_after(max(0.0, expires_in - lead)))
+
+    async def _refresh_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            token = await self._fresh_token()
+        except Exception:
+            # Nothing to renew with: at expiry the 4401 close tries the provider again.
+            log.warning("token provider failed; keeping the current token", exc_info=True)
+            return
+        await self._send({"type": "auth", "token": token})
+
+    async def _fresh_token(self) -> str:
+        assert self.token_provider is not None
+        self.token = await self.token_provider()
+        self.token_refreshes += 1
+        return self.token
+
+    async def _token_for_reconnect(self, was_live: bool) -> bool:
+        """After a 4401 close: take a fresh token to reconnect with. False (go offline) without
+        a provider, when it fails, or when its last token was refused at connect."""
+        if self.token_provider is None or (self._token_unproven and not was_live):
+            return False
+        try:
+            await self._fresh_token()
+        except Exception:
+            log.warning("token provider failed after a 4401 close; going offline", exc_info=True)
+            return False
+        self._token_unproven = True
         return True
