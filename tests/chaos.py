@@ -80,11 +80,6 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
         help="also fail on any hole on the wire, or more re-subscribes than holes",
     )
     parser.add_argument(
-        "--node-start-during-redis-outage",
-        action="store_true",
-        help="restart a node while Redis is down (today a node does not start without Redis)",
-    )
-    parser.add_argument(
         "--token-ttl",
         type=int,
         default=None,
@@ -503,28 +498,24 @@ async def restart_redis(
     nodes: list[Node],
     listeners: list[Listener],
     figures: ChaosFigures,
-    node_start_during_outage: bool,
 ) -> None:
-    """Kill Redis and start it again on its port. A node is started while Redis is down
-    only with --node-start-during-redis-outage: today such a node exits (being fixed)."""
+    """Kill Redis and start it again on its port; meanwhile a node is killed and started
+    again, so it starts while Redis is down (and is ready once Redis is back)."""
     await asyncio.to_thread(redis.kill)
     figures.redis_restarts += 1
     print("chaos: killed redis", flush=True)
-    restarting: asyncio.Task[None] | None = None
-    if node_start_during_outage:
-        move_listeners_off(0, nodes, listeners)
-        await asyncio.to_thread(nodes[0].kill)
-        figures.node_kills += 1
-        restarting = asyncio.create_task(asyncio.to_thread(nodes[0].start))
+    move_listeners_off(0, nodes, listeners)
+    await asyncio.to_thread(nodes[0].kill)
+    figures.node_kills += 1
+    restarting = asyncio.create_task(asyncio.to_thread(nodes[0].start))
     await asyncio.sleep(REDIS_DOWN_SECONDS)
     await asyncio.to_thread(redis.start)
     print("chaos: restarted redis", flush=True)
-    if restarting is not None:
-        try:
-            await restarting
-        except RuntimeError as exc:
-            figures.failures.append(f"{nodes[0].name} did not start while Redis was down: {exc}")
-            await asyncio.to_thread(nodes[0].start)
+    try:
+        await restarting
+    except RuntimeError as exc:
+        figures.failures.append(f"{nodes[0].name} did not start while Redis was down: {exc}")
+        await asyncio.to_thread(nodes[0].start)
 
 
 async def drop_clients(
@@ -567,9 +558,7 @@ async def run_chaos(
         await at(0.4)
         await kill_and_restart(1, nodes, listeners, figures)
         await at(0.65)
-        await restart_redis(
-            redis, nodes, listeners, figures, options.node_start_during_redis_outage
-        )
+        await restart_redis(redis, nodes, listeners, figures)
         await at(1.0)
     finally:
         dropping.cancel()
