@@ -1,8 +1,8 @@
 """Mass setup straight into the database, before the server starts.
 
 Creating people through the API spends an argon2 hash each (slow by design), so the suite
-inserts companies, people and conversations with SQLAlchemy Core and signs their access tokens
-with the servers' secret, exactly as a login would.
+inserts companies, people, their sessions and conversations with SQLAlchemy Core and signs
+their access tokens with the servers' secret, exactly as a login would.
 """
 
 from __future__ import annotations
@@ -10,18 +10,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text, update
 
 from bench.server import SECRET
 from hallway.config import Settings
-from hallway.domain.actor import Actor
+from hallway.domain.actor import Actor, Role
 from hallway.domain.tokens import issue_access_token
 from hallway.store import search_index
 from hallway.store.database import Database, dumps_json
-from hallway.store.tables import companies, conversations, events, messages, participants, users
+from hallway.store.tables import (
+    companies,
+    conversations,
+    events,
+    messages,
+    participants,
+    sessions,
+    users,
+)
 from hallway.store.types import utcnow
 
 BATCH = 5_000
@@ -46,12 +54,28 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + BATCH]
 
 
-SETTINGS = Settings(secret_key=SECRET)
+# Tokens that outlast any run of the suite (a login's expire within the hour).
+SETTINGS = Settings(secret_key=SECRET, access_token_ttl_seconds=12 * 3600)
 
 
 def _token(actor: Actor) -> str:
     token, _ = issue_access_token(SETTINGS, actor)
     return token
+
+
+def _session_row(user_id: str, now: datetime) -> dict[str, Any]:
+    """A session that lasts the whole run (its refresh token is never used)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "user_id": user_id,
+        "device": "bench",
+        "address": "127.0.0.1",
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + timedelta(days=1),
+        "refresh_generation": 1,
+        "refresh_hash": "0" * 64,
+    }
 
 
 async def companies_with_people(
@@ -75,15 +99,19 @@ async def companies_with_people(
         for i in range(count)
     ]
     company_rows = [{"id": c, "name": "Bench", "created_at": now} for c in company_ids]
+    session_rows = [_session_row(str(r["id"]), now) for r in rows]
     async with db.write() as conn:
         for batch in _batches(company_rows):
             await conn.execute(companies.insert(), batch)
         for batch in _batches(rows):
             await conn.execute(users.insert(), batch)
+        for batch in _batches(session_rows):
+            await conn.execute(sessions.insert(), batch)
     found: dict[str, list[Person]] = {c: [] for c in company_ids}
-    for i, r in enumerate(rows):
+    for i, (r, session) in enumerate(zip(rows, session_rows, strict=True)):
         user_id, company_id = str(r["id"]), company_ids[i // per_company]
-        actor = Actor(user_id, company_id, "admin" if i % per_company == 0 else "member")
+        role: Role = "admin" if i % per_company == 0 else "member"
+        actor = Actor(user_id, company_id, role, str(session["id"]))
         found[company_id].append(Person(user_id, _token(actor)))
     return list(found.items())
 

@@ -13,6 +13,7 @@ from hallway.domain import accounts, conversations, message_send
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.domain.sessions import ClientInfo
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
 
@@ -105,6 +106,7 @@ async def seed_demo(ctx: DomainContext) -> None:
     """A company with four people, a channel, a group and a direct conversation."""
     admin = await accounts.signup(
         ctx,
+        ClientInfo.of("hallway demo", "localhost"),
         company_name="Demo Co",
         email="ada@demo.hallway",
         password=DEMO_PASSWORD,

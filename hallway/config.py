@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="signs tokens and file links; dev mode generates one"
     )
-    access_token_ttl_seconds: int = Field(default=3600 * 12, ge=60)
+    # Access tokens are short-lived; a session's refresh token (rotated on every use) keeps
+    # a tab signed in for as long as it is used at least once per refresh_token_ttl_seconds.
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
     invite_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)

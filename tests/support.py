@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import jwt
 import orjson
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
@@ -26,6 +27,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from hallway.api.app import create_app
 from hallway.client import RealtimeClient
 from hallway.config import Settings
+from hallway.domain.actor import Actor, Role
+from hallway.domain.tokens import issue_access_token
 from hallway.store import tables as t
 from hallway.store.database import Database
 from hallway.store.types import utcnow
@@ -139,6 +142,7 @@ class Person:
     role: str
     token: str
     client: httpx.AsyncClient
+    refresh_token: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -160,6 +164,23 @@ class Person:
         return await self.client.delete(url, headers=self.headers, **kwargs)
 
 
+def session_of(person: Person) -> str:
+    """The session id a person's access token names."""
+    claims = jwt.decode(person.token, SECRET, algorithms=["HS256"])
+    return str(claims["sid"])
+
+
+def short_lived_token(env: dict[str, str], person: Person, ttl: int) -> str:
+    """An access token of the person's session that expires in `ttl` seconds (negative: in
+    the past), issued as the server issues them (the setting's own floor is 60 s, so the
+    copy skips validation)."""
+    settings = settings_from_env(env).model_copy(update={"access_token_ttl_seconds": ttl})
+    role: Role = "admin" if person.role == "admin" else "member"
+    return issue_access_token(
+        settings, Actor(person.id, person.company_id, role, session_of(person))
+    )[0]
+
+
 def _person(client: httpx.AsyncClient, body: dict[str, Any]) -> Person:
     user = body["user"]
     return Person(
@@ -169,6 +190,7 @@ def _person(client: httpx.AsyncClient, body: dict[str, Any]) -> Person:
         role=user["role"],
         token=body["access_token"],
         client=client,
+        refresh_token=body["refresh_token"],
     )
 
 

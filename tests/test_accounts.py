@@ -26,6 +26,7 @@ from tests.support import (
     error_of,
     named_fields,
     running_app,
+    session_of,
     settings_from_env,
     unique_email,
 )
@@ -47,10 +48,25 @@ def signup_body(**overrides: str) -> dict[str, str]:
 
 
 def assert_session(body: dict[str, Any], email: str, role: str) -> None:
-    assert set(body) == {"access_token", "token_type", "expires_in", "user"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+        "user",
+    }
     assert body["token_type"] == "bearer"
-    assert body["expires_in"] > 0
-    assert set(body["user"]) == {"id", "email", "display_name", "company_id", "role"}
+    assert body["expires_in"] > 0 and body["refresh_expires_in"] > body["expires_in"]
+    assert set(body["user"]) == {
+        "id",
+        "email",
+        "display_name",
+        "company_id",
+        "role",
+        "deactivated",
+    }
+    assert body["user"]["deactivated"] is False
     assert body["user"]["email"] == email
     assert body["user"]["role"] == role
 
@@ -235,6 +251,7 @@ async def test_me_answers_the_callers_account(directory: Directory) -> None:
         "display_name": "Bob",
         "company_id": admin.company_id,
         "role": "member",
+        "deactivated": False,
     }
 
 
@@ -247,8 +264,7 @@ def own_token(person: Person, **claims: Any) -> str:
         "iss": "hallway",
         "typ": "access",
         "sub": person.id,
-        "cid": person.company_id,
-        "role": person.role,
+        "sid": session_of(person),
         "iat": now,
         "exp": now + timedelta(hours=1),
         **claims,

@@ -13,22 +13,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from hallway.config import Settings
-from hallway.domain.actor import Actor
-from hallway.domain.tokens import issue_access_token
-from tests.support import Directory, Person, ServerProcess, send, settings_from_env
+from tests.support import Directory, ServerProcess, send, short_lived_token
 
 pytestmark = pytest.mark.anyio
 
 SHORT_TTL = 5
-
-
-def short_token(env: dict[str, str], person: Person, ttl: int = SHORT_TTL) -> str:
-    """A token of `person` that expires in `ttl` seconds, issued as the server issues
-    them (the setting's own floor is 60 s, so the copy skips validation)."""
-    settings: Settings = settings_from_env(env).model_copy(update={"access_token_ttl_seconds": ttl})
-    actor = Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")
-    return issue_access_token(settings, actor)[0]
 
 
 def _frame(fields: dict[str, Any]) -> str:
@@ -56,7 +45,7 @@ async def test_a_socket_is_closed_when_its_token_expires(
     live: Directory, server: ServerProcess, env: dict[str, str]
 ) -> None:
     _admin, bob, conversation = await live.team()
-    token = short_token(env, bob)
+    token = short_lived_token(env, bob, SHORT_TTL)
     ws, ready = await _socket(server, token)
     assert 0 < ready["expires_in"] <= SHORT_TTL
     await ws.send(_frame({"type": "subscribe", "conversation_id": conversation["id"]}))
@@ -76,7 +65,7 @@ async def test_a_fresh_token_keeps_the_socket_and_every_event(
 ) -> None:
     admin, bob, conversation = await live.team()
     cid = conversation["id"]
-    ws, _ = await _socket(server, short_token(env, bob))
+    ws, _ = await _socket(server, short_lived_token(env, bob, SHORT_TTL))
     await ws.send(_frame({"type": "subscribe", "conversation_id": cid}))
     sent: list[int] = []
 
@@ -88,7 +77,7 @@ async def test_a_fresh_token_keeps_the_socket_and_every_event(
 
     sender = asyncio.create_task(keep_sending())
     await asyncio.sleep(SHORT_TTL - 2)
-    await ws.send(_frame({"type": "auth", "token": short_token(env, bob, ttl=60)}))
+    await ws.send(_frame({"type": "auth", "token": short_lived_token(env, bob, 60)}))
     await sender
     frames: list[dict[str, Any]] = []
     with contextlib.suppress(TimeoutError):
@@ -106,10 +95,10 @@ async def test_a_refused_fresh_token_leaves_the_old_deadline(
     live: Directory, server: ServerProcess, env: dict[str, str]
 ) -> None:
     admin, bob, _conversation = await live.team()
-    ws, _ = await _socket(server, short_token(env, bob))
+    ws, _ = await _socket(server, short_lived_token(env, bob, SHORT_TTL))
     # Someone else's token, an expired one, and no token at all: each refused, none closes.
-    await ws.send(_frame({"type": "auth", "token": short_token(env, admin, ttl=60)}))
-    await ws.send(_frame({"type": "auth", "token": short_token(env, bob, ttl=-10)}))
+    await ws.send(_frame({"type": "auth", "token": short_lived_token(env, admin, 60)}))
+    await ws.send(_frame({"type": "auth", "token": short_lived_token(env, bob, -10)}))
     await ws.send(_frame({"type": "auth"}))
     await ws.send(_frame({"type": "ping"}))
     frames = await _frames_until_closed(ws, timeout=SHORT_TTL + 10)

@@ -149,6 +149,9 @@ class Published:
     async def publish(self, events: Sequence[Event]) -> None:
         self.calls.append(list(events))
 
+    async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
+        return None
+
 
 def actor(person: Person) -> Actor:
     return Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")

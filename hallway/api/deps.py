@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Unauthenticated
+from hallway.domain.sessions import ClientInfo
 from hallway.domain.tokens import authenticate
 
 
@@ -40,5 +41,13 @@ get_actor = BearerActor(
     description="the access_token from signup/login/join",
 )
 
+
+async def get_client(request: Request) -> ClientInfo:
+    """Where the request comes from, for the sessions list."""
+    address = request.client.host if request.client is not None else None
+    return ClientInfo.of(request.headers.get("user-agent"), address)
+
+
 Ctx = Annotated[DomainContext, Depends(get_ctx)]
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+Client = Annotated[ClientInfo, Depends(get_client)]

@@ -48,6 +48,19 @@ class InviteRequest(Request):
     pass
 
 
+class RefreshRequest(Request):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChangeRequest(Request):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PersonChangeRequest(Request):
+    role: Literal["admin", "member"]
+
+
 class CreateConversationRequest(Request):
     kind: Literal["direct", "group", "channel"]
     title: str | None = Field(default=None, max_length=1000)
@@ -86,13 +99,38 @@ class User(BaseModel):
     display_name: str
     company_id: str
     role: Literal["admin", "member"]
+    deactivated: bool = Field(
+        default=False, description="an admin deactivated them: no login; their name stays"
+    )
 
 
 class Session(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="seconds until the token expires")
+    expires_in: int = Field(description="seconds until the access token expires")
+    refresh_token: str = Field(
+        description="for POST /auth/refresh; each use answers the next one, and a spent one "
+        "used again ends the session"
+    )
+    refresh_expires_in: int = Field(
+        description="seconds the refresh token stays good if unused (each refresh renews it)"
+    )
     user: User
+
+
+class SessionInfo(BaseModel):
+    """One login of the caller's, as the sessions list shows it."""
+
+    id: str
+    device: str = Field(description="the User-Agent it logged in with")
+    address: str = Field(description="the client address it last refreshed from")
+    created_at: datetime
+    last_seen_at: datetime = Field(description="when it logged in or last refreshed")
+    current: bool = Field(description="the session of the token asking")
+
+
+class Sessions(BaseModel):
+    sessions: list[SessionInfo]
 
 
 class Invite(BaseModel):

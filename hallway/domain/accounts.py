@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,30 +16,14 @@ from hallway.domain.actor import Actor, Role
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
-from hallway.domain.tokens import issue_access_token
+from hallway.domain.sessions import ClientInfo, Tokens, start_session
+from hallway.domain.user_views import user_dict
 from hallway.store.database import Connection
 from hallway.store.tables import companies, invites, users
 from hallway.store.types import AnyRow
 
 MIN_PASSWORD_LENGTH = 8
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass(frozen=True)
-class Session:
-    access_token: str
-    expires_in: int
-    user: dict[str, Any]
-
-
-def user_dict(row: AnyRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "email": row.email,
-        "display_name": row.display_name,
-        "company_id": row.company_id,
-        "role": row.role,
-    }
 
 
 def clean_email(email: str) -> str:
@@ -58,17 +41,11 @@ def clean_display_name(name: str) -> str:
     return name
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str, *, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field=field
         )
-
-
-def _session(ctx: DomainContext, row: AnyRow) -> Session:
-    actor = Actor(user_id=row.id, company_id=row.company_id, role=row.role)
-    token, ttl = issue_access_token(ctx.settings, actor)
-    return Session(access_token=token, expires_in=ttl, user=user_dict(row))
 
 
 async def _insert_user(
@@ -108,14 +85,20 @@ async def _insert_user(
 
 
 async def signup(
-    ctx: DomainContext, *, company_name: str, email: str, password: str, display_name: str
-) -> Session:
+    ctx: DomainContext,
+    client: ClientInfo,
+    *,
+    company_name: str,
+    email: str,
+    password: str,
+    display_name: str,
+) -> Tokens:
     """A new company with the signing-up person as its admin."""
     email, display_name = clean_email(email), clean_display_name(display_name)
     company_name = company_name.strip()
     if not 1 <= len(company_name) <= 200:
         raise InvalidInput("the company name must be 1..200 characters", field="company_name")
-    _check_password(password)
+    check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)
     async with ctx.transaction() as tx:
         company_id = str(uuid.uuid4())
@@ -132,7 +115,7 @@ async def signup(
             external_id=None,
             now=tx.now,
         )
-    return _session(ctx, row)
+        return await start_session(ctx, tx, row, client)
 
 
 async def create_user(
@@ -148,7 +131,7 @@ async def create_user(
     """An operator's way in (CLI): a person in an existing company."""
     email, display_name = clean_email(email), clean_display_name(display_name)
     if password is not None:
-        _check_password(password)
+        check_password(password)
     password_hash = (
         await hash_password(password_hasher(ctx.settings), password) if password else None
     )
@@ -169,7 +152,7 @@ async def create_user(
     return user_dict(row)
 
 
-async def login(ctx: DomainContext, *, email: str, password: str) -> Session:
+async def login(ctx: DomainContext, client: ClientInfo, *, email: str, password: str) -> Tokens:
     hasher = password_hasher(ctx.settings)
     email = email.strip().lower()
     async with ctx.db.read() as conn:
@@ -180,7 +163,13 @@ async def login(ctx: DomainContext, *, email: str, password: str) -> Session:
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
     if not await verify_password(hasher, row.password_hash, password):
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
-    return _session(ctx, row)
+    if row.deactivated_at is not None:
+        # Told only to whoever knows the password.
+        raise Unauthenticated(
+            "this account has been deactivated by an admin", code="account_deactivated"
+        )
+    async with ctx.transaction() as tx:
+        return await start_session(ctx, tx, row, client)
 
 
 _decoys: dict[tuple[int, int], str] = {}
@@ -212,10 +201,16 @@ async def create_invite(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
 
 
 async def join(
-    ctx: DomainContext, *, invite_code: str, email: str, password: str, display_name: str
-) -> Session:
+    ctx: DomainContext,
+    client: ClientInfo,
+    *,
+    invite_code: str,
+    email: str,
+    password: str,
+    display_name: str,
+) -> Tokens:
     email, display_name = clean_email(email), clean_display_name(display_name)
-    _check_password(password)
+    check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)
     async with ctx.transaction() as tx:
         invite = (
@@ -237,7 +232,7 @@ async def join(
             external_id=None,
             now=tx.now,
         )
-    return _session(ctx, row)
+        return await start_session(ctx, tx, row, client)
 
 
 async def get_me(ctx: DomainContext, actor: Actor) -> dict[str, Any]:

@@ -13,6 +13,8 @@ class Actor:
     user_id: str
     company_id: str
     role: Role
+    # The login this actor acts through (None for an external identity provider's token).
+    session_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from hallway.config import Settings
 from hallway.domain.batching import NaturalBatcher
+from hallway.domain.session_states import SessionStates
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection, Database
 from hallway.store.types import utcnow
@@ -36,6 +37,10 @@ class EventPublisher(Protocol):
 
     async def publish(self, events: Sequence[Event]) -> None: ...
 
+    async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
+        """These sessions of the person (None: all of them) have ended: their sockets close,
+        on every process."""
+
 
 Committed = Callable[[], None]
 """Called once a transaction has committed, before its events are published."""
@@ -43,6 +48,9 @@ Committed = Callable[[], None]
 
 class NullPublisher:
     async def publish(self, events: Sequence[Event]) -> None:
+        return None
+
+    async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
         return None
 
 
@@ -65,6 +73,7 @@ class DomainContext:
     # Writes that queue behind each other in one conversation; keys begin with the use
     # case's name (hallway.domain.batching).
     write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)
+    session_states: SessionStates = field(default_factory=SessionStates)
 
     @cached_property
     def links(self) -> FileLinks:

@@ -22,14 +22,17 @@ ALGORITHM = "HS256"
 
 
 def issue_access_token(settings: Settings, actor: Actor) -> tuple[str, int]:
+    """A short-lived token of the actor's session. Only who and which session are in it:
+    the role, the company and whether the session stands are read from the database
+    (SessionStates), so a change takes effect at once, not when the token expires."""
+    assert actor.session_id is not None, "our tokens always name their session"
     now = utcnow()
     ttl = settings.access_token_ttl_seconds
     claims = {
         "iss": ISSUER,
         "typ": "access",
         "sub": actor.user_id,
-        "cid": actor.company_id,
-        "role": actor.role,
+        "sid": actor.session_id,
         "iat": now,
         "exp": now + timedelta(seconds=ttl),
     }
@@ -44,13 +47,29 @@ class VerifiedToken:
     expires_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class _OwnClaims:
+    user_id: str
+    session_id: str
+    expires_at: float
+
+
 # Verified tokens, so a client's every request doesn't pay for HMAC and claim checks again.
 # Keyed by the secret too: a token is only ever trusted under the key that verified it.
-_verified: dict[tuple[str, str], VerifiedToken] = {}
+_verified: dict[tuple[str, str], _OwnClaims] = {}
 _VERIFIED_MAX = 10_000
 
 
-def _own_token(settings: Settings, token: str) -> VerifiedToken:
+async def _own_token(ctx: DomainContext, token: str) -> VerifiedToken:
+    claims = _own_claims(ctx.settings, token)
+    state = await ctx.session_states.get(ctx.db, claims.session_id)
+    if state is None or state.user_id != claims.user_id:
+        raise Unauthenticated("the session has ended; log in again", code="session_revoked")
+    actor = Actor(state.user_id, state.company_id, state.role, claims.session_id)
+    return VerifiedToken(actor, claims.expires_at)
+
+
+def _own_claims(settings: Settings, token: str) -> _OwnClaims:
     key = (settings.effective_secret_key, token)
     known = _verified.get(key)
     if known is not None:
@@ -65,23 +84,22 @@ def _own_token(settings: Settings, token: str) -> VerifiedToken:
     return verified
 
 
-def _verify_own(settings: Settings, token: str) -> VerifiedToken:
+def _verify_own(settings: Settings, token: str) -> _OwnClaims:
     try:
         claims = jwt.decode(
             token,
             settings.effective_secret_key,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "iss"]},
+            options={"require": ["exp", "sub", "sid", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthenticated("the access token has expired", code="token_expired") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthenticated("the access token is not valid", code="invalid_token") from exc
-    if claims.get("typ") != "access" or claims.get("role") not in ("admin", "member"):
+    if claims.get("typ") != "access":
         raise Unauthenticated("the access token is not valid", code="invalid_token")
-    actor = Actor(user_id=claims["sub"], company_id=claims["cid"], role=claims["role"])
-    return VerifiedToken(actor, float(claims["exp"]))
+    return _OwnClaims(str(claims["sub"]), str(claims["sid"]), float(claims["exp"]))
 
 
 def _external_key(settings: Settings) -> tuple[str, list[str]]:
@@ -138,13 +156,14 @@ async def authenticate(ctx: DomainContext, token: str) -> Actor:
 async def verify_token(ctx: DomainContext, token: str) -> VerifiedToken:
     """authenticate, with the token's expiry: a socket lives no longer than its token."""
     if not external_provider_enabled(ctx.settings) or _issuer_of(token) == ISSUER:
-        return _own_token(ctx.settings, token)
+        return await _own_token(ctx, token)
     claims = _external_claims(ctx.settings, token)
     async with ctx.db.read() as conn:
         row = (
             await conn.execute(
                 select(users.c.id, users.c.company_id, users.c.role).where(
-                    users.c.external_id == str(claims["sub"])
+                    users.c.external_id == str(claims["sub"]),
+                    users.c.deactivated_at.is_(None),
                 )
             )
         ).first()

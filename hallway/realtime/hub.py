@@ -3,7 +3,8 @@
 Topics on the broker:
   conv:<id>      every durable event of the conversation, and its typing frames
   user:<id>      `member.added` and `member.removed` events for that person (their process
-                 may not listen to the conversation, or may be reading their conversations)
+                 may not listen to the conversation, or may be reading their conversations),
+                 and `sessions_ended` when their sessions end (their sockets close)
   presence:<id>  online/offline changes in a company, batched per PRESENCE_BATCH_SECONDS
 """
 
@@ -30,6 +31,7 @@ from hallway.realtime.connection import Connection, Subscription
 from hallway.realtime.frames import (
     CLOSE_IDLE,
     CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAUTHENTICATED,
     dumps,
     error_frame,
     event_frame,
@@ -403,7 +405,9 @@ class Hub:
                     if sub is not None and sub.buffer is None:  # live, membership confirmed
                         conn.send(frame)
         elif kind == "user":
-            if meta.get("kind") == "member.added":
+            if meta["type"] == "sessions_ended":
+                self._sessions_ended(key, meta["session_ids"])
+            elif meta.get("kind") == "member.added":
                 self._members_added(meta["conversation_id"], [key], meta)
             elif meta.get("kind") == "member.removed":
                 self._member_removed(meta["conversation_id"], key, meta["seq"])
@@ -552,6 +556,15 @@ class Hub:
         if topics:
             self.spawn(self.broker.unsubscribe(topics))
 
+    def _sessions_ended(self, user_id: str, session_ids: list[str] | None) -> None:
+        """Close the person's sockets of these sessions (None: all): revoked, logged out,
+        or the person deactivated."""
+        if session_ids is not None:
+            self.ctx.session_states.forget(session_ids)
+        for conn in list(self.users.get(user_id, ())):
+            if session_ids is None or conn.actor.session_id in session_ids:
+                conn.close(CLOSE_UNAUTHENTICATED, "session_revoked")
+
     def _members_added(
         self, conversation_id: str, user_ids: list[str], meta: dict[str, Any]
     ) -> None:
@@ -622,3 +635,13 @@ class HubPublisher:
                     await self.broker.publish(f"user:{user_id}", frame)
             elif event.kind == "member.removed":
                 await self.broker.publish(f"user:{event.data['user_id']}", frame)
+
+    async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
+        frame = dumps(
+            {
+                "type": "sessions_ended",
+                "user_id": user_id,
+                "session_ids": None if session_ids is None else list(session_ids),
+            }
+        )
+        await self.broker.publish(f"user:{user_id}", frame)

@@ -52,11 +52,32 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("external_id", String(255), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set while an admin has deactivated the person: no login, no session, no socket.
+    Column("deactivated_at", UTCDateTime, nullable=True),
     CheckConstraint("role IN ('admin', 'member')", name="role"),
     # Email is the login name, so it is unique across the whole service.
     UniqueConstraint("email", name="uq_users_email"),
     UniqueConstraint("external_id", name="uq_users_external_id"),
     Index("ix_users_company", "company_id", "display_name"),
+)
+
+# One row per login: what its access tokens (claim `sid`) and its refresh token speak for.
+# The refresh token is `<id>.<generation>.<secret>`; only the current generation's secret
+# is kept, hashed. A token of an older generation is a reused one: the session is revoked.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("device", String(200), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("refresh_generation", Integer, nullable=False),
+    Column("refresh_hash", String(64), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_sessions_user", "user_id", "revoked_at"),
 )
 
 invites = Table(

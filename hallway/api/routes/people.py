@@ -1,13 +1,15 @@
-"""The company directory."""
+"""The company directory, and an admin's hold over its people."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS
-from hallway.api.schemas import People, Person
-from hallway.domain import accounts
+from hallway.api.schemas import People, Person, PersonChangeRequest, User
+from hallway.domain import accounts, people_admin
 
 router = APIRouter(prefix=API_PREFIX, tags=["people"], responses=ERRORS)
 
@@ -23,3 +25,30 @@ async def list_people(request: Request, ctx: Ctx, actor: CurrentActor) -> People
             for p in people
         ]
     )
+
+
+_ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "admins only"},
+    409: {"description": "the company would be left without an active admin"},
+}
+
+
+@router.post("/users/{user_id}/deactivate", response_model=User, responses=_ADMIN_ONLY)
+async def deactivate(user_id: str, ctx: Ctx, actor: CurrentActor) -> User:
+    """Deactivate a person of the caller's company (admins only): their sessions end and
+    their sockets close at once, they cannot log in; their name stays on their messages."""
+    return User.model_validate(await people_admin.deactivate(ctx, actor, user_id))
+
+
+@router.post("/users/{user_id}/reactivate", response_model=User, responses=_ADMIN_ONLY)
+async def reactivate(user_id: str, ctx: Ctx, actor: CurrentActor) -> User:
+    """Let a deactivated person log in again (admins only)."""
+    return User.model_validate(await people_admin.reactivate(ctx, actor, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=User, responses=_ADMIN_ONLY)
+async def change_person(
+    user_id: str, body: PersonChangeRequest, ctx: Ctx, actor: CurrentActor
+) -> User:
+    """Change a person's role (admins only); it holds from their next request."""
+    return User.model_validate(await people_admin.change_role(ctx, actor, user_id, body.role))

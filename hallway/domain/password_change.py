@@ -1,0 +1,39 @@
+"""Changing one's own password: it takes the current one, and ends every other session."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from hallway.domain.accounts import check_password
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext
+from hallway.domain.errors import Conflict, Unauthenticated
+from hallway.domain.passwords import hash_password, password_hasher, verify_password
+from hallway.domain.sessions import revoke_sessions, sessions_ended
+from hallway.store.tables import users
+
+
+async def change_password(
+    ctx: DomainContext, actor: Actor, *, current_password: str, new_password: str
+) -> None:
+    check_password(new_password, field="new_password")
+    hasher = password_hasher(ctx.settings)
+    async with ctx.db.read() as conn:
+        stored = (
+            await conn.execute(select(users.c.password_hash).where(users.c.id == actor.user_id))
+        ).scalar_one_or_none()
+    if stored is None:
+        raise Conflict(
+            "this account signs in through the company's identity provider",
+            code="no_password",
+        )
+    if not await verify_password(hasher, stored, current_password):
+        raise Unauthenticated("the current password is wrong", code="invalid_credentials")
+    new_hash = await hash_password(hasher, new_password)
+    async with ctx.transaction() as tx:
+        await tx.conn.execute(
+            update(users).where(users.c.id == actor.user_id).values(password_hash=new_hash)
+        )
+        ended = await revoke_sessions(ctx, tx, actor.user_id, keep=actor.session_id)
+    if ended:
+        await sessions_ended(ctx, actor.user_id, ended)
