@@ -5,6 +5,7 @@ sends, bodies shown as text, typing, edits and reactions, message search, and th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
@@ -25,7 +26,15 @@ from playwright.async_api import (
     expect,
 )
 
-from tests.support import Directory, Person, ServerProcess, eventually, send, unique_email
+from tests.support import (
+    Directory,
+    Person,
+    ServerProcess,
+    eventually,
+    send,
+    short_lived_token,
+    unique_email,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -162,7 +171,8 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
         contexts.append(context)
         if person is not None:
             await context.add_init_script(
-                f"sessionStorage.setItem('hallway.token', {json.dumps(person.token)})"
+                f"sessionStorage.setItem('hallway.token', {json.dumps(person.token)});"
+                f"sessionStorage.setItem('hallway.refresh', {json.dumps(person.refresh_token)})"
             )
         tab = Tab(await context.new_page())
         opened.append(tab)
@@ -536,9 +546,13 @@ async def test_sign_up_shows_errors_by_their_field_then_logs_in_and_out(
     await expect(tab.connection).to_have_attribute("data-state", "live")
     assert await page.evaluate("sessionStorage.getItem('hallway.token')")
 
+    token = await page.evaluate("sessionStorage.getItem('hallway.token')")
     await page.get_by_role("button", name="Log out").click()
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert await page.evaluate("sessionStorage.getItem('hallway.token')") is None
+    # The server ended the session: the token the tab held is refused.
+    me = await live.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401 and me.json()["error"]["code"] == "session_revoked"
     await page.locator("#login-email").fill(address)
     await page.locator("#login-password").fill("wrong password")
     await page.get_by_role("button", name="Log in").click()
@@ -708,3 +722,29 @@ async def test_a_search_result_opens_its_conversation_at_the_message(
     await page.get_by_label("Only this conversation").check()
     await expect(tab.search_results).to_have_count(1)
     await expect(tab.search_results.locator(".where")).to_have_text("archive")
+
+
+async def test_a_tab_renews_its_session_and_keeps_its_socket(
+    live: Directory, tabs: OpenTab, env: dict[str, str]
+) -> None:
+    """A tab whose access token runs out renews it with its refresh token and hands the
+    fresh one to its socket, which stays open and misses nothing."""
+    alice, bob, cid = await group_of_two(live, "renewal")
+    expiring = dataclasses.replace(bob, token=short_lived_token(env, bob, 6))
+    tab = await tabs(expiring, cid, before_load=_record_sockets)
+    await asyncio.sleep(8)  # past the first token's expiry
+    await send(alice, cid, "after the renewal")
+    await expect(tab.message("after the renewal")).to_have_count(1)
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    assert await tab.page.evaluate("window.openedSockets.length") == 1
+    renewed = await tab.page.evaluate("sessionStorage.getItem('hallway.refresh')")
+    assert renewed != bob.refresh_token
+    # The renewed token is the session's: the spent refresh token would end it.
+    me = await live.client.get(
+        "/api/v1/me",
+        headers={
+            "Authorization": "Bearer "
+            + await tab.page.evaluate("sessionStorage.getItem('hallway.token')")
+        },
+    )
+    assert me.status_code == 200

@@ -2,14 +2,74 @@
 // {"error": {"code", "message", "details"}} turned into ApiError.
 
 const TOKEN_KEY = "hallway.token";
+const REFRESH_KEY = "hallway.refresh";
 const PREFIX = "/api/v1";
+// A token is renewed a fifth of its life before it expires, and never later than this.
+const MAX_RENEW_LEAD_MS = 60_000;
 
-/** The access token lives in sessionStorage: per tab, gone when the tab closes. */
+/** The session's tokens live in sessionStorage: per tab, gone when the tab closes. The
+ * access token is short-lived; the refresh token renews it (and is itself replaced each
+ * time: a spent one used again ends the session). */
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
-  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Keep a login's, sign-up's, join's or refresh's answer, and renew it before it expires. */
+  set: (session) => {
+    sessionStorage.setItem(TOKEN_KEY, session.access_token);
+    sessionStorage.setItem(REFRESH_KEY, session.refresh_token);
+    scheduleRenewal(session.expires_in);
+  },
+  clear: () => {
+    clearTimeout(renewTimer);
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
+  },
 };
+
+let renewTimer = null;
+let renewing = null;
+const renewedListeners = [];
+
+/** Called with each fresh access token (the realtime socket re-authenticates with it). */
+export function onRenewed(listener) {
+  renewedListeners.push(listener);
+}
+
+function scheduleRenewal(expiresIn) {
+  clearTimeout(renewTimer);
+  const lead = Math.min((expiresIn * 1000) / 5, MAX_RENEW_LEAD_MS);
+  renewTimer = setTimeout(() => renewSession().catch(() => {}), expiresIn * 1000 - lead);
+}
+
+/** Trade the refresh token for fresh tokens; one renewal at a time, since a refresh token
+ * used twice ends the session. Resolves to the new access token, or rejects (ApiError). */
+export function renewSession() {
+  if (!renewing) {
+    renewing = (async () => {
+      const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+      if (!refreshToken) throw new ApiError(401, "session_revoked", "Not logged in.");
+      const session = await request("POST", "/auth/refresh", { refresh_token: refreshToken });
+      token.set(session);
+      for (const listener of renewedListeners) listener(session.access_token);
+      return session.access_token;
+    })().finally(() => {
+      renewing = null;
+    });
+  }
+  return renewing;
+}
+
+/** After a reload the tab still holds its tokens: renew when the access token says it is
+ * due (its `exp` claim), without spending the refresh token now. */
+export function resumeSession() {
+  const access = token.get();
+  if (!access || !sessionStorage.getItem(REFRESH_KEY)) return;
+  try {
+    const claims = JSON.parse(atob(access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    scheduleRenewal(Math.max(claims.exp - Date.now() / 1000, 1));
+  } catch {
+    scheduleRenewal(1);
+  }
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, details = {}) {
@@ -38,7 +98,7 @@ export function onUnauthenticated(handler) {
   unauthenticated = handler;
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, retried = false) {
   const headers = {};
   const bearer = token.get();
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
@@ -63,6 +123,11 @@ async function request(method, path, body) {
     message: `The server answered ${response.status}.`,
   };
   const failure = new ApiError(response.status, error.code, error.message, error.details ?? {});
+  if (response.status === 401 && bearer && error.code === "token_expired" && !retried) {
+    // The tab slept past a renewal: renew, then ask once more.
+    const renewed = await renewSession().catch(() => null);
+    if (renewed) return request(method, path, body, true);
+  }
   if (response.status === 401 && bearer) unauthenticated(failure);
   throw failure;
 }
@@ -74,6 +139,7 @@ export const api = {
   login: (fields) => request("POST", "/auth/login", fields),
   join: (fields) => request("POST", "/auth/join", fields),
   me: () => request("GET", "/me"),
+  logout: () => request("POST", "/auth/logout"),
   invite: () => request("POST", "/invites", {}),
   people: () => request("GET", "/users"),
   // The sidebar shows up to 200 conversations (the API's largest page).

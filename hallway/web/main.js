@@ -1,7 +1,7 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
 // `inbox` stream, message search, and the conversation named by the URL (#/c/<id>).
 
-import { api, onUnauthenticated, token } from "./api.js";
+import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
@@ -32,6 +32,12 @@ function endSession(hash = "") {
   token.clear();
   history.replaceState(null, "", `${location.pathname}${hash}`);
   location.reload();
+}
+
+/** Log out: the server ends the session (its tokens and sockets, everywhere) first. */
+async function logOut() {
+  await api.logout().catch(() => {});
+  endSession();
 }
 
 /** Reload a list soon after it is asked for: one request at a time, a burst of asks served
@@ -165,6 +171,7 @@ function showApp() {
     onState: showConnection,
     onUnauthenticated: () => endSession(SESSION_ENDED),
   });
+  onRenewed((fresh) => realtime.renewToken(fresh));
   view = new ConversationView(realtime, {
     onSidebarChange: () => renderSidebar(openId()),
     onLeft: forget,
@@ -172,7 +179,7 @@ function showApp() {
   });
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
-  document.getElementById("log-out").addEventListener("click", () => endSession());
+  document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";
   });
@@ -189,7 +196,7 @@ async function boot() {
     location.hash === SESSION_ENDED ? "Your session has ended. Please log in again." : "";
   if (!token.get()) {
     showAuth((session) => {
-      token.set(session.access_token);
+      token.set(session);
       state.me = session.user;
       if (location.hash === SESSION_ENDED) history.replaceState(null, "", location.pathname);
       startApp();
@@ -197,9 +204,11 @@ async function boot() {
     return;
   }
   try {
+    resumeSession();
     state.me = await api.me();
   } catch (error) {
-    if (error.status !== 401) failed(error); // on 401 endSession is on its way
+    if (error.status === 401) endSession(SESSION_ENDED);
+    else failed(error);
     return;
   }
   startApp();

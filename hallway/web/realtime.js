@@ -3,7 +3,7 @@
 // and resume every followed conversation from the last seq seen, so each event is handed on
 // exactly once, in order.
 
-import { ApiError } from "./api.js";
+import { ApiError, renewSession } from "./api.js";
 
 const PING_INTERVAL_MS = 15_000;
 // No frame at all (not even a pong) for this long: the link is dead even if no close came.
@@ -56,6 +56,13 @@ export class Realtime {
     clearTimeout(this.retryTimer);
     this.drop();
     this.setState("offline");
+  }
+
+  /** A fresh access token: the socket lives on past the old one's expiry, and the next
+   * connection authenticates with it. */
+  renewToken(accessToken) {
+    this.token = accessToken;
+    this.send({ type: "auth", token: accessToken });
   }
 
   /** Follow a conversation, replaying every event after `afterSeq` first. */
@@ -121,7 +128,14 @@ export class Realtime {
     socket.onopen = () => socket.send(JSON.stringify({ type: "auth", token: this.token }));
     socket.onmessage = (message) => this.receive(JSON.parse(message.data));
     socket.onclose = (close) => {
-      if (close.code === CLOSE_UNAUTHENTICATED) {
+      if (close.code === CLOSE_UNAUTHENTICATED && close.reason === "token_expired") {
+        // The tab slept past its renewal: renew (api.js hands the socket the new token),
+        // then reconnect; a failed renewal ends the session there.
+        this.drop();
+        renewSession()
+          .then(() => this.connectNow())
+          .catch(() => {});
+      } else if (close.code === CLOSE_UNAUTHENTICATED) {
         this.stop();
         this.onUnauthenticated();
       } else {
@@ -210,6 +224,7 @@ export class Realtime {
         this.onFrame(frame);
         return;
       case "pong":
+      case "authenticated": // a renewed token accepted; api.js schedules the next renewal
         return;
       default:
         this.onFrame(frame);
