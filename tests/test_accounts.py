@@ -164,7 +164,15 @@ async def test_join_with_an_invite_adds_a_member_to_that_company(directory: Dire
     admin = await directory.company()
     invite = await admin.post("/api/v1/invites", json={})
     assert invite.status_code == 201
-    assert set(invite.json()) == {"code", "expires_at"}
+    assert set(invite.json()) == {
+        "code",
+        "expires_at",
+        "max_uses",
+        "uses",
+        "created_at",
+        "created_by",
+    }
+    assert (invite.json()["max_uses"], invite.json()["uses"]) == (None, 0)
     expires_at = datetime.fromisoformat(invite.json()["expires_at"])
     assert expires_at > datetime.now(UTC)
     email = unique_email("joiner")
@@ -217,10 +225,51 @@ async def test_expired_invite_is_refused(directory: Directory, app: FastAPI) -> 
     assert [p["id"] for p in people.json()["users"]] == [admin.id]
 
 
-async def test_only_admins_create_invites(directory: Directory) -> None:
+async def test_only_admins_create_list_and_revoke_invites(directory: Directory) -> None:
     admin = await directory.company()
     member = await directory.colleague(admin, "Member")
+    code = (await admin.post("/api/v1/invites", json={})).json()["code"]
     error_of(await member.post("/api/v1/invites", json={}), 403, "admin_required")
+    error_of(await member.get("/api/v1/invites"), 403, "admin_required")
+    error_of(await member.delete(f"/api/v1/invites/{code}"), 403, "admin_required")
+
+
+async def test_an_invite_limited_in_uses_lets_that_many_join(directory: Directory) -> None:
+    admin = await directory.company()
+    r = await admin.post("/api/v1/invites", json={"max_uses": 2, "expires_in": 3600})
+    assert r.status_code == 201, r.text
+    invite = r.json()
+    assert invite["max_uses"] == 2
+    expires_at = datetime.fromisoformat(invite["expires_at"])
+    assert timedelta(minutes=59) < expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    for _ in range(2):
+        assert (await join_with(directory.client, invite["code"])).status_code == 201
+    listed = (await admin.get("/api/v1/invites")).json()["invites"]
+    assert invite["code"] not in [i["code"] for i in listed]  # used up
+    error_of(await join_with(directory.client, invite["code"]), 422, "invalid_invite")
+    people = (await admin.get("/api/v1/users")).json()["users"]
+    assert len(people) == 3
+
+
+async def test_a_revoked_invite_lets_nobody_in(directory: Directory) -> None:
+    admin = await directory.company()
+    other = await directory.company("Other")
+    code = (await admin.post("/api/v1/invites", json={})).json()["code"]
+    listed = (await admin.get("/api/v1/invites")).json()["invites"]
+    assert [(i["code"], i["uses"]) for i in listed] == [(code, 0)]
+    error_of(await other.delete(f"/api/v1/invites/{code}"), 404)  # another company's
+    assert (await admin.delete(f"/api/v1/invites/{code}")).status_code == 204
+    assert (await admin.get("/api/v1/invites")).json()["invites"] == []
+    error_of(await join_with(directory.client, code), 422, "invalid_invite")
+
+
+@pytest.mark.parametrize(
+    "body", [{"max_uses": 0}, {"max_uses": 1001}, {"expires_in": 59}, {"expires_in": 10**9}]
+)
+async def test_an_invite_s_limits_are_checked(directory: Directory, body: dict[str, int]) -> None:
+    admin = await directory.company()
+    error_of(await admin.post("/api/v1/invites", json=body), 422)
+    assert (await admin.get("/api/v1/invites")).json()["invites"] == []
 
 
 # --- me and the directory -------------------------------------------------------------------

@@ -45,7 +45,14 @@ class JoinRequest(Request):
 
 
 class InviteRequest(Request):
-    pass
+    max_uses: int | None = Field(
+        default=None, ge=1, le=1000, description="how many people may join with it; unset: any"
+    )
+    expires_in: int | None = Field(
+        default=None,
+        ge=60,
+        description="seconds it stays good; unset and at most: HALLWAY_INVITE_TTL_SECONDS",
+    )
 
 
 class RefreshRequest(Request):
@@ -136,6 +143,14 @@ class Sessions(BaseModel):
 class Invite(BaseModel):
     code: str
     expires_at: datetime
+    max_uses: int | None = Field(description="null: any number of people")
+    uses: int = Field(description="people who joined with it so far")
+    created_at: datetime
+    created_by: str
+
+
+class Invites(BaseModel):
+    invites: list[Invite]
 
 
 class Person(User):

@@ -1,25 +1,25 @@
-"""Signup, login, invites and joining a company; the company directory."""
+"""Signup, login and joining a company with an invite; the company directory."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hallway.domain.access import require_admin
 from hallway.domain.actor import Actor, Role
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from hallway.domain.invites import redeem_invite
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
 from hallway.domain.sessions import ClientInfo, Tokens, start_session
 from hallway.domain.user_views import user_dict
 from hallway.store.database import Connection
-from hallway.store.tables import companies, invites, users
+from hallway.store.tables import companies, users
 from hallway.store.types import AnyRow
 
 MIN_PASSWORD_LENGTH = 8
@@ -182,24 +182,6 @@ def _decoy_hash(ctx: DomainContext) -> str:
     return _decoys[key]
 
 
-async def create_invite(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
-    """An invite code any number of people may join with until it expires."""
-    require_admin(actor)
-    code = secrets.token_urlsafe(24)
-    async with ctx.transaction() as tx:
-        expires_at = tx.now + timedelta(seconds=ctx.settings.invite_ttl_seconds)
-        await tx.conn.execute(
-            invites.insert().values(
-                code=code,
-                company_id=actor.company_id,
-                created_by=actor.user_id,
-                created_at=tx.now,
-                expires_at=expires_at,
-            )
-        )
-    return {"code": code, "expires_at": expires_at}
-
-
 async def join(
     ctx: DomainContext,
     client: ClientInfo,
@@ -213,18 +195,10 @@ async def join(
     check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)
     async with ctx.transaction() as tx:
-        invite = (
-            await tx.conn.execute(select(invites).where(invites.c.code == invite_code))
-        ).first()
-        if invite is None or invite.expires_at <= tx.now:
-            raise InvalidInput(
-                "the invite code is unknown or has expired",
-                code="invalid_invite",
-                field="invite_code",
-            )
+        company_id = await redeem_invite(tx, invite_code)
         row = await _insert_user(
             tx.conn,
-            company_id=invite.company_id,
+            company_id=company_id,
             email=email,
             display_name=display_name,
             password_hash=password_hash,

@@ -88,6 +88,10 @@ invites = Table(
     Column("created_by", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("max_uses", Integer, nullable=True),  # None: any number of people
+    Column("uses", Integer, nullable=False, default=0, server_default="0"),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_invites_company", "company_id", "expires_at"),
 )
 
 conversations = Table(

@@ -1,5 +1,5 @@
 """Accounts and sessions: signup, login, join with an invite, refresh, logout, who am I,
-my sessions, my password, invites."""
+my sessions, my password; invites (create, list, revoke)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hallway.api.routes import API_PREFIX, ERRORS
 from hallway.api.schemas import (
     Invite,
     InviteRequest,
+    Invites,
     JoinRequest,
     LoginRequest,
     PasswordChangeRequest,
@@ -20,7 +21,7 @@ from hallway.api.schemas import (
     SignupRequest,
     User,
 )
-from hallway.domain import accounts, password_change, sessions
+from hallway.domain import accounts, invites, password_change, sessions
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
 
@@ -107,6 +108,22 @@ async def change_password(body: PasswordChangeRequest, ctx: Ctx, actor: CurrentA
 
 
 @router.post("/invites", status_code=status.HTTP_201_CREATED, response_model=Invite)
-async def create_invite(_body: InviteRequest, ctx: Ctx, actor: CurrentActor) -> Invite:
-    """An invite code for the caller's company (admins only); reusable until it expires."""
-    return Invite.model_validate(await accounts.create_invite(ctx, actor))
+async def create_invite(body: InviteRequest, ctx: Ctx, actor: CurrentActor) -> Invite:
+    """An invite code for the caller's company (admins only): good until it expires, for
+    `max_uses` people (unset: any number), unless revoked."""
+    return Invite.model_validate(
+        await invites.create_invite(ctx, actor, max_uses=body.max_uses, expires_in=body.expires_in)
+    )
+
+
+@router.get("/invites", response_model=Invites)
+async def list_invites(ctx: Ctx, actor: CurrentActor) -> Invites:
+    """The company's invites that can still be used (admins only), the newest first."""
+    found = await invites.list_invites(ctx, actor)
+    return Invites(invites=[Invite.model_validate(i) for i in found])
+
+
+@router.delete("/invites/{code}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_invite(code: str, ctx: Ctx, actor: CurrentActor) -> None:
+    """Nobody joins with this code from now on (admins only); who joined stays."""
+    await invites.revoke_invite(ctx, actor, code)

@@ -1,4 +1,4 @@
-"""sessions, and deactivated people
+"""sessions, deactivated people, and invites that can be limited and revoked
 
 Revision ID: 0006
 Revises: 0005
@@ -47,9 +47,21 @@ def upgrade() -> None:
                 "deactivated_at", hallway.store.types.UTCDateTime(timezone=True), nullable=True
             )
         )
+    with op.batch_alter_table("invites", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("max_uses", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("uses", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(
+            sa.Column("revoked_at", hallway.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.create_index("ix_invites_company", ["company_id", "expires_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invites", schema=None) as batch_op:
+        batch_op.drop_index("ix_invites_company")
+        batch_op.drop_column("revoked_at")
+        batch_op.drop_column("uses")
+        batch_op.drop_column("max_uses")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("deactivated_at")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
