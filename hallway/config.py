@@ -34,6 +34,19 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
     invite_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(default=15 * 60, ge=60)
+    # Where people reach the web client, for links in mail (a password reset); unset: the
+    # address the admin's request came to.
+    public_url: str | None = None
+
+    # Mail (password-reset links). Unset host: nothing is mailed, and an admin is shown the
+    # link to pass on instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "Hallway <hallway@localhost>"
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
 

@@ -748,3 +748,30 @@ async def test_a_tab_renews_its_session_and_keeps_its_socket(
         },
     )
     assert me.status_code == 200
+
+
+async def test_a_reset_link_lets_a_person_choose_a_new_password(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice = await live.company("Acme")
+    bob = await live.colleague(alice, "Bob")
+    link = (await alice.post(f"/api/v1/users/{bob.id}/password-reset")).json()
+    tab = await tabs()
+    page = tab.page
+    await page.goto("/" + link["url"].split("/", 3)[3])
+    await page.reload()  # as a link opened from a mail loads the page afresh
+    form = page.locator("#reset-form")
+    await expect(form.get_by_role("heading")).to_have_text("Choose a new password")
+    await expect(page.locator("#login-form")).to_be_hidden()
+    await form.get_by_label("New password").fill("short")
+    await form.get_by_role("button", name="Set the password").click()
+    await expect(page.locator("#reset-new-password-error")).not_to_be_empty()
+    await form.get_by_label("New password").fill("a brand new secret")
+    await form.get_by_role("button", name="Set the password").click()
+    await expect(page.locator("#auth-notice")).to_have_text(
+        "Your password is changed. Log in with it."
+    )
+    await page.locator("#login-email").fill(bob.email)
+    await page.locator("#login-password").fill("a brand new secret")
+    await page.get_by_role("button", name="Log in").click()
+    await expect(tab.connection).to_have_attribute("data-state", "live")

@@ -21,6 +21,7 @@ from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
 from hallway.files.storage import open_storage
+from hallway.mail import open_mailer
 from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
 from hallway.realtime.presence import MemoryPresence, Presence, RedisPresence
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
-        ctx = DomainContext(settings=settings, db=db, storage=storage)
+        ctx = DomainContext(settings=settings, db=db, storage=storage, mailer=open_mailer(settings))
         ctx.publisher = HubPublisher(broker, ctx.links)
         hub = Hub(ctx, broker, presence, settings)
         await hub.start()

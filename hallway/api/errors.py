@@ -20,6 +20,7 @@ from hallway.domain.errors import (
     NotFound,
     TooLarge,
     Unauthenticated,
+    Unavailable,
     UnsupportedMediaType,
 )
 
@@ -33,6 +34,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Forbidden: 403,
     TooLarge: 413,
     UnsupportedMediaType: 415,
+    Unavailable: 503,
 }
 
 _HTTP_CODES = {

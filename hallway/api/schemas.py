@@ -64,6 +64,11 @@ class PasswordChangeRequest(Request):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordResetRequest(Request):
+    token: str = Field(min_length=1, max_length=100, description="from the reset link")
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class PersonChangeRequest(Request):
     role: Literal["admin", "member"]
 
@@ -147,6 +152,14 @@ class Invite(BaseModel):
     uses: int = Field(description="people who joined with it so far")
     created_at: datetime
     created_by: str
+
+
+class PasswordResetLink(BaseModel):
+    expires_at: datetime
+    emailed: bool = Field(description="mailed to the person (SMTP is configured)")
+    url: str | None = Field(
+        description="the link to pass on to the person; only when it was not mailed"
+    )
 
 
 class Invites(BaseModel):

@@ -15,6 +15,7 @@ from hallway.config import Settings
 from hallway.domain.batching import NaturalBatcher
 from hallway.domain.session_states import SessionStates
 from hallway.files.links import FileLinks
+from hallway.mail import Mailer
 from hallway.store.database import Connection, Database
 from hallway.store.types import utcnow
 
@@ -70,6 +71,8 @@ class DomainContext:
     publisher: EventPublisher = field(default_factory=NullPublisher)
     # Set by the app when file storage is configured (hallway.files.storage.Storage).
     storage: Any = None
+    # Set by the app when SMTP is configured (hallway.mail); None: nothing is mailed.
+    mailer: Mailer | None = None
     # Writes that queue behind each other in one conversation; keys begin with the use
     # case's name (hallway.domain.batching).
     write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)

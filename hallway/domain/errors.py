@@ -40,6 +40,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Unavailable(DomainError):
+    """Something the request needs outside Hallway (a mail server) did not do its part."""
+
+    code = "unavailable"
+
+
 class TooLarge(DomainError):
     """The request carries more than a limit allows (an upload past the size limit)."""
 

@@ -80,6 +80,20 @@ sessions = Table(
     Index("ix_sessions_user", "user_id", "revoked_at"),
 )
 
+# A one-time link an admin issues for a person to choose a new password; only its hash is
+# kept, so the table does not hold working links.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_password_resets_user", "user_id"),
+)
+
 invites = Table(
     "invites",
     metadata,

@@ -140,6 +140,7 @@ export const api = {
   join: (fields) => request("POST", "/auth/join", fields),
   me: () => request("GET", "/me"),
   logout: () => request("POST", "/auth/logout"),
+  resetPassword: (fields) => request("POST", "/auth/password-reset", fields),
   invite: () => request("POST", "/invites", {}),
   people: () => request("GET", "/users"),
   // The sidebar shows up to 200 conversations (the API's largest page).

@@ -1,5 +1,5 @@
 // Log in, create a company, or join one with an invite code (also from an invite link:
-// /#join=CODE).
+// /#join=CODE); or choose a new password from an admin's reset link (/#/reset/TOKEN).
 
 import { api } from "./api.js";
 import { fieldsOf, submitting } from "./forms.js";
@@ -27,10 +27,23 @@ function selectTab(name) {
   }
 }
 
+const RESET_LINK = /^#\/reset\/([^/]+)$/;
+
+/** The token of a password-reset link the page was opened with, if any. */
+export function resetToken() {
+  const match = RESET_LINK.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
 /** Show the sign-in screen; `onSession` gets the session once one of the forms succeeds. */
 export function showAuth(onSession, notice = "") {
   document.getElementById("auth-screen").hidden = false;
   document.getElementById("auth-notice").textContent = notice;
+  const token = resetToken();
+  if (token) {
+    showReset(token);
+    return;
+  }
   const tabs = document.getElementById("auth-tabs");
   tabs.addEventListener("click", (event) => {
     const tab = event.target.closest("[role=tab]");
@@ -62,6 +75,24 @@ export function showAuth(onSession, notice = "") {
   } else {
     selectTab("login");
   }
+}
+
+/** The reset form alone; once the password is set, the login form with a notice. */
+function showReset(token) {
+  document.getElementById("auth-tabs").hidden = true;
+  for (const name of Object.keys(FORMS)) document.getElementById(`${name}-form`).hidden = true;
+  const form = document.getElementById("reset-form");
+  form.hidden = false;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, "Saving…", async () => {
+      await api.resetPassword({ token, ...fieldsOf(form, ["new_password"]) });
+      form.reset();
+      // A fresh page at the login form: no session of before survives a reset.
+      history.replaceState(null, "", `${location.pathname}#password-changed`);
+      location.reload();
+    });
+  });
 }
 
 export function hideAuth() {

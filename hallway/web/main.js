@@ -2,7 +2,7 @@
 // `inbox` stream, message search, and the conversation named by the URL (#/c/<id>).
 
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
-import { hideAuth, showAuth } from "./auth.js";
+import { hideAuth, resetToken, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { Realtime } from "./realtime.js";
@@ -18,6 +18,11 @@ import { mergeConversation, state } from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
+const PASSWORD_CHANGED = "#password-changed";
+const NOTICES = {
+  [SESSION_ENDED]: "Your session has ended. Please log in again.",
+  [PASSWORD_CHANGED]: "Your password is changed. Log in with it.",
+};
 
 let view = null;
 let search = null;
@@ -192,13 +197,13 @@ function showApp() {
 
 async function boot() {
   onUnauthenticated(() => endSession(SESSION_ENDED));
-  const notice =
-    location.hash === SESSION_ENDED ? "Your session has ended. Please log in again." : "";
+  const notice = NOTICES[location.hash] ?? "";
+  if (resetToken()) token.clear(); // a reset link opens the reset form, whoever was here
   if (!token.get()) {
     showAuth((session) => {
       token.set(session);
       state.me = session.user;
-      if (location.hash === SESSION_ENDED) history.replaceState(null, "", location.pathname);
+      if (NOTICES[location.hash]) history.replaceState(null, "", location.pathname);
       startApp();
     }, notice);
     return;

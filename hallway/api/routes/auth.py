@@ -14,6 +14,7 @@ from hallway.api.schemas import (
     JoinRequest,
     LoginRequest,
     PasswordChangeRequest,
+    PasswordResetRequest,
     RefreshRequest,
     Session,
     SessionInfo,
@@ -21,7 +22,7 @@ from hallway.api.schemas import (
     SignupRequest,
     User,
 )
-from hallway.domain import accounts, invites, password_change, sessions
+from hallway.domain import accounts, invites, password_change, password_reset, sessions
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
 
@@ -87,6 +88,13 @@ async def end_session(session_id: str, ctx: Ctx, actor: CurrentActor) -> None:
 async def end_all_sessions(ctx: Ctx, actor: CurrentActor) -> None:
     """Log out everywhere: every session of the caller, this one included."""
     await sessions.end_all_sessions(ctx, actor)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_204_NO_CONTENT)
+async def reset_password(body: PasswordResetRequest, ctx: Ctx) -> None:
+    """Choose a new password with the one-time link an admin issued (`token` is the part
+    after `#/reset/`); every session of the person ends."""
+    await password_reset.reset_password(ctx, body.token, body.new_password)
 
 
 @router.get("/me", response_model=User)

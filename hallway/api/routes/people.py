@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS
-from hallway.api.schemas import People, Person, PersonChangeRequest, User
-from hallway.domain import accounts, people_admin
+from hallway.api.schemas import PasswordResetLink, People, Person, PersonChangeRequest, User
+from hallway.domain import accounts, password_reset, people_admin
 
 router = APIRouter(prefix=API_PREFIX, tags=["people"], responses=ERRORS)
 
@@ -44,6 +44,22 @@ async def deactivate(user_id: str, ctx: Ctx, actor: CurrentActor) -> User:
 async def reactivate(user_id: str, ctx: Ctx, actor: CurrentActor) -> User:
     """Let a deactivated person log in again (admins only)."""
     return User.model_validate(await people_admin.reactivate(ctx, actor, user_id))
+
+
+@router.post(
+    "/users/{user_id}/password-reset",
+    status_code=201,
+    response_model=PasswordResetLink,
+    responses={**_ADMIN_ONLY, 503: {"description": "the mail server did not take the mail"}},
+)
+async def issue_password_reset(
+    user_id: str, request: Request, ctx: Ctx, actor: CurrentActor
+) -> PasswordResetLink:
+    """A one-time link (HALLWAY_PASSWORD_RESET_TTL_SECONDS, 15 min) for a person of the
+    caller's company to choose a new password (admins only). Mailed to them when SMTP is
+    configured; otherwise answered here for the admin to pass on."""
+    link = await password_reset.issue_reset(ctx, actor, user_id, str(request.base_url))
+    return PasswordResetLink.model_validate(link)
 
 
 @router.patch("/users/{user_id}", response_model=User, responses=_ADMIN_ONLY)

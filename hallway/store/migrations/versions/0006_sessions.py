@@ -1,4 +1,4 @@
-"""sessions, deactivated people, and invites that can be limited and revoked
+"""sessions, deactivated people, invites that can be limited and revoked, password resets
 
 Revision ID: 0006
 Revises: 0005
@@ -47,6 +47,30 @@ def upgrade() -> None:
                 "deactivated_at", hallway.store.types.UTCDateTime(timezone=True), nullable=True
             )
         )
+    op.create_table(
+        "password_resets",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("created_by", sa.String(length=36), nullable=True),
+        sa.Column("created_at", hallway.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", hallway.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", hallway.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_password_resets_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_password_resets_created_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_password_resets")),
+    )
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.create_index("ix_password_resets_user", ["user_id"], unique=False)
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("max_uses", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("uses", sa.Integer(), server_default="0", nullable=False))
@@ -57,6 +81,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.drop_index("ix_password_resets_user")
+    op.drop_table("password_resets")
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.drop_index("ix_invites_company")
         batch_op.drop_column("revoked_at")
