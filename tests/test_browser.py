@@ -170,9 +170,13 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
         )
         contexts.append(context)
         if person is not None:
+            # Logged in once, as a login would: a reload keeps what the tab has since
+            # (renewed tokens, or none after it was logged out).
             await context.add_init_script(
+                "if (!sessionStorage.getItem('test.seeded')) {"
                 f"sessionStorage.setItem('hallway.token', {json.dumps(person.token)});"
-                f"sessionStorage.setItem('hallway.refresh', {json.dumps(person.refresh_token)})"
+                f"sessionStorage.setItem('hallway.refresh', {json.dumps(person.refresh_token)});"
+                "sessionStorage.setItem('test.seeded', '1')}"
             )
         tab = Tab(await context.new_page())
         opened.append(tab)
@@ -748,3 +752,139 @@ async def test_a_tab_renews_its_session_and_keeps_its_socket(
         },
     )
     assert me.status_code == 200
+
+
+PASSWORD = "correct horse battery"  # tests.support.Directory's
+LINUX_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+async def log_in(live: Directory, person: Person, agent: str, password: str = PASSWORD) -> Person:
+    """A new session of the person (a login through the API), from the device `agent`."""
+    r = await live.client.post(
+        "/api/v1/auth/login",
+        json={"email": person.email, "password": password},
+        headers={"User-Agent": agent},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return dataclasses.replace(
+        person, token=body["access_token"], refresh_token=body["refresh_token"]
+    )
+
+
+async def refused(live: Directory, person: Person) -> str | None:
+    """The error code `GET /me` answers the person's access token, or None if it works."""
+    me = await live.client.get("/api/v1/me", headers=person.headers)
+    return None if me.status_code == 200 else str(me.json()["error"]["code"])
+
+
+async def open_account(tab: Tab) -> Locator:
+    await tab.page.get_by_role("button", name="Account").click()
+    dialog = tab.page.get_by_role("dialog", name="Account")
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def expect_logged_out(tab: Tab, notice: str) -> None:
+    await expect(tab.page.get_by_role("button", name="Log in")).to_be_visible()
+    await expect(tab.page.locator("#auth-notice")).to_have_text(notice)
+    assert await tab.page.evaluate("sessionStorage.getItem('hallway.token')") is None
+
+
+SESSION_ENDED = "Your session has ended. Please log in again."
+
+
+async def test_the_account_dialog_lists_sessions_and_ends_them(
+    live: Directory, tabs: OpenTab
+) -> None:
+    _alice, bob, group_id = await group_of_two(live, "devices")
+    laptop = await log_in(live, bob, LINUX_CHROME)
+    phone = await log_in(live, bob, IPHONE_SAFARI)
+    assert (await bob.post("/api/v1/auth/logout")).status_code == 204  # the join's session
+    laptop_tab = await tabs(laptop, group_id)
+    phone_tab = await tabs(phone, group_id)
+
+    dialog = await open_account(laptop_tab)
+    sessions = dialog.locator("#session-list > li")
+    await expect(sessions).to_have_count(2)
+    this_device = sessions.filter(has_text="This device")
+    await expect(this_device).to_have_count(1)
+    await expect(this_device.locator(".device")).to_have_text("Chrome on Linux")
+    await expect(this_device.locator(".seen")).to_contain_text(
+        re.compile(r"^Last seen (just now|\d+ minutes? ago)")
+    )
+    await expect(this_device.get_by_role("button")).to_have_count(0)  # no "End" for this one
+    other = sessions.filter(has_text="Safari on iPhone")
+    await expect(other).not_to_contain_text("This device")
+
+    # Ending the other session: its socket closes (4401) and the tab is logged out.
+    await other.get_by_role("button", name="End the session on Safari on iPhone").click()
+    await expect(sessions).to_have_count(1)
+    await expect_logged_out(phone_tab, SESSION_ENDED)
+    assert await refused(live, phone) == "session_revoked"
+    await expect(laptop_tab.connection).to_have_attribute("data-state", "live")
+
+    # Log out everywhere: this session too, and the login page says so.
+    another = await log_in(live, bob, IPHONE_SAFARI)
+    await dialog.get_by_role("button", name="Log out everywhere").click()
+    await expect_logged_out(laptop_tab, "You are logged out on every device.")
+    assert await refused(live, laptop) == "session_revoked"
+    assert await refused(live, another) == "session_revoked"
+
+
+async def test_changing_the_password_in_the_account_dialog(live: Directory, tabs: OpenTab) -> None:
+    _alice, bob, group_id = await group_of_two(live, "secrets")
+    elsewhere = await log_in(live, bob, IPHONE_SAFARI)
+    tab = await tabs(bob, group_id)
+    dialog = await open_account(tab)
+    form = dialog.locator("#password-form")
+    current = form.get_by_label("Current password")
+    new = form.get_by_label("New password")
+    change = form.get_by_role("button", name="Change password")
+
+    # A wrong current password: said by its field, and the tab stays logged in.
+    await current.fill("not my password")
+    await new.fill("a brand new secret")
+    await change.click()
+    await expect(dialog.locator("#password-current-error")).to_have_text(
+        "The current password is wrong."
+    )
+    await expect(current).to_have_attribute("aria-invalid", "true")
+    await expect(current).to_be_focused()
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    assert await refused(live, bob) is None
+
+    # Too short: the server's sentence by the new password.
+    await current.fill(PASSWORD)
+    await new.fill("short")
+    await change.click()
+    await expect(dialog.locator("#password-new-error")).to_contain_text("at least 8 characters")
+    await expect(new).to_have_attribute("aria-invalid", "true")
+    await expect(current).not_to_have_attribute("aria-invalid", "true")
+
+    await new.fill("a brand new secret")
+    await change.click()
+    await expect(dialog.locator("#password-done")).to_have_text(
+        "Your password is changed. Your other sessions are logged out."
+    )
+    await expect(current).to_have_value("")
+    await expect(new).to_have_value("")
+    await expect(dialog.locator(".field-error:not(:empty)")).to_have_count(0)
+    # Only this session stands now.
+    await expect(dialog.locator("#session-list > li")).to_have_count(1)
+    assert await refused(live, elsewhere) == "session_revoked"
+    assert await refused(live, bob) is None
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+
+    old = await live.client.post(
+        "/api/v1/auth/login", json={"email": bob.email, "password": PASSWORD}
+    )
+    assert old.status_code == 401 and old.json()["error"]["code"] == "invalid_credentials"
+    await log_in(live, bob, LINUX_CHROME, password="a brand new secret")

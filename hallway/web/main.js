@@ -1,6 +1,8 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, message search, and the conversation named by the URL (#/c/<id>).
+// `inbox` stream, message search, the account dialog, and the conversation named by the URL
+// (#/c/<id>).
 
+import { wireAccount } from "./account.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
@@ -18,26 +20,55 @@ import { mergeConversation, state } from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
+const LOGGED_OUT_EVERYWHERE = "#logged-out-everywhere";
+const NOTICES = {
+  [SESSION_ENDED]: "Your session has ended. Please log in again.",
+  [LOGGED_OUT_EVERYWHERE]: "You are logged out on every device.",
+};
 
 let view = null;
 let search = null;
+let ending = false;
+// Where a logout on purpose leads: the server closes this tab's socket (4401) too, maybe
+// before it answers the logout, and the tab must then still say why it was logged out.
+let leavingTo = null;
 
 function openId() {
   const match = /^#\/c\/(.+)$/.exec(location.hash);
   return match ? decodeURIComponent(match[1]) : null;
 }
 
-/** Logging out starts a fresh page: no state of the last session survives. */
+/** Logging out starts a fresh page: no state of the last session survives. Once. */
 function endSession(hash = "") {
+  if (ending) return;
+  ending = true;
   token.clear();
   history.replaceState(null, "", `${location.pathname}${hash}`);
   location.reload();
 }
 
+/** The server ended this session (a 401, or the socket closed with 4401). */
+function sessionEnded() {
+  endSession(leavingTo ?? SESSION_ENDED);
+}
+
 /** Log out: the server ends the session (its tokens and sockets, everywhere) first. */
 async function logOut() {
+  leavingTo = "";
   await api.logout().catch(() => {});
   endSession();
+}
+
+/** Every session of mine ends, this one included; rejects if the server could not. */
+async function logOutEverywhere() {
+  leavingTo = LOGGED_OUT_EVERYWHERE;
+  try {
+    await api.endAllSessions();
+  } catch (failure) {
+    leavingTo = null;
+    throw failure;
+  }
+  endSession(LOGGED_OUT_EVERYWHERE);
 }
 
 /** Reload a list soon after it is asked for: one request at a time, a burst of asks served
@@ -169,7 +200,7 @@ function showApp() {
   const realtime = new Realtime(token.get(), {
     onFrame,
     onState: showConnection,
-    onUnauthenticated: () => endSession(SESSION_ENDED),
+    onUnauthenticated: sessionEnded,
   });
   onRenewed((fresh) => realtime.renewToken(fresh));
   view = new ConversationView(realtime, {
@@ -179,6 +210,7 @@ function showApp() {
   });
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
+  wireAccount({ logOutEverywhere });
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";
@@ -191,14 +223,13 @@ function showApp() {
 }
 
 async function boot() {
-  onUnauthenticated(() => endSession(SESSION_ENDED));
-  const notice =
-    location.hash === SESSION_ENDED ? "Your session has ended. Please log in again." : "";
+  onUnauthenticated(sessionEnded);
+  const notice = NOTICES[location.hash] ?? "";
   if (!token.get()) {
     showAuth((session) => {
       token.set(session);
       state.me = session.user;
-      if (location.hash === SESSION_ENDED) history.replaceState(null, "", location.pathname);
+      if (notice) history.replaceState(null, "", location.pathname);
       startApp();
     }, notice);
     return;
