@@ -888,3 +888,96 @@ async def test_changing_the_password_in_the_account_dialog(live: Directory, tabs
     )
     assert old.status_code == 401 and old.json()["error"]["code"] == "invalid_credentials"
     await log_in(live, bob, LINUX_CHROME, password="a brand new secret")
+
+
+async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs: OpenTab) -> None:
+    alice, bob, group_id = await group_of_two(live, "staff")
+    await send(bob, group_id, "my last words")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    page = alice_tab.page
+    await expect(bob_tab.page.get_by_role("button", name="Manage people")).to_be_hidden()
+
+    await page.get_by_role("button", name="Manage people").click()
+    dialog = page.get_by_role("dialog", name="Manage people")
+    rows = dialog.locator("#admin-list > li")
+    await expect(rows).to_have_count(2)
+    me_row = rows.filter(has_text="Acme Admin (you)")
+    bob_row = rows.filter(has_text="Bob")
+    await expect(me_row.locator(".tag")).to_have_text(["Admin"])
+    await expect(bob_row.locator(".tag")).to_have_text(["Member"])
+    await expect(me_row.get_by_role("button", name="Deactivate")).to_have_count(0)
+
+    # Deactivate, after a confirmation: Bob's tab is logged out at once.
+    confirmations: list[str] = []
+
+    async def accept(confirmation: Dialog) -> None:
+        confirmations.append(confirmation.message)
+        await confirmation.accept()
+
+    page.once("dialog", accept)
+    await bob_row.get_by_role("button", name="Deactivate").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Member", "Deactivated"])
+    assert confirmations and confirmations[0].startswith("Deactivate Bob?")
+    await expect(dialog.locator("#admin-done")).to_have_text(
+        "Bob is deactivated and logged out everywhere."
+    )
+    await expect_logged_out(bob_tab, SESSION_ENDED)
+    await expect(bob_row.get_by_role("button", name="Make admin")).to_have_count(0)
+
+    # His name stays on his message, marked; he is left out of the pickers.
+    said = alice_tab.message("my last words")
+    await expect(said.locator(".sender")).to_have_text("Bob")
+    await expect(said.locator(".meta")).to_contain_text("Bob (deactivated)")
+    await dialog.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="New message").click()
+    await expect(page.locator("#people-list")).not_to_contain_text("Bob")
+    await (
+        page.get_by_role("dialog", name="Message a colleague")
+        .get_by_role("button", name="Close")
+        .click()
+    )
+    await page.get_by_role("button", name="New group or channel").click()
+    await expect(page.locator("#create-members")).not_to_contain_text("Bob")
+    await (
+        page.get_by_role("dialog", name="New group or channel")
+        .get_by_role("button", name="Cancel")
+        .click()
+    )
+
+    # The login form says why he cannot log in.
+    await bob_tab.page.locator("#login-email").fill(bob.email)
+    await bob_tab.page.locator("#login-password").fill(PASSWORD)
+    await bob_tab.page.get_by_role("button", name="Log in").click()
+    await expect(bob_tab.page.locator("#login-form .form-error")).to_have_text(
+        "This account has been deactivated. Ask an admin of your company."
+    )
+
+    # Reactivate: the mark goes, and he may log in again.
+    await page.get_by_role("button", name="Manage people").click()
+    await bob_row.get_by_role("button", name="Reactivate").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Member"])
+    await expect(bob_row.get_by_role("button", name="Deactivate")).to_be_focused()
+    await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")
+    await bob_tab.page.get_by_role("button", name="Log in").click()
+    await expect(bob_tab.connection).to_have_attribute("data-state", "live")
+
+    # The last admin cannot make herself a member: said in words, not as a code.
+    await me_row.get_by_role("button", name="Make member").click()
+    await expect(dialog.locator(".form-error")).to_have_text(
+        "Your company needs at least one active admin. Make someone else an admin first."
+    )
+    await expect(me_row.locator(".tag")).to_have_text(["Admin"])
+
+    await bob_row.get_by_role("button", name="Make admin").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Admin"])
+    await expect(dialog.locator(".form-error")).to_have_text("")
+    await expect(dialog.locator("#admin-done")).to_have_text("Bob is now an admin.")
+    directory = (await alice.get("/api/v1/users")).json()["users"]
+    assert {p["display_name"]: p["role"] for p in directory}["Bob"] == "admin"
+
+    # Now she may step down; the admin's buttons go with her role.
+    await me_row.get_by_role("button", name="Make member").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_role("button", name="Manage people")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Invite people")).to_be_hidden()

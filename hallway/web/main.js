@@ -1,8 +1,9 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, message search, the account dialog, and the conversation named by the URL
-// (#/c/<id>).
+// `inbox` stream, message search, the account and admin dialogs, and the conversation named
+// by the URL (#/c/<id>).
 
 import { wireAccount } from "./account.js";
+import { wireAdmin } from "./admin.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
@@ -108,12 +109,17 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   search.redrawNames();
 });
 
-const refreshPeople = refresher(api.people, ({ users }) => {
-  state.people = new Map(users.map((p) => [p.id, p]));
+/** Names, presence or deactivation changed: redraw whatever shows them. */
+function peopleChanged() {
   redrawSidebar(openId());
   search.redrawNames();
   view.refreshHeader();
   view.rerenderAll();
+}
+
+const refreshPeople = refresher(api.people, ({ users }) => {
+  state.people = new Map(users.map((p) => [p.id, p]));
+  peopleChanged();
 });
 
 /** I left, was removed, or may no longer see it. */
@@ -211,6 +217,7 @@ function showApp() {
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
   wireAccount({ logOutEverywhere });
+  wireAdmin({ onChange: peopleChanged });
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";
