@@ -170,9 +170,13 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
         )
         contexts.append(context)
         if person is not None:
+            # Logged in once, as a login would: a reload keeps what the tab has since
+            # (renewed tokens, or none after it was logged out).
             await context.add_init_script(
+                "if (!sessionStorage.getItem('test.seeded')) {"
                 f"sessionStorage.setItem('hallway.token', {json.dumps(person.token)});"
-                f"sessionStorage.setItem('hallway.refresh', {json.dumps(person.refresh_token)})"
+                f"sessionStorage.setItem('hallway.refresh', {json.dumps(person.refresh_token)});"
+                "sessionStorage.setItem('test.seeded', '1')}"
             )
         tab = Tab(await context.new_page())
         opened.append(tab)
@@ -775,3 +779,232 @@ async def test_a_reset_link_lets_a_person_choose_a_new_password(
     await page.locator("#login-password").fill("a brand new secret")
     await page.get_by_role("button", name="Log in").click()
     await expect(tab.connection).to_have_attribute("data-state", "live")
+
+
+PASSWORD = "correct horse battery"  # tests.support.Directory's
+LINUX_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+async def log_in(live: Directory, person: Person, agent: str, password: str = PASSWORD) -> Person:
+    """A new session of the person (a login through the API), from the device `agent`."""
+    r = await live.client.post(
+        "/api/v1/auth/login",
+        json={"email": person.email, "password": password},
+        headers={"User-Agent": agent},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return dataclasses.replace(
+        person, token=body["access_token"], refresh_token=body["refresh_token"]
+    )
+
+
+async def refused(live: Directory, person: Person) -> str | None:
+    """The error code `GET /me` answers the person's access token, or None if it works."""
+    me = await live.client.get("/api/v1/me", headers=person.headers)
+    return None if me.status_code == 200 else str(me.json()["error"]["code"])
+
+
+async def open_account(tab: Tab) -> Locator:
+    await tab.page.get_by_role("button", name="Account").click()
+    dialog = tab.page.get_by_role("dialog", name="Account")
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def expect_logged_out(tab: Tab, notice: str) -> None:
+    await expect(tab.page.get_by_role("button", name="Log in")).to_be_visible()
+    await expect(tab.page.locator("#auth-notice")).to_have_text(notice)
+    assert await tab.page.evaluate("sessionStorage.getItem('hallway.token')") is None
+
+
+SESSION_ENDED = "Your session has ended. Please log in again."
+
+
+async def test_the_account_dialog_lists_sessions_and_ends_them(
+    live: Directory, tabs: OpenTab
+) -> None:
+    _alice, bob, group_id = await group_of_two(live, "devices")
+    laptop = await log_in(live, bob, LINUX_CHROME)
+    phone = await log_in(live, bob, IPHONE_SAFARI)
+    assert (await bob.post("/api/v1/auth/logout")).status_code == 204  # the join's session
+    laptop_tab = await tabs(laptop, group_id)
+    phone_tab = await tabs(phone, group_id)
+
+    dialog = await open_account(laptop_tab)
+    sessions = dialog.locator("#session-list > li")
+    await expect(sessions).to_have_count(2)
+    this_device = sessions.filter(has_text="This device")
+    await expect(this_device).to_have_count(1)
+    await expect(this_device.locator(".device")).to_have_text("Chrome on Linux")
+    await expect(this_device.locator(".seen")).to_contain_text(
+        re.compile(r"^Last seen (just now|\d+ minutes? ago)")
+    )
+    await expect(this_device.get_by_role("button")).to_have_count(0)  # no "End" for this one
+    other = sessions.filter(has_text="Safari on iPhone")
+    await expect(other).not_to_contain_text("This device")
+
+    # Ending the other session: its socket closes (4401) and the tab is logged out.
+    await other.get_by_role("button", name="End the session on Safari on iPhone").click()
+    await expect(sessions).to_have_count(1)
+    await expect_logged_out(phone_tab, SESSION_ENDED)
+    assert await refused(live, phone) == "session_revoked"
+    await expect(laptop_tab.connection).to_have_attribute("data-state", "live")
+
+    # Log out everywhere: this session too, and the login page says so.
+    another = await log_in(live, bob, IPHONE_SAFARI)
+    await dialog.get_by_role("button", name="Log out everywhere").click()
+    await expect_logged_out(laptop_tab, "You are logged out on every device.")
+    assert await refused(live, laptop) == "session_revoked"
+    assert await refused(live, another) == "session_revoked"
+
+
+async def test_changing_the_password_in_the_account_dialog(live: Directory, tabs: OpenTab) -> None:
+    _alice, bob, group_id = await group_of_two(live, "secrets")
+    elsewhere = await log_in(live, bob, IPHONE_SAFARI)
+    tab = await tabs(bob, group_id)
+    dialog = await open_account(tab)
+    form = dialog.locator("#password-form")
+    current = form.get_by_label("Current password")
+    new = form.get_by_label("New password")
+    change = form.get_by_role("button", name="Change password")
+
+    # A wrong current password: said by its field, and the tab stays logged in.
+    await current.fill("not my password")
+    await new.fill("a brand new secret")
+    await change.click()
+    await expect(dialog.locator("#password-current-error")).to_have_text(
+        "The current password is wrong."
+    )
+    await expect(current).to_have_attribute("aria-invalid", "true")
+    await expect(current).to_be_focused()
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+    assert await refused(live, bob) is None
+
+    # Too short: the server's sentence by the new password.
+    await current.fill(PASSWORD)
+    await new.fill("short")
+    await change.click()
+    await expect(dialog.locator("#password-new-error")).to_contain_text("at least 8 characters")
+    await expect(new).to_have_attribute("aria-invalid", "true")
+    await expect(current).not_to_have_attribute("aria-invalid", "true")
+
+    await new.fill("a brand new secret")
+    await change.click()
+    await expect(dialog.locator("#password-done")).to_have_text(
+        "Your password is changed. Your other sessions are logged out."
+    )
+    await expect(current).to_have_value("")
+    await expect(new).to_have_value("")
+    await expect(dialog.locator(".field-error:not(:empty)")).to_have_count(0)
+    # Only this session stands now.
+    await expect(dialog.locator("#session-list > li")).to_have_count(1)
+    assert await refused(live, elsewhere) == "session_revoked"
+    assert await refused(live, bob) is None
+    await expect(tab.connection).to_have_attribute("data-state", "live")
+
+    old = await live.client.post(
+        "/api/v1/auth/login", json={"email": bob.email, "password": PASSWORD}
+    )
+    assert old.status_code == 401 and old.json()["error"]["code"] == "invalid_credentials"
+    await log_in(live, bob, LINUX_CHROME, password="a brand new secret")
+
+
+async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs: OpenTab) -> None:
+    alice, bob, group_id = await group_of_two(live, "staff")
+    await send(bob, group_id, "my last words")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    page = alice_tab.page
+    await expect(bob_tab.page.get_by_role("button", name="Manage people")).to_be_hidden()
+
+    await page.get_by_role("button", name="Manage people").click()
+    dialog = page.get_by_role("dialog", name="Manage people")
+    rows = dialog.locator("#admin-list > li")
+    await expect(rows).to_have_count(2)
+    me_row = rows.filter(has_text="Acme Admin (you)")
+    bob_row = rows.filter(has_text="Bob")
+    await expect(me_row.locator(".tag")).to_have_text(["Admin"])
+    await expect(bob_row.locator(".tag")).to_have_text(["Member"])
+    await expect(me_row.get_by_role("button", name="Deactivate")).to_have_count(0)
+
+    # Deactivate, after a confirmation: Bob's tab is logged out at once.
+    confirmations: list[str] = []
+
+    async def accept(confirmation: Dialog) -> None:
+        confirmations.append(confirmation.message)
+        await confirmation.accept()
+
+    page.once("dialog", accept)
+    await bob_row.get_by_role("button", name="Deactivate").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Member", "Deactivated"])
+    assert confirmations and confirmations[0].startswith("Deactivate Bob?")
+    await expect(dialog.locator("#admin-done")).to_have_text(
+        "Bob is deactivated and logged out everywhere."
+    )
+    await expect_logged_out(bob_tab, SESSION_ENDED)
+    await expect(bob_row.get_by_role("button", name="Make admin")).to_have_count(0)
+
+    # His name stays on his message, marked; he is left out of the pickers.
+    said = alice_tab.message("my last words")
+    await expect(said.locator(".sender")).to_have_text("Bob")
+    await expect(said.locator(".meta")).to_contain_text("Bob (deactivated)")
+    await dialog.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="New message").click()
+    await expect(page.locator("#people-list")).not_to_contain_text("Bob")
+    await (
+        page.get_by_role("dialog", name="Message a colleague")
+        .get_by_role("button", name="Close")
+        .click()
+    )
+    await page.get_by_role("button", name="New group or channel").click()
+    await expect(page.locator("#create-members")).not_to_contain_text("Bob")
+    await (
+        page.get_by_role("dialog", name="New group or channel")
+        .get_by_role("button", name="Cancel")
+        .click()
+    )
+
+    # The login form says why he cannot log in.
+    await bob_tab.page.locator("#login-email").fill(bob.email)
+    await bob_tab.page.locator("#login-password").fill(PASSWORD)
+    await bob_tab.page.get_by_role("button", name="Log in").click()
+    await expect(bob_tab.page.locator("#login-form .form-error")).to_have_text(
+        "This account has been deactivated. Ask an admin of your company."
+    )
+
+    # Reactivate: the mark goes, and he may log in again.
+    await page.get_by_role("button", name="Manage people").click()
+    await bob_row.get_by_role("button", name="Reactivate").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Member"])
+    await expect(bob_row.get_by_role("button", name="Deactivate")).to_be_focused()
+    await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")
+    await bob_tab.page.get_by_role("button", name="Log in").click()
+    await expect(bob_tab.connection).to_have_attribute("data-state", "live")
+
+    # The last admin cannot make herself a member: said in words, not as a code.
+    await me_row.get_by_role("button", name="Make member").click()
+    await expect(dialog.locator(".form-error")).to_have_text(
+        "Your company needs at least one active admin. Make someone else an admin first."
+    )
+    await expect(me_row.locator(".tag")).to_have_text(["Admin"])
+
+    await bob_row.get_by_role("button", name="Make admin").click()
+    await expect(bob_row.locator(".tag")).to_have_text(["Admin"])
+    await expect(dialog.locator(".form-error")).to_have_text("")
+    await expect(dialog.locator("#admin-done")).to_have_text("Bob is now an admin.")
+    directory = (await alice.get("/api/v1/users")).json()["users"]
+    assert {p["display_name"]: p["role"] for p in directory}["Bob"] == "admin"
+
+    # Now she may step down; the admin's buttons go with her role.
+    await me_row.get_by_role("button", name="Make member").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_role("button", name="Manage people")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Invite people")).to_be_hidden()

@@ -128,7 +128,10 @@ async function request(method, path, body, retried = false) {
     const renewed = await renewSession().catch(() => null);
     if (renewed) return request(method, path, body, true);
   }
-  if (response.status === 401 && bearer) unauthenticated(failure);
+  // A wrong current password (changing it) is the form's error, not the end of the session.
+  if (response.status === 401 && bearer && error.code !== "invalid_credentials") {
+    unauthenticated(failure);
+  }
   throw failure;
 }
 
@@ -141,6 +144,14 @@ export const api = {
   me: () => request("GET", "/me"),
   logout: () => request("POST", "/auth/logout"),
   resetPassword: (fields) => request("POST", "/auth/password-reset", fields),
+  sessions: () => request("GET", "/sessions"),
+  endSession: (sessionId) => request("DELETE", `/sessions/${id(sessionId)}`),
+  /** Log out everywhere, this session included. */
+  endAllSessions: () => request("DELETE", "/sessions"),
+  changePassword: (fields) => request("POST", "/me/password", fields),
+  deactivate: (userId) => request("POST", `/users/${id(userId)}/deactivate`),
+  reactivate: (userId) => request("POST", `/users/${id(userId)}/reactivate`),
+  setRole: (userId, role) => request("PATCH", `/users/${id(userId)}`, { role }),
   invite: () => request("POST", "/invites", {}),
   people: () => request("GET", "/users"),
   // The sidebar shows up to 200 conversations (the API's largest page).

@@ -10,6 +10,7 @@ import {
   Timeline,
   conversationTitle,
   directPeer,
+  isDeactivated,
   personName,
   state,
   updateConversation,
@@ -258,7 +259,10 @@ export class ConversationView {
     if (!conversation) return;
     this.title.textContent = conversationTitle(conversation);
     const peer = directPeer(conversation);
-    if (peer) {
+    if (peer && isDeactivated(peer)) {
+      this.subtitle.textContent = "Deactivated";
+      delete this.subtitle.dataset.presence;
+    } else if (peer) {
       const presence = state.people.get(peer)?.presence ?? "offline";
       this.subtitle.textContent = presence === "online" ? "Online" : "Offline";
       this.subtitle.dataset.presence = presence;

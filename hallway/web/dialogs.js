@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { h, plural } from "./dom.js";
 import { clearErrors, showErrors, submitting } from "./forms.js";
-import { state } from "./store.js";
+import { colleagues, state } from "./store.js";
 
 /** `onOpen(conversation)` is called with a conversation to show (new, joined or existing). */
 export function wireDialogs(onOpen) {
@@ -17,12 +17,6 @@ export function wireDialogs(onOpen) {
       if (event.target.closest("[data-close]")) dialog.close();
     });
   }
-}
-
-function colleagues() {
-  return [...state.people.values()]
-    .filter((p) => p.id !== state.me.id)
-    .sort((a, b) => a.display_name.localeCompare(b.display_name));
 }
 
 function wirePeopleDialog(onOpen) {

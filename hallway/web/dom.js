@@ -73,6 +73,28 @@ export function timeElement(iso, { compact = false } = {}) {
   return h("time", { datetime: iso, title: fullFormat.format(date) }, format.format(date));
 }
 
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const RELATIVE_UNITS = [
+  ["day", 86_400],
+  ["hour", 3_600],
+  ["minute", 60],
+];
+const RELATIVE_WITHIN_S = 7 * 86_400;
+
+/** A <time> saying how long ago: "just now", "5 minutes ago", "yesterday"; past a week, the
+ * local date and hour. The full date on hover. */
+export function relativeTime(iso) {
+  const date = new Date(iso);
+  const seconds = (date.getTime() - Date.now()) / 1000;
+  let text = "just now";
+  if (Math.abs(seconds) >= RELATIVE_WITHIN_S) text = dayFormat.format(date);
+  else {
+    const [unit, size] = RELATIVE_UNITS.find(([, length]) => Math.abs(seconds) >= length) ?? [];
+    if (unit) text = relativeFormat.format(Math.round(seconds / size), unit);
+  }
+  return h("time", { datetime: iso, title: fullFormat.format(date) }, text);
+}
+
 /** Tell screen readers something once, politely (the #announcer live region). */
 export function announce(text) {
   const region = document.getElementById("announcer");

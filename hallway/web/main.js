@@ -1,6 +1,9 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, message search, and the conversation named by the URL (#/c/<id>).
+// `inbox` stream, message search, the account and admin dialogs, and the conversation named
+// by the URL (#/c/<id>).
 
+import { wireAccount } from "./account.js";
+import { wireAdmin } from "./admin.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, resetToken, showAuth } from "./auth.js";
 import { ConversationView } from "./conversation.js";
@@ -19,30 +22,56 @@ import { mergeConversation, state } from "./store.js";
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
 const PASSWORD_CHANGED = "#password-changed";
+const LOGGED_OUT_EVERYWHERE = "#logged-out-everywhere";
 const NOTICES = {
   [SESSION_ENDED]: "Your session has ended. Please log in again.",
   [PASSWORD_CHANGED]: "Your password is changed. Log in with it.",
+  [LOGGED_OUT_EVERYWHERE]: "You are logged out on every device.",
 };
 
 let view = null;
 let search = null;
+let ending = false;
+// Where a logout on purpose leads: the server closes this tab's socket (4401) too, maybe
+// before it answers the logout, and the tab must then still say why it was logged out.
+let leavingTo = null;
 
 function openId() {
   const match = /^#\/c\/(.+)$/.exec(location.hash);
   return match ? decodeURIComponent(match[1]) : null;
 }
 
-/** Logging out starts a fresh page: no state of the last session survives. */
+/** Logging out starts a fresh page: no state of the last session survives. Once. */
 function endSession(hash = "") {
+  if (ending) return;
+  ending = true;
   token.clear();
   history.replaceState(null, "", `${location.pathname}${hash}`);
   location.reload();
 }
 
+/** The server ended this session (a 401, or the socket closed with 4401). */
+function sessionEnded() {
+  endSession(leavingTo ?? SESSION_ENDED);
+}
+
 /** Log out: the server ends the session (its tokens and sockets, everywhere) first. */
 async function logOut() {
+  leavingTo = "";
   await api.logout().catch(() => {});
   endSession();
+}
+
+/** Every session of mine ends, this one included; rejects if the server could not. */
+async function logOutEverywhere() {
+  leavingTo = LOGGED_OUT_EVERYWHERE;
+  try {
+    await api.endAllSessions();
+  } catch (failure) {
+    leavingTo = null;
+    throw failure;
+  }
+  endSession(LOGGED_OUT_EVERYWHERE);
 }
 
 /** Reload a list soon after it is asked for: one request at a time, a burst of asks served
@@ -82,12 +111,17 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   search.redrawNames();
 });
 
-const refreshPeople = refresher(api.people, ({ users }) => {
-  state.people = new Map(users.map((p) => [p.id, p]));
+/** Names, presence or deactivation changed: redraw whatever shows them. */
+function peopleChanged() {
   redrawSidebar(openId());
   search.redrawNames();
   view.refreshHeader();
   view.rerenderAll();
+}
+
+const refreshPeople = refresher(api.people, ({ users }) => {
+  state.people = new Map(users.map((p) => [p.id, p]));
+  peopleChanged();
 });
 
 /** I left, was removed, or may no longer see it. */
@@ -174,7 +208,7 @@ function showApp() {
   const realtime = new Realtime(token.get(), {
     onFrame,
     onState: showConnection,
-    onUnauthenticated: () => endSession(SESSION_ENDED),
+    onUnauthenticated: sessionEnded,
   });
   onRenewed((fresh) => realtime.renewToken(fresh));
   view = new ConversationView(realtime, {
@@ -184,6 +218,8 @@ function showApp() {
   });
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
+  wireAccount({ logOutEverywhere });
+  wireAdmin({ onChange: peopleChanged });
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";
@@ -196,14 +232,14 @@ function showApp() {
 }
 
 async function boot() {
-  onUnauthenticated(() => endSession(SESSION_ENDED));
+  onUnauthenticated(sessionEnded);
   const notice = NOTICES[location.hash] ?? "";
   if (resetToken()) token.clear(); // a reset link opens the reset form, whoever was here
   if (!token.get()) {
     showAuth((session) => {
       token.set(session);
       state.me = session.user;
-      if (NOTICES[location.hash]) history.replaceState(null, "", location.pathname);
+      if (notice) history.replaceState(null, "", location.pathname);
       startApp();
     }, notice);
     return;

@@ -2,7 +2,7 @@
 // their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
 
 import { h, safeUrl, timeElement } from "./dom.js";
-import { personName, state } from "./store.js";
+import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
 
@@ -32,6 +32,9 @@ export function renderMessage(message, ui) {
       "div",
       { class: "meta" },
       h("span", { class: "sender" }, mine ? "You" : personName(message.sender_id)),
+      !mine && isDeactivated(message.sender_id)
+        ? h("span", { class: "deactivated" }, " (deactivated)")
+        : null,
       " ",
       timeElement(message.created_at),
       message.edited_at && !deleted ? h("span", { class: "edited" }, " (edited)") : null,

@@ -90,5 +90,7 @@ export function showConnection(connectionState) {
 
 export function showMe() {
   document.getElementById("me-name").textContent = state.me.display_name;
-  document.getElementById("invite-people").hidden = state.me.role !== "admin";
+  const admin = state.me.role === "admin";
+  document.getElementById("invite-people").hidden = !admin;
+  document.getElementById("manage-people").hidden = !admin;
 }

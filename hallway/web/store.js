@@ -3,13 +3,33 @@
 // tell changed from unchanged by identity (dom.js reconcile).
 
 export const state = {
-  me: null, // {id, email, display_name, company_id, role}
-  people: new Map(), // user id -> {id, display_name, presence, ...}
+  me: null, // {id, email, display_name, company_id, role, deactivated}
+  people: new Map(), // user id -> {id, display_name, role, deactivated, presence, ...}
   conversations: new Map(), // id -> an item of GET /conversations
 };
 
 export function personName(userId) {
   return state.people.get(userId)?.display_name ?? "Someone";
+}
+
+/** Deactivated people keep their name on what they wrote, marked. */
+export function isDeactivated(userId) {
+  return Boolean(state.people.get(userId)?.deactivated);
+}
+
+/** A person as an admin call answers them ({id, display_name, role, deactivated, ...}),
+ * keeping what the directory knows and the answer does not (presence). */
+export function updatePerson(person) {
+  const known = state.people.get(person.id);
+  state.people.set(person.id, { ...known, ...person });
+  if (person.id === state.me.id) state.me = { ...state.me, role: person.role };
+}
+
+/** People one can start a conversation with or add: everyone active but me, by name. */
+export function colleagues() {
+  return [...state.people.values()]
+    .filter((p) => p.id !== state.me.id && !p.deactivated)
+    .sort((a, b) => a.display_name.localeCompare(b.display_name));
 }
 
 /** The other person of a direct conversation. */
