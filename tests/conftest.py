@@ -127,3 +127,14 @@ async def live(server: ServerProcess) -> AsyncIterator[Any]:
     """A Directory speaking real HTTP to the server process."""
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as c:
         yield Directory(c)
+
+
+@pytest.fixture
+async def two_nodes(
+    start_server: Callable[..., ServerProcess],
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess, Directory]]:
+    """Two server processes on one database and Redis (mark the test with TWO_NODES); the
+    Directory speaks to node B."""
+    node_a, node_b = start_server(), start_server()
+    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b:
+        yield node_a, node_b, Directory(http_b)

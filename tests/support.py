@@ -9,16 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import httpx
 import jwt
 import orjson
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -39,6 +40,25 @@ SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
 
 # sqlite: SQLite file + in-memory broker. postgresql: PostgreSQL + Redis broker (CI has both).
 STACKS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+# Marks of a test that runs two server processes on one PostgreSQL database and Redis (the
+# `two_nodes` fixture): a scaled-out deployment.
+TWO_NODES = [
+    pytest.mark.skipif(
+        not (TEST_DATABASE_URL and TEST_REDIS_URL),
+        reason="needs HALLWAY_TEST_DATABASE_URL and HALLWAY_TEST_REDIS_URL (CI sets both)",
+    ),
+    pytest.mark.parametrize("stack", ["postgresql"], indirect=True),
+]
+
+TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
+
+
+def on_two_nodes(test: TestFunction) -> TestFunction:
+    """Mark one test with TWO_NODES."""
+    for mark in TWO_NODES:
+        test = mark(test)
+    return test
 
 
 RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"

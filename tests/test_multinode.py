@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from tests.support import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
+    TWO_NODES,
     Directory,
     ServerProcess,
     eventually,
@@ -19,24 +18,7 @@ from tests.support import (
     send,
 )
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(
-        not (TEST_DATABASE_URL and TEST_REDIS_URL),
-        reason="needs HALLWAY_TEST_DATABASE_URL and HALLWAY_TEST_REDIS_URL (CI sets both)",
-    ),
-    pytest.mark.parametrize("stack", ["postgresql"], indirect=True),
-]
-
-
-@pytest.fixture
-async def two_nodes(
-    start_server: Callable[..., ServerProcess],
-) -> AsyncIterator[tuple[ServerProcess, ServerProcess, Directory]]:
-    """Two server processes on one database and Redis; the Directory speaks to node B."""
-    node_a, node_b = start_server(), start_server()
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http_b:
-        yield node_a, node_b, Directory(http_b)
+pytestmark = [pytest.mark.anyio, *TWO_NODES]
 
 
 async def test_events_cross_nodes_in_order_and_survive_a_node_dying(

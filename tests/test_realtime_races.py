@@ -16,13 +16,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from tests.support import (
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
     Directory,
     Person,
     ServerProcess,
     authenticated_socket,
     eventually,
+    on_two_nodes,
     send,
 )
 
@@ -31,11 +30,6 @@ pytestmark = pytest.mark.anyio
 RESUBSCRIPTIONS = 200
 REMOVAL_RACES = 100
 SENDERS = 4
-
-two_nodes_needed = pytest.mark.skipif(
-    not (TEST_DATABASE_URL and TEST_REDIS_URL),
-    reason="needs HALLWAY_TEST_DATABASE_URL and HALLWAY_TEST_REDIS_URL (CI sets both)",
-)
 
 
 def _frame(fields: dict[str, Any]) -> str:
@@ -167,14 +161,12 @@ async def test_resubscribing_with_after_seq_under_concurrent_senders_leaves_no_h
     await _resubscriptions_leave_no_hole(server, live.client)
 
 
-@two_nodes_needed
-@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+@on_two_nodes
 async def test_resubscribing_while_the_messages_come_from_the_other_node_leaves_no_hole(
-    start_server: Callable[..., ServerProcess],
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
 ) -> None:
-    node_a, node_b = start_server(), start_server()
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http:
-        await _resubscriptions_leave_no_hole(node_a, http)
+    node_a, _node_b, directory_b = two_nodes
+    await _resubscriptions_leave_no_hole(node_a, directory_b.client)
 
 
 async def _removal_races(
@@ -285,11 +277,9 @@ async def test_a_removal_racing_a_subscribe_always_wins(
     await _removal_races(server, server, live.client)
 
 
-@two_nodes_needed
-@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+@on_two_nodes
 async def test_a_removal_on_another_node_racing_a_subscribe_always_wins(
-    start_server: Callable[..., ServerProcess],
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
 ) -> None:
-    node_a, node_b = start_server(), start_server()
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http:
-        await _removal_races(node_a, node_b, http)
+    node_a, node_b, directory_b = two_nodes
+    await _removal_races(node_a, node_b, directory_b.client)

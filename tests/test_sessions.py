@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,14 +17,13 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support import (
     SECRET,
-    TEST_DATABASE_URL,
-    TEST_REDIS_URL,
     Directory,
     Person,
     ServerProcess,
     authenticated_socket,
     error_of,
     eventually,
+    on_two_nodes,
 )
 
 pytestmark = pytest.mark.anyio
@@ -259,17 +257,12 @@ async def test_a_revoked_session_s_socket_closes(live: Directory, server: Server
     await _revocation_closes_the_socket(live.client, server)
 
 
-@pytest.mark.skipif(
-    not (TEST_DATABASE_URL and TEST_REDIS_URL),
-    reason="needs HALLWAY_TEST_DATABASE_URL and HALLWAY_TEST_REDIS_URL (CI sets both)",
-)
-@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+@on_two_nodes
 async def test_a_revocation_on_one_node_closes_the_socket_on_the_other(
-    start_server: Callable[..., ServerProcess],
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
 ) -> None:
-    node_a, node_b = start_server(), start_server()
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=10) as http:
-        await _revocation_closes_the_socket(http, node_a)
+    node_a, _node_b, directory_b = two_nodes
+    await _revocation_closes_the_socket(directory_b.client, node_a)
 
 
 async def test_a_signed_token_of_no_session_is_refused(directory: Directory) -> None:
