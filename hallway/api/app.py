@@ -20,6 +20,7 @@ from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
+from hallway.domain.rate_limits import RateLimits
 from hallway.files.storage import open_storage
 from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
@@ -65,7 +66,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
-        ctx = DomainContext(settings=settings, db=db, storage=storage)
+        ctx = DomainContext(
+            settings=settings, db=db, storage=storage, rate_limits=RateLimits(settings)
+        )
         ctx.publisher = HubPublisher(broker, ctx.links)
         hub = Hub(ctx, broker, presence, settings)
         await hub.start()
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await storage.close()
+            await ctx.rate_limits.close()
             await hub.close()
             await broker.close()
             await presence.close()

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from hallway.config import Settings
 from hallway.domain.batching import NaturalBatcher
+from hallway.domain.rate_limits import RateLimits
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection, Database
 from hallway.store.types import utcnow
@@ -65,6 +66,8 @@ class DomainContext:
     # Writes that queue behind each other in one conversation; keys begin with the use
     # case's name (hallway.domain.batching).
     write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)
+    # The app sets the settings' limits; a context of its own (the command line) has none.
+    rate_limits: RateLimits = field(default_factory=RateLimits.off)
 
     @cached_property
     def links(self) -> FileLinks:
