@@ -17,6 +17,7 @@ from hallway.domain.actor import Actor, Role
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
+from hallway.domain.rate_limits import Limit, hashed
 from hallway.domain.tokens import issue_access_token
 from hallway.store.database import Connection
 from hallway.store.tables import companies, invites, users
@@ -107,10 +108,24 @@ async def _insert_user(
     return (await conn.execute(select(users).where(users.c.id == user_id))).one()
 
 
+async def _limit_address(ctx: DomainContext, limit: Limit, client_address: str | None) -> None:
+    # Before anything else: a refused request costs no password hash.
+    if client_address is not None:
+        await ctx.rate_limits.hit(limit, client_address)
+
+
 async def signup(
-    ctx: DomainContext, *, company_name: str, email: str, password: str, display_name: str
+    ctx: DomainContext,
+    *,
+    company_name: str,
+    email: str,
+    password: str,
+    display_name: str,
+    client_address: str | None = None,
 ) -> Session:
-    """A new company with the signing-up person as its admin."""
+    """A new company with the signing-up person as its admin. `client_address`: the
+    caller's, whose sign-ups are limited (none: not limited)."""
+    await _limit_address(ctx, ctx.rate_limits.signup, client_address)
     email, display_name = clean_email(email), clean_display_name(display_name)
     company_name = company_name.strip()
     if not 1 <= len(company_name) <= 200:
@@ -169,9 +184,24 @@ async def create_user(
     return user_dict(row)
 
 
-async def login(ctx: DomainContext, *, email: str, password: str) -> Session:
+async def login(
+    ctx: DomainContext, *, email: str, password: str, client_address: str | None = None
+) -> Session:
+    """A session for the right password. Wrong ones are limited per account (the email as
+    given, whether or not anyone has it) and per `client_address`.
+
+    Each attempt is counted before its password is checked, and given back when it was
+    right: concurrent guesses cannot all slip in before the first one fails, and a
+    successful login takes back only its own attempt, not the address's failures for other
+    accounts. A refused attempt looks up nothing and checks no password, so it is answered
+    alike, and as fast, for an account that exists and one that does not."""
     hasher = password_hasher(ctx.settings)
     email = email.strip().lower()
+    limits = ctx.rate_limits
+    claims = [(limits.login_account, hashed(email))]
+    if client_address is not None:
+        claims.append((limits.login_address, client_address))
+    attempt = await limits.take(*claims)
     async with ctx.db.read() as conn:
         row = (await conn.execute(select(users).where(users.c.email == email))).first()
     if row is None or row.password_hash is None:
@@ -180,6 +210,7 @@ async def login(ctx: DomainContext, *, email: str, password: str) -> Session:
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
     if not await verify_password(hasher, row.password_hash, password):
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
+    await limits.give_back(attempt)
     return _session(ctx, row)
 
 
@@ -212,8 +243,16 @@ async def create_invite(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
 
 
 async def join(
-    ctx: DomainContext, *, invite_code: str, email: str, password: str, display_name: str
+    ctx: DomainContext,
+    *,
+    invite_code: str,
+    email: str,
+    password: str,
+    display_name: str,
+    client_address: str | None = None,
 ) -> Session:
+    """A member of the invite's company. `client_address`: as for signup."""
+    await _limit_address(ctx, ctx.rate_limits.join, client_address)
     email, display_name = clean_email(email), clean_display_name(display_name)
     _check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
     Invite,
     InviteRequest,
@@ -30,22 +30,48 @@ def _session(session: accounts.Session) -> Session:
     )
 
 
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=Session)
-async def signup(body: SignupRequest, ctx: Ctx) -> Session:
-    """Create a company with the caller as its first admin, and log in."""
-    return _session(await accounts.signup(ctx, **body.model_dump()))
+def _address(request: Request) -> str | None:
+    # The client's address as uvicorn found it: behind a load balancer, from X-Forwarded-For
+    # when FORWARDED_ALLOW_IPS trusts it (docs/deploy.md).
+    return request.client.host if request.client else None
 
 
-@router.post("/auth/login", response_model=Session)
-async def login(body: LoginRequest, ctx: Ctx) -> Session:
-    """Exchange email and password for an access token."""
-    return _session(await accounts.login(ctx, email=body.email, password=body.password))
+@router.post(
+    "/auth/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    responses=RATE_LIMITED,
+)
+async def signup(body: SignupRequest, request: Request, ctx: Ctx) -> Session:
+    """Create a company with the caller as its first admin, and log in. Limited per client
+    address (`HALLWAY_SIGNUPS_PER_ADDRESS`)."""
+    return _session(
+        await accounts.signup(ctx, **body.model_dump(), client_address=_address(request))
+    )
 
 
-@router.post("/auth/join", status_code=status.HTTP_201_CREATED, response_model=Session)
-async def join(body: JoinRequest, ctx: Ctx) -> Session:
-    """Join the company of an invite code as a member, and log in."""
-    return _session(await accounts.join(ctx, **body.model_dump()))
+@router.post("/auth/login", response_model=Session, responses=RATE_LIMITED)
+async def login(body: LoginRequest, request: Request, ctx: Ctx) -> Session:
+    """Exchange email and password for an access token. Wrong passwords are limited per
+    account and per client address: past the limit every attempt answers 429, whether or not
+    the account exists, with a wait that grows."""
+    return _session(
+        await accounts.login(
+            ctx, email=body.email, password=body.password, client_address=_address(request)
+        )
+    )
+
+
+@router.post(
+    "/auth/join",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    responses=RATE_LIMITED,
+)
+async def join(body: JoinRequest, request: Request, ctx: Ctx) -> Session:
+    """Join the company of an invite code as a member, and log in. Limited per client
+    address (`HALLWAY_JOINS_PER_ADDRESS`)."""
+    return _session(await accounts.join(ctx, **body.model_dump(), client_address=_address(request)))
 
 
 @router.get("/me", response_model=User)
