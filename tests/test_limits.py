@@ -27,8 +27,9 @@ from websockets.exceptions import ConnectionClosed
 
 from hallway.config import Settings
 from hallway.domain.errors import RateLimited
-from hallway.domain.rate_limits import RateLimits
+from hallway.domain.rate_limits import OUTAGE_RECHECK_SECONDS, RateLimits
 from hallway.domain.reactions import BIDI_CONTROLS, ZWJ, is_emoji
+from hallway.realtime.redis_outage import RedisOutageLog
 from tests.files_support import png_bytes, upload
 from tests.support import (
     TEST_DATABASE_URL,
@@ -521,16 +522,19 @@ async def test_limits_fail_open_and_log_once_when_redis_is_away(
     env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Nothing listens on the port: every limit lets requests through, no request fails,
-    and the log says so once."""
+    and the outage log says so once."""
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    with caplog.at_level(logging.WARNING, logger="hallway.domain.rate_limits"):
-        limits = RateLimits(settings_from_env(env, redis_url=dead, sends_per_person="1 per minute"))
+    with caplog.at_level(logging.WARNING, logger="hallway.realtime.redis_outage"):
+        settings = settings_from_env(env, redis_url=dead, sends_per_person="1 per minute")
+        limits = RateLimits(settings, RedisOutageLog())
         try:
             for _ in range(5):
                 await limits.hit(limits.send, "someone")
             taken = await limits.take((limits.login_account, "x"), (limits.login_address, "y"))
             assert taken == ()
             await limits.give_back(taken)
+            await asyncio.sleep(OUTAGE_RECHECK_SECONDS)
+            await limits.hit(limits.send, "someone")  # asks Redis again: still away
         finally:
             await limits.close()
     lines = [r.getMessage() for r in caplog.records if "redis unreachable" in r.getMessage()]

@@ -38,10 +38,8 @@ class MigrationsPending(RuntimeError):
     pass
 
 
-def _broker_and_presence(settings: Settings) -> tuple[Broker, Presence]:
+def _broker_and_presence(settings: Settings, outage: RedisOutageLog) -> tuple[Broker, Presence]:
     if settings.redis_url:
-        # One log for both, so an outage is one line when it begins and one when it ends.
-        outage = RedisOutageLog()
         return RedisBroker(settings.redis_url, outage), RedisPresence(
             settings.redis_url, settings.presence_ttl_seconds, outage
         )
@@ -61,13 +59,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await upgrade_to_head(db)
         elif pending := await pending_migrations(db):
             raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
-        broker, presence = _broker_and_presence(settings)
+        # One log for everything that uses Redis, so an outage is one line when it begins
+        # and one when it ends.
+        outage = RedisOutageLog()
+        broker, presence = _broker_and_presence(settings, outage)
         # Returns while Redis is away too: the node serves, not ready, until it is back.
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
         ctx = DomainContext(
-            settings=settings, db=db, storage=storage, rate_limits=RateLimits(settings)
+            settings=settings, db=db, storage=storage, rate_limits=RateLimits(settings, outage)
         )
         ctx.publisher = HubPublisher(broker, ctx.links)
         hub = Hub(ctx, broker, presence, settings)

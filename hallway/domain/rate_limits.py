@@ -7,17 +7,18 @@ increment of it (in Redis, one command). Every window of a limit is checked, so 
 With HALLWAY_REDIS_URL the counters live in Redis under the same keys on every node, so the
 nodes share each budget; without it, in this process's memory. A socket's frames are
 always counted in its own process, where the socket lives. When Redis does not answer, the
-limits let requests through rather than fail them (fail open), with one log line when that
-begins and one when Redis answers again.
+limits let requests through rather than fail them (fail open), and say so to the outage
+log the app shares with the broker and presence: one line when Redis goes, one when it is
+back, whoever noticed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage
@@ -27,7 +28,15 @@ from hallway.config import Settings
 from hallway.domain.errors import RateLimited
 from hallway.store.counters import STORAGE_FAILURES, RedisCounters, memory_counters
 
-log = logging.getLogger(__name__)
+
+class OutageLog(Protocol):
+    """Told how each use of Redis went; logs only the changes
+    (hallway.realtime.redis_outage.RedisOutageLog)."""
+
+    def failed(self, reason: str) -> None: ...
+
+    def succeeded(self) -> None: ...
+
 
 # After Redis failed, how long the limits let everything through without asking it again:
 # while Redis is away one request a second waits for it, not every request.
@@ -73,9 +82,10 @@ async def _give_back(hits: Taken) -> None:
 
 
 class RateLimits:
-    """The limits of one process, on the settings' windows."""
+    """The limits of one process, on the settings' windows. `outage` hears how each use of
+    Redis went (none: nobody is told)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, outage: OutageLog | None = None) -> None:
         self.enabled = settings.rate_limiting
         self.login_account = _limit("login-account", settings.login_failures_per_account)
         self.login_address = _limit("login-address", settings.login_failures_per_address)
@@ -110,7 +120,7 @@ class RateLimits:
             self._storages[limit.name] = storage
             self._limiters[limit.name] = FixedWindowRateLimiter(storage)
         self._skip_until = 0.0
-        self._down = False
+        self._outage = outage
 
     @classmethod
     def off(cls) -> RateLimits:
@@ -163,18 +173,12 @@ class RateLimits:
 
     def _failed(self, error: BaseException) -> None:
         self._skip_until = time.monotonic() + OUTAGE_RECHECK_SECONDS
-        if not self._down:
-            self._down = True
-            log.warning(
-                "rate limits: redis unreachable (%s); requests are let through unlimited "
-                "until it answers again",
-                str(error) or type(error).__name__,
-            )
+        if self._outage is not None:
+            self._outage.failed(str(error) or type(error).__name__)
 
     def _answered(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("rate limits: redis reachable again")
+        if self._outage is not None and self._redis is not None:
+            self._outage.succeeded()
 
 
 class SocketFrames:
