@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -73,6 +74,33 @@ class Settings(BaseSettings):
     # that logs requests the line is written twice.
     access_log: bool = False
 
+    # Caps on reactions: how many different emoji one message may carry, and how many of
+    # them one person may put on it (a message with 300 reactions buries the thread).
+    max_reaction_emoji_per_message: int = Field(default=50, ge=1)
+    max_reactions_per_person_per_message: int = Field(default=20, ge=1)
+
+    # Rate limits (docs/security.md, "Limits"). Each is one or more windows in the `limits`
+    # library's notation, "N per [M] second|minute|hour|day", separated by ";": every window
+    # is checked, so longer ones make the waits grow. The defaults are far above what a
+    # person in an office does; they stop scripts and guessing. With HALLWAY_REDIS_URL the
+    # counters are kept in Redis, shared by every node.
+    rate_limiting: bool = Field(default=True, description="false: no rate limit at all")
+    rate_limit_key_prefix: str = Field(
+        default="hallway:limits", min_length=1, description="prefix of the counters in Redis"
+    )
+    login_failures_per_account: str = "5 per 15 minutes; 10 per hour; 20 per day"
+    login_failures_per_address: str = "30 per 15 minutes; 100 per hour; 300 per day"
+    signups_per_address: str = "5 per hour; 20 per day"
+    joins_per_address: str = "100 per hour; 500 per day"
+    sends_per_person: str = "30 per 10 seconds"
+    uploads_per_person: str = "60 per minute"
+    searches_per_person: str = "60 per minute"
+    edits_per_person: str = "30 per minute"
+    ws_frames_per_connection: str = "200 per 10 seconds"
+    # Open sockets of one person on one process (a cap, not a rate: counted by the hub, and
+    # kept even with rate_limiting off).
+    ws_connections_per_person: int = Field(default=50, ge=1)
+
     # Realtime
     ws_send_buffer_bytes: int = Field(default=1_048_576, ge=16_384)
     ws_heartbeat_seconds: float = Field(default=20.0, gt=0)
@@ -118,6 +146,24 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    @field_validator(
+        "login_failures_per_account",
+        "login_failures_per_address",
+        "signups_per_address",
+        "joins_per_address",
+        "sends_per_person",
+        "uploads_per_person",
+        "searches_per_person",
+        "edits_per_person",
+        "ws_frames_per_connection",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        windows = parse_many(value)  # ValueError names the string it cannot read
+        if any(window.amount < 1 for window in windows):
+            raise ValueError(f"{value!r}: every window must allow at least 1")
         return value
 
     @cached_property

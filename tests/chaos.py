@@ -43,6 +43,7 @@ from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
     SECRET,
+    TEST_RATE_LIMITS,
     Directory,
     Person,
     ServerProcess,
@@ -189,6 +190,9 @@ def node_env(
         "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
         "HALLWAY_DATABASE_URL": run_database_url(options.database_url, database),
         "HALLWAY_REDIS_URL": redis.url,
+        # Senders send faster than a person does (--rate); the limits stay on, so a Redis
+        # restart also shows they let requests through while it is away.
+        **TEST_RATE_LIMITS,
     }
     if options.token_ttl is not None:
         env["HALLWAY_ACCESS_TOKEN_TTL_SECONDS"] = str(options.token_ttl)

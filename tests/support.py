@@ -64,6 +64,19 @@ def on_two_nodes(test: TestFunction) -> TestFunction:
 RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
+# The suite signs up every company from one address, guesses wrong passwords, and sends
+# and subscribes in bursts: the limits that stop such things are raised out of its way
+# (on PostgreSQL + Redis one counter serves the whole run). tests/test_limits.py sets
+# small ones of its own.
+TEST_RATE_LIMITS = {
+    "HALLWAY_LOGIN_FAILURES_PER_ADDRESS": "100000 per hour",
+    "HALLWAY_SIGNUPS_PER_ADDRESS": "100000 per hour",
+    "HALLWAY_JOINS_PER_ADDRESS": "100000 per hour",
+    "HALLWAY_SENDS_PER_PERSON": "100000 per 10 seconds",
+    "HALLWAY_WS_FRAMES_PER_CONNECTION": "100000 per 10 seconds",
+}
+
+
 def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> dict[str, str]:
     """HALLWAY_* variables for one stack, usable for Settings and for server processes."""
     env = {
@@ -71,6 +84,9 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
         "HALLWAY_SECRET_KEY": SECRET,
         "HALLWAY_PASSWORD_HASH_TIME_COST": "1",
         "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
+        # Counters in the shared Redis are this run's own.
+        "HALLWAY_RATE_LIMIT_KEY_PREFIX": f"hallway-test:{RUN_DATABASE}",
+        **TEST_RATE_LIMITS,
     }
     if stack == "postgresql":
         assert TEST_DATABASE_URL

@@ -20,6 +20,7 @@ from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
+from hallway.domain.rate_limits import RateLimits
 from hallway.files.storage import open_storage
 from hallway.mail import open_mailer
 from hallway.realtime.broker import Broker, MemoryBroker
@@ -38,10 +39,8 @@ class MigrationsPending(RuntimeError):
     pass
 
 
-def _broker_and_presence(settings: Settings) -> tuple[Broker, Presence]:
+def _broker_and_presence(settings: Settings, outage: RedisOutageLog) -> tuple[Broker, Presence]:
     if settings.redis_url:
-        # One log for both, so an outage is one line when it begins and one when it ends.
-        outage = RedisOutageLog()
         return RedisBroker(settings.redis_url, outage), RedisPresence(
             settings.redis_url, settings.presence_ttl_seconds, outage
         )
@@ -61,12 +60,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await upgrade_to_head(db)
         elif pending := await pending_migrations(db):
             raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
-        broker, presence = _broker_and_presence(settings)
+        # One log for everything that uses Redis, so an outage is one line when it begins
+        # and one when it ends.
+        outage = RedisOutageLog()
+        broker, presence = _broker_and_presence(settings, outage)
         # Returns while Redis is away too: the node serves, not ready, until it is back.
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
-        ctx = DomainContext(settings=settings, db=db, storage=storage, mailer=open_mailer(settings))
+        ctx = DomainContext(
+            settings=settings,
+            db=db,
+            storage=storage,
+            mailer=open_mailer(settings),
+            rate_limits=RateLimits(settings, outage),
+        )
         ctx.publisher = HubPublisher(broker, ctx.links)
         hub = Hub(ctx, broker, presence, settings)
         await hub.start()
@@ -84,6 +92,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await storage.close()
+            await ctx.rate_limits.close()
             await hub.close()
             await broker.close()
             await presence.close()

@@ -44,6 +44,8 @@ get_actor = BearerActor(
 
 async def get_client(request: Request) -> ClientInfo:
     """Where the request comes from, for the sessions list."""
+    # As uvicorn found it: behind a load balancer, from X-Forwarded-For when
+    # FORWARDED_ALLOW_IPS trusts it (docs/deploy.md).
     address = request.client.host if request.client is not None else None
     return ClientInfo.of(request.headers.get("user-agent"), address)
 

@@ -18,6 +18,7 @@ from hallway.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     TooLarge,
     Unauthenticated,
     Unavailable,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     TooLarge: 413,
     UnsupportedMediaType: 415,
     Unavailable: 503,
+    RateLimited: 429,
 }
 
 _HTTP_CODES = {
@@ -81,7 +83,11 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    headers = None
+    if isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(status_for(exc), exc.code, exc.message, exc.details, headers)
 
 

@@ -23,12 +23,15 @@ from hallway.api.errors import validation_failure
 from hallway.api.schemas import SendMessageRequest
 from hallway.domain import message_send
 from hallway.domain.context import Committed
-from hallway.domain.errors import DomainError, Unauthenticated
+from hallway.domain.errors import DomainError, RateLimited, Unauthenticated
+from hallway.domain.rate_limits import SocketFrames
 from hallway.domain.tokens import VerifiedToken, verify_token
 from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
     CLOSE_PROTOCOL_ERROR,
+    CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHENTICATED,
+    domain_error_frame,
     dumps,
     error_frame,
 )
@@ -78,6 +81,7 @@ class RealtimeSession:
         "_auth_timer",
         "_ended",
         "_expiry_timer",
+        "_frames",
         "_last_send",
         "_pending",
         "_reading_paused",
@@ -102,6 +106,7 @@ class RealtimeSession:
             AUTH_TIMEOUT_SECONDS, self._auth_timed_out
         )
         self._expiry_timer: asyncio.TimerHandle | None = None
+        self._frames: SocketFrames | None = None  # counts frames once authenticated
 
     def received(self, text: str) -> None:
         """A text frame from the client (called by the transport, in arrival order)."""
@@ -186,10 +191,12 @@ class RealtimeSession:
                 frame = self._take()
                 if self.conn is None:
                     await self._authenticate(frame)
-                elif frame is not None and frame["type"] == "auth":
-                    await self._reauthenticate(self.conn, frame)
                 elif frame is None:
                     self.conn.close(CLOSE_PROTOCOL_ERROR, "frames are JSON objects with a type")
+                elif (refused := await self._refusal(frame)) is not None:
+                    self.conn.send(refused)
+                elif frame["type"] == "auth":
+                    await self._reauthenticate(self.conn, frame)
                 else:
                     await _handle(self.hub, self.conn, frame)
         except Exception:
@@ -224,13 +231,26 @@ class RealtimeSession:
         previous: asyncio.Task[None] | None,
     ) -> None:
         try:
-            answer = await _send_message(self.hub, conn, frame, committed)
+            answer = await self._refusal(frame)
+            if answer is None:
+                answer = await _send_message(self.hub, conn, frame, committed)
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
             conn.send(answer)
         except Exception:
             log.exception("realtime send failed")
             conn.close(1011, "internal error")
+
+    async def _refusal(self, frame: dict[str, Any]) -> str | None:
+        """Count a frame against the socket's limit: None if it may be handled, else the
+        error frame that answers it (the socket stays open)."""
+        if self._frames is None:
+            return None
+        try:
+            await self._frames.hit()
+        except RateLimited as exc:
+            return domain_error_frame(exc, **_echo(frame))
+        return None
 
     async def _authenticate(self, frame: dict[str, Any] | None) -> None:
         if self._auth_timer is not None:
@@ -249,6 +269,14 @@ class RealtimeSession:
         if self._ended:
             return
         actor = verified.actor
+        hub = self.hub
+        if hub.connection_count(actor.user_id) >= hub.settings.ws_connections_per_person:
+            # Counted and attached with no await between: two sockets authenticating at
+            # once cannot both take the last place.
+            self._socket.send_close(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections")
+            self._ended = True
+            return
+        self._frames = hub.ctx.rate_limits.socket_frames()
         conn = Connection(self._socket, actor, self.hub.settings.ws_send_buffer_bytes)
         self.conn = conn
         # `ready` is the first frame; frames that attaching causes (presence) come after it.
@@ -286,6 +314,16 @@ class RealtimeSession:
             return
         conn.actor = verified.actor  # the same person; a role may have changed
         conn.send(dumps({"type": "authenticated", "expires_in": self._expire_at(verified)}))
+
+
+def _echo(frame: dict[str, Any]) -> dict[str, Any]:
+    """What an error frame repeats of the frame it answers, so the client can tell which
+    request it refuses: a send's `ref`, another frame's `conversation_id`."""
+    key = "ref" if frame["type"] == "send" else "conversation_id"
+    value = frame.get(key)
+    if isinstance(value, str) and 1 <= len(value) <= MAX_REF_CHARS:
+        return {key: value}
+    return {}
 
 
 async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
@@ -358,5 +396,5 @@ async def _send_message(
         text, details = validation_failure(exc.errors())
         return error_frame("validation_error", text, details=details, **echo)
     except DomainError as exc:
-        return error_frame(exc.code, exc.message, details=exc.details, **echo)
+        return domain_error_frame(exc, **echo)
     return dumps({"type": "sent", **echo, "created": created, "message": message})

@@ -114,22 +114,27 @@ async def joinable_conversation(
         return await channel_in_company(conn, actor, conversation_id, lock=lock)
 
 
-async def message_for_member(conn: Connection, actor: Actor, message_id: str) -> AnyRow:
-    """A message in a conversation the actor takes part in, as message_views takes it."""
+async def message_for_member(
+    conn: Connection, actor: Actor, message_id: str, *, lock: bool = False
+) -> AnyRow:
+    """A message in a conversation the actor takes part in, as message_views takes it.
+    `lock`: hold the message's row until the transaction ends (PostgreSQL; SQLite's writes
+    take turns anyway), so that changes to what hangs off it take turns too."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)
-    row = (
-        await conn.execute(
-            select(*MESSAGE_COLUMNS)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .join(
-                participants,
-                (participants.c.conversation_id == messages.c.conversation_id)
-                & (participants.c.user_id == actor.user_id),
-            )
-            .where(messages.c.id == message_id, conversations.c.company_id == actor.company_id)
+    query = (
+        select(*MESSAGE_COLUMNS)
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .join(
+            participants,
+            (participants.c.conversation_id == messages.c.conversation_id)
+            & (participants.c.user_id == actor.user_id),
         )
-    ).first()
+        .where(messages.c.id == message_id, conversations.c.company_id == actor.company_id)
+    )
+    if lock:
+        query = query.with_for_update(of=messages)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     return row

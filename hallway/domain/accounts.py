@@ -16,6 +16,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from hallway.domain.invites import redeem_invite
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
+from hallway.domain.rate_limits import Limit, hashed
 from hallway.domain.sessions import ClientInfo, Tokens, start_session
 from hallway.domain.user_views import user_dict
 from hallway.store.database import Connection
@@ -84,6 +85,11 @@ async def _insert_user(
     return (await conn.execute(select(users).where(users.c.id == user_id))).one()
 
 
+async def _limit_address(ctx: DomainContext, limit: Limit, client: ClientInfo) -> None:
+    # Before anything else: a refused request costs no password hash.
+    await ctx.rate_limits.hit(limit, client.address)
+
+
 async def signup(
     ctx: DomainContext,
     client: ClientInfo,
@@ -93,7 +99,9 @@ async def signup(
     password: str,
     display_name: str,
 ) -> Tokens:
-    """A new company with the signing-up person as its admin."""
+    """A new company with the signing-up person as its admin; sign-ups are limited per
+    client address."""
+    await _limit_address(ctx, ctx.rate_limits.signup, client)
     email, display_name = clean_email(email), clean_display_name(display_name)
     company_name = company_name.strip()
     if not 1 <= len(company_name) <= 200:
@@ -153,8 +161,20 @@ async def create_user(
 
 
 async def login(ctx: DomainContext, client: ClientInfo, *, email: str, password: str) -> Tokens:
+    """A new session for the right password. Wrong ones are limited per account (the email
+    as given, whether or not anyone has it) and per client address.
+
+    Each attempt is counted before its password is checked, and given back when it was
+    right: concurrent guesses cannot all slip in before the first one fails, and a
+    successful login takes back only its own attempt, not the address's failures for other
+    accounts. A refused attempt looks up nothing and checks no password, so it is answered
+    alike, and as fast, for an account that exists and one that does not."""
     hasher = password_hasher(ctx.settings)
     email = email.strip().lower()
+    limits = ctx.rate_limits
+    attempt = await limits.take(
+        (limits.login_account, hashed(email)), (limits.login_address, client.address)
+    )
     async with ctx.db.read() as conn:
         row = (await conn.execute(select(users).where(users.c.email == email))).first()
     if row is None or row.password_hash is None:
@@ -163,6 +183,7 @@ async def login(ctx: DomainContext, client: ClientInfo, *, email: str, password:
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
     if not await verify_password(hasher, row.password_hash, password):
         raise Unauthenticated("wrong email or password", code="invalid_credentials")
+    await limits.give_back(attempt)
     if row.deactivated_at is not None:
         # Told only to whoever knows the password.
         raise Unauthenticated(
@@ -191,6 +212,8 @@ async def join(
     password: str,
     display_name: str,
 ) -> Tokens:
+    """A member of the invite's company; joins are limited per client address."""
+    await _limit_address(ctx, ctx.rate_limits.join, client)
     email, display_name = clean_email(email), clean_display_name(display_name)
     check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)

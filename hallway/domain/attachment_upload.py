@@ -105,6 +105,7 @@ async def upload_attachment(
 ) -> dict[str, Any]:
     """Store a file in a conversation the actor takes part in; it waits, unsent, for a
     message to claim it (see claim_attachments) until the orphan sweeper removes it."""
+    await ctx.rate_limits.hit(ctx.rate_limits.upload, actor.user_id)
     settings = ctx.settings
     storage: Storage = ctx.storage
     async with ctx.db.read() as conn:

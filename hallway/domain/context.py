@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from hallway.config import Settings
 from hallway.domain.batching import NaturalBatcher
+from hallway.domain.rate_limits import RateLimits
 from hallway.domain.session_states import SessionStates
 from hallway.files.links import FileLinks
 from hallway.mail import Mailer
@@ -77,6 +78,8 @@ class DomainContext:
     # case's name (hallway.domain.batching).
     write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)
     session_states: SessionStates = field(default_factory=SessionStates)
+    # The app sets the settings' limits; a context of its own (the command line) has none.
+    rate_limits: RateLimits = field(default_factory=RateLimits.off)
 
     @cached_property
     def links(self) -> FileLinks:

@@ -56,3 +56,16 @@ class UnsupportedMediaType(DomainError):
     """The content is of a type that is not accepted here."""
 
     code = "unsupported_media_type"
+
+
+class RateLimited(DomainError):
+    """Too many of these too quickly: a rate limit, not a rule. `retry_after` is the whole
+    seconds (at least 1) until the request would be taken."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many requests: try again in {retry_after} s", retry_after=retry_after
+        )
+        self.retry_after = retry_after

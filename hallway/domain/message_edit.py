@@ -19,6 +19,7 @@ from hallway.store.tables import attachments, message_edits, messages
 async def edit_message(
     ctx: DomainContext, actor: Actor, message_id: str, *, body: str
 ) -> dict[str, Any]:
+    await ctx.rate_limits.hit(ctx.rate_limits.edit, actor.user_id)
     async with ctx.transaction() as tx:
         row = await message_for_member(tx.conn, actor, message_id)
         if row.sender_id != actor.user_id:

@@ -101,6 +101,7 @@ async def search_messages(
     """Messages matching `text` in the actor's conversations (or in one of them), newest
     first, each with the ranges of its matched words. Deleted messages never match; an
     edited one matches its current body only."""
+    await ctx.rate_limits.hit(ctx.rate_limits.search, actor.user_id)
     words = parse_query(text)
     check_limit(limit)
     columns: list[Any] = [*MESSAGE_COLUMNS]

@@ -432,6 +432,7 @@ async def send_message(
     message is published; a send that wrote nothing (a repeat, most refusals) never calls
     it. A caller that keeps its sends in order starts its next one then, while this one
     fans out."""
+    await ctx.rate_limits.hit(ctx.rate_limits.send, actor.user_id)
     attachment_ids = attachment_ids or []
     links = ctx.links
     body = clean_body(ctx, body, has_files=bool(attachment_ids))

@@ -8,6 +8,7 @@ import orjson
 
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import Event
+from hallway.domain.errors import DomainError, RateLimited
 from hallway.files.links import FileLinks
 
 # Close codes a client must understand (docs/realtime.md).
@@ -15,6 +16,7 @@ CLOSE_PROTOCOL_ERROR = 4000
 CLOSE_IDLE = 4001
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TOO_MANY_CONNECTIONS = 4429
 # (1012 "service restart" is sent by uvicorn itself when the server shuts down.)
 
 
@@ -44,3 +46,11 @@ def inbox_frame(kind: str, conversation_id: str, **fields: Any) -> str:
 
 def error_frame(code: str, message: str, **fields: Any) -> str:
     return dumps({"type": "error", "code": code, "message": message, **fields})
+
+
+def domain_error_frame(exc: DomainError, **fields: Any) -> str:
+    """A refusal by the domain, with the HTTP API's code and details; a rate limit's carries
+    `retry_after` too, as HTTP's Retry-After header."""
+    if isinstance(exc, RateLimited):
+        fields["retry_after"] = exc.retry_after
+    return error_frame(exc.code, exc.message, details=exc.details, **fields)

@@ -173,6 +173,11 @@ class Hub:
             await self.presence.mark_online(actor.company_id, [actor.user_id])
             self._announce_presence(actor.company_id, actor.user_id, "online")
 
+    def connection_count(self, user_id: str) -> int:
+        """How many sockets of this person this process holds."""
+        conns = self.users.get(user_id)
+        return len(conns) if conns else 0
+
     async def detach(self, conn: Connection) -> None:
         actor = conn.actor
         topics: list[str] = []

@@ -1,8 +1,9 @@
 """One log line when this process loses Redis, one when it has it again.
 
-While Redis is away every publish, presence refresh and readiness probe would fail, and a
-line for each would bury everything else in the log. The broker and presence report each
-failure and success here instead, and only the changes are logged.
+While Redis is away every publish, presence refresh, readiness probe and rate-limit check
+would fail, and a line for each would bury everything else in the log. The broker,
+presence and the rate limits report each failure and success here instead, and only the
+changes are logged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class RedisOutageLog:
             self.down = True
             log.warning(
                 "redis unreachable (%s): live frames reach only this process's sockets "
-                "until it is back; the others catch up from the log",
+                "until it is back, the others catch up from the log; rate limits let every "
+                "request through",
                 reason,
             )
 

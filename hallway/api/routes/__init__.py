@@ -15,3 +15,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "absent, or not visible to the caller"},
     422: {"model": ErrorBody, "description": "invalid input; `details` names the field"},
 }
+
+# Routes that count requests against a rate limit (docs/security.md, "Limits").
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "`rate_limited`: too many requests; `details.retry_after` and the "
+        "`Retry-After` header give the whole seconds to wait",
+        "headers": {
+            "Retry-After": {
+                "description": "whole seconds until the request would be taken (at least 1)",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from hallway.api.deps import Client, Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
     Invite,
     InviteRequest,
@@ -39,21 +39,35 @@ def _session(tokens: sessions.Tokens) -> Session:
     )
 
 
-@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=Session)
+@router.post(
+    "/auth/signup",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    responses=RATE_LIMITED,
+)
 async def signup(body: SignupRequest, ctx: Ctx, client: Client) -> Session:
-    """Create a company with the caller as its first admin, and log in."""
+    """Create a company with the caller as its first admin, and log in. Limited per client
+    address (`HALLWAY_SIGNUPS_PER_ADDRESS`)."""
     return _session(await accounts.signup(ctx, client, **body.model_dump()))
 
 
-@router.post("/auth/login", response_model=Session)
+@router.post("/auth/login", response_model=Session, responses=RATE_LIMITED)
 async def login(body: LoginRequest, ctx: Ctx, client: Client) -> Session:
-    """Exchange email and password for a new session: an access token and a refresh token."""
+    """Exchange email and password for a new session: an access token and a refresh token.
+    Wrong passwords are limited per account and per client address: past the limit every
+    attempt answers 429, whether or not the account exists, with a wait that grows."""
     return _session(await accounts.login(ctx, client, email=body.email, password=body.password))
 
 
-@router.post("/auth/join", status_code=status.HTTP_201_CREATED, response_model=Session)
+@router.post(
+    "/auth/join",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    responses=RATE_LIMITED,
+)
 async def join(body: JoinRequest, ctx: Ctx, client: Client) -> Session:
-    """Join the company of an invite code as a member, and log in."""
+    """Join the company of an invite code as a member, and log in. Limited per client
+    address (`HALLWAY_JOINS_PER_ADDRESS`)."""
     return _session(await accounts.join(ctx, client, **body.model_dump()))
 
 

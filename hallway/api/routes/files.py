@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.downloads import serve_file
 from hallway.api.multipart_upload import MultipartUpload
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import Attachment, ErrorBody
 from hallway.domain import attachment_download, attachment_upload
 from hallway.files.links import Variant
@@ -44,6 +44,7 @@ _LINK_ERRORS: dict[int | str, dict[str, Any]] = {
         **ERRORS,
         413: {"model": ErrorBody, "description": "`file_too_large`"},
         415: {"model": ErrorBody, "description": "`blocked_content_type`, `multipart_required`"},
+        **RATE_LIMITED,
     },
 )
 async def upload_attachment(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.direct_route import DirectRoute
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
     EditMessageRequest,
     EventPage,
@@ -50,7 +50,10 @@ def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=Message,
-    responses={200: {"model": Message, "description": "client_msg_id seen before: the original"}},
+    responses={
+        200: {"model": Message, "description": "client_msg_id seen before: the original"},
+        **RATE_LIMITED,
+    },
 )
 async def send_message(
     conversation_id: str,
@@ -104,7 +107,7 @@ async def get_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
 @router.patch(
     "/messages/{message_id}",
     response_model=Message,
-    responses={403: {"description": "only the sender may edit"}},
+    responses={403: {"description": "only the sender may edit"}, **RATE_LIMITED},
 )
 async def edit_message(
     message_id: str, body: EditMessageRequest, ctx: Ctx, actor: CurrentActor

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import SearchPage
 from hallway.domain import message_search
 
 router = APIRouter(prefix=API_PREFIX, tags=["search"], responses=ERRORS)
 
 
-@router.get("/search", response_model=SearchPage, summary="Search messages")
+@router.get("/search", response_model=SearchPage, summary="Search messages", responses=RATE_LIMITED)
 async def search(
     ctx: Ctx,
     actor: CurrentActor,
