@@ -143,6 +143,9 @@ class Message(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    deleted_by: str | None = Field(
+        description="who deleted it; null while it is not deleted, or when no one did"
+    )
     attachments: list[Attachment]
     reactions: list[ReactionCount]
 

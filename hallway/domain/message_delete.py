@@ -28,7 +28,9 @@ async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> N
                     code="not_sender",
                 )
         await tx.conn.execute(
-            update(messages).where(messages.c.id == message_id).values(body="", deleted_at=tx.now)
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(body="", deleted_at=tx.now, deleted_by=actor.user_id)
         )
         await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
         await tx.conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
@@ -38,5 +40,6 @@ async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> N
             row.conversation_id,
             "message.deleted",
             {"id": message_id, "deleted_at": tx.now, "deleted_by": actor.user_id},
+            message_id=message_id,
         )
     await purge_soon(ctx, files)

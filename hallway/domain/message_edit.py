@@ -50,6 +50,7 @@ async def edit_message(
                 row.conversation_id,
                 "message.edited",
                 {"id": message_id, "body": body, "edited_at": tx.now, "edited_by": actor.user_id},
+                message_id=message_id,
             )
         fresh = (
             await tx.conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == message_id))

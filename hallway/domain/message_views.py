@@ -26,6 +26,7 @@ MESSAGE_COLUMNS = (
     messages.c.created_at,
     messages.c.edited_at,
     messages.c.deleted_at,
+    messages.c.deleted_by,
     # Index probes that let message_views skip its follow-up queries for the (usual) page
     # without files or reactions.
     exists()
@@ -37,7 +38,7 @@ MESSAGE_COLUMNS = (
 reactions. They are read by position (rows may carry more columns after these): a Row's
 attribute access costs about 0.9 us (SQLAlchemy 2.1), and a page of 50 messages read 800
 attributes."""
-_ID, _HAS_FILES, _HAS_REACTIONS = 0, 10, 11
+_ID, _HAS_FILES, _HAS_REACTIONS = 0, 11, 12
 
 MessageRow = Sequence[Any]
 """A row that starts with MESSAGE_COLUMNS: a SQLAlchemy Row, or a hot statement's tuple
@@ -62,6 +63,7 @@ def message_dict(
         created_at,
         edited_at,
         deleted_at,
+        deleted_by,
     ) = row[:_HAS_FILES]
     deleted = deleted_at is not None
     return {
@@ -76,6 +78,7 @@ def message_dict(
         "created_at": created_at,
         "edited_at": edited_at,
         "deleted_at": deleted_at,
+        "deleted_by": deleted_by,
         "attachments": [] if deleted else (attachment_list or []),
         "reactions": [] if deleted else (reaction_list or []),
     }

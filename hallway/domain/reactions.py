@@ -55,6 +55,7 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
             message.conversation_id,
             "reaction.added",
             {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
+            message_id=message_id,
         )
 
 
@@ -75,4 +76,5 @@ async def remove_reaction(ctx: DomainContext, actor: Actor, message_id: str, emo
                 message.conversation_id,
                 "reaction.removed",
                 {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
+                message_id=message_id,
             )
