@@ -220,7 +220,10 @@ class EventOut(BaseModel):
     conversation_id: str
     seq: int
     kind: str
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        description="by kind (docs/realtime.md); the earlier events of a deleted message "
+        "carry a tombstone instead (docs/api.md, Deleted messages)"
+    )
     created_at: datetime
 
 

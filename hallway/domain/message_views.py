@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -45,6 +46,38 @@ MessageRow = Sequence[Any]
 (hallway.store.prepared)."""
 
 
+def deleted_message_dict(
+    *,
+    message_id: str,
+    conversation_id: str,
+    seq: int,
+    sender_id: str | None,
+    client_msg_id: str | None,
+    thread_root_id: str | None,
+    created_at: datetime,
+    deleted_at: datetime,
+    deleted_by: str | None,
+) -> dict[str, Any]:
+    """A deleted message as every reader sees it: its place in history (who sent it,
+    when, in which thread) without any content, nor even whether it was edited. It is
+    also the data of its erased `message.created` event (hallway/domain/erasure.py)."""
+    return {
+        "id": message_id,
+        "conversation_id": conversation_id,
+        "seq": int(seq),
+        "sender_id": sender_id,
+        "body": "",
+        "client_msg_id": client_msg_id,
+        "thread_root_id": thread_root_id,
+        "created_at": created_at,
+        "edited_at": None,
+        "deleted_at": deleted_at,
+        "deleted_by": deleted_by,
+        "attachments": [],
+        "reactions": [],
+    }
+
+
 def message_dict(
     row: MessageRow,
     *,
@@ -65,22 +98,32 @@ def message_dict(
         deleted_at,
         deleted_by,
     ) = row[:_HAS_FILES]
-    deleted = deleted_at is not None
+    if deleted_at is not None:
+        return deleted_message_dict(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            thread_root_id=thread_root_id,
+            created_at=created_at,
+            deleted_at=deleted_at,
+            deleted_by=deleted_by,
+        )
     return {
         "id": message_id,
         "conversation_id": conversation_id,
         "seq": int(seq),
         "sender_id": sender_id,
-        # A deleted message keeps its place in history but not its content.
-        "body": "" if deleted else body,
+        "body": body,
         "client_msg_id": client_msg_id,
         "thread_root_id": thread_root_id,
         "created_at": created_at,
         "edited_at": edited_at,
-        "deleted_at": deleted_at,
-        "deleted_by": deleted_by,
-        "attachments": [] if deleted else (attachment_list or []),
-        "reactions": [] if deleted else (reaction_list or []),
+        "deleted_at": None,
+        "deleted_by": None,
+        "attachments": attachment_list or [],
+        "reactions": reaction_list or [],
     }
 
 
