@@ -12,13 +12,19 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from hallway.config import Settings
-from hallway.store.database import Database
+from hallway.domain import message_delete, message_edit, reactions
+from hallway.domain.access import message_for_member
+from hallway.domain.actor import Actor
+from hallway.store.database import Connection, Database
 from hallway.store.tables import events
+from hallway.store.types import AnyRow
 from tests.files_support import png_bytes, uploaded
 from tests.support import (
+    STACKS,
     Directory,
     Person,
     ServerProcess,
@@ -330,3 +336,58 @@ async def test_who_may_not_see_it_still_gets_404(channel: Channel, live: Directo
     # And the message an outsider could not delete is still there.
     kept = await answer(channel.member, f"/api/v1/messages/{channel.kept_reply['id']}")
     assert kept["body"] == KEPT and kept["deleted_at"] is None
+
+
+# --- racing a delete (PostgreSQL: SQLite runs one writer at a time) ----------------------
+
+ON_POSTGRESQL = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql"])
+
+
+def actor_of(person: Person) -> Actor:
+    return Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")
+
+
+@ON_POSTGRESQL
+async def test_an_edit_that_read_the_message_before_its_delete_is_refused(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, bob, conversation = await directory.team()
+    message = await send(bob, conversation["id"], f"a {FIRST} note")
+
+    async def read_then_deleted(conn: Connection, actor: Actor, message_id: str) -> AnyRow:
+        row = await message_for_member(conn, actor, message_id)
+        await message_delete.delete_message(app.state.ctx, actor_of(admin), message_id)
+        return row
+
+    monkeypatch.setattr(message_edit, "message_for_member", read_then_deleted)
+    r = await bob.patch(f"/api/v1/messages/{message['id']}", json={"body": f"a {SECOND} note"})
+    error_of(r, 409, "message_deleted")
+    assert_erased(
+        repr(await company_rows(app.state.ctx.settings.effective_database_url, [admin.company_id]))
+    )
+
+
+@ON_POSTGRESQL
+async def test_a_reaction_under_way_when_its_message_is_deleted_is_erased_too(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, bob, conversation = await directory.team()
+    message = await send(bob, conversation["id"], "soon gone")
+    deleting: list[asyncio.Task[None]] = []
+
+    async def read_while_deleting(
+        conn: Connection, actor: Actor, message_id: str, *, lock: bool = False
+    ) -> AnyRow:
+        row = await message_for_member(conn, actor, message_id, lock=lock)
+        delete = message_delete.delete_message(app.state.ctx, actor_of(admin), message_id)
+        deleting.append(asyncio.create_task(delete))
+        await asyncio.sleep(0.2)  # the delete reaches the message's row meanwhile
+        return row
+
+    monkeypatch.setattr(reactions, "message_for_member", read_while_deleting)
+    r = await bob.put(f"/api/v1/messages/{message['id']}/reactions/{ERASED_EMOJI[0]}")
+    assert r.status_code == 204, r.text
+    await deleting[0]
+    rows = await company_rows(app.state.ctx.settings.effective_database_url, [admin.company_id])
+    assert rows["reactions"] == []
+    assert_erased(repr(rows))

@@ -114,22 +114,28 @@ async def joinable_conversation(
         return await channel_in_company(conn, actor, conversation_id, lock=lock)
 
 
-async def message_for_member(conn: Connection, actor: Actor, message_id: str) -> AnyRow:
-    """A message in a conversation the actor takes part in, as message_views takes it."""
+async def message_for_member(
+    conn: Connection, actor: Actor, message_id: str, *, lock: bool = False
+) -> AnyRow:
+    """A message in a conversation the actor takes part in, as message_views takes it.
+
+    With `lock`, the message row is share-locked until commit (PostgreSQL): changing or
+    erasing it waits until then."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)
-    row = (
-        await conn.execute(
-            select(*MESSAGE_COLUMNS)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .join(
-                participants,
-                (participants.c.conversation_id == messages.c.conversation_id)
-                & (participants.c.user_id == actor.user_id),
-            )
-            .where(messages.c.id == message_id, conversations.c.company_id == actor.company_id)
+    query = (
+        select(*MESSAGE_COLUMNS)
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .join(
+            participants,
+            (participants.c.conversation_id == messages.c.conversation_id)
+            & (participants.c.user_id == actor.user_id),
         )
-    ).first()
+        .where(messages.c.id == message_id, conversations.c.company_id == actor.company_id)
+    )
+    if lock:
+        query = query.with_for_update(read=True, of=messages)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     return row

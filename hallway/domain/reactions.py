@@ -31,7 +31,9 @@ def clean_emoji(emoji: str) -> str:
 async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji: str) -> None:
     emoji = clean_emoji(emoji)
     async with ctx.transaction() as tx:
-        message = await message_for_member(tx.conn, actor, message_id)
+        # Shared-locked: on PostgreSQL a deletion under way finishes first (and this one
+        # then finds the message deleted), or waits for this reaction and erases it too.
+        message = await message_for_member(tx.conn, actor, message_id, lock=True)
         if message.deleted_at is not None:
             raise Conflict("the message was deleted", code="message_deleted")
         present = (
