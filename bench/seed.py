@@ -174,6 +174,7 @@ def _history_rows(
                 "created_at": at,
                 "edited_at": None,
                 "deleted_at": None,
+                "deleted_by": None,
             }
             message_rows.append(message)
             payload = {**message, "attachments": [], "reactions": []}
@@ -184,6 +185,7 @@ def _history_rows(
                     "kind": "message.created",
                     "payload": payload,
                     "created_at": at,
+                    "message_id": message["id"],
                 }
             )
         yield message_rows, event_rows

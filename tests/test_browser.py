@@ -526,6 +526,35 @@ async def test_edits_deletes_and_reactions_made_in_one_tab_show_in_the_other(
     await expect(bob_tab.message("This message was deleted.")).to_have_count(1)
 
 
+async def test_messages_deleted_while_away_come_back_deleted_and_without_their_text(
+    live: Directory, tabs: OpenTab
+) -> None:
+    """The events replayed after an outage are tombstones for a message deleted meanwhile:
+    edits without a body, reactions without an emoji, and for one never seen a
+    `message.created` without content. The client shows both messages as deleted."""
+    alice, bob, group_id = await group_of_two(live, "away")
+    tab = await tabs(bob, group_id)
+    seen = await send(alice, group_id, "seen before")
+    await expect(tab.message("seen before")).to_have_count(1)
+
+    await tab.page.context.set_offline(True)
+    await expect(tab.connection).to_have_attribute("data-state", "offline")
+    unseen = await send(alice, group_id, "never seen")
+    for message in (seen, unseen):
+        url = f"/api/v1/messages/{message['id']}"
+        assert (await alice.patch(url, json={"body": "edited while away"})).status_code == 200
+        assert (await bob.put(f"{url}/reactions/🦓")).status_code == 204
+        assert (await alice.delete(url)).status_code == 204
+    await send(alice, group_id, "after")
+    await tab.page.context.set_offline(False)
+
+    await expect(tab.message("after")).to_have_count(1)
+    await expect(tab.message("This message was deleted.")).to_have_count(2)
+    shown = await tab.page.locator("#message-list").inner_text()
+    for text in ("seen before", "never seen", "edited while away", "🦓"):
+        assert text not in shown
+
+
 async def test_sign_up_shows_errors_by_their_field_then_logs_in_and_out(
     live: Directory, tabs: OpenTab
 ) -> None:

@@ -22,6 +22,7 @@ MESSAGE_KEYS = {
     "created_at",
     "edited_at",
     "deleted_at",
+    "deleted_by",
     "attachments",
     "reactions",
 }

@@ -1,11 +1,14 @@
 """Migrations go down and up again: the search index (0003) leaves nothing behind when
-removed, and indexes the messages that exist when it is added."""
+removed, and indexes the messages that exist when it is added; 0007 names each event's
+message and erases what messages deleted before it left in the event log."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -15,7 +18,7 @@ from sqlalchemy.engine import Connection
 from hallway.store import search, search_index
 from hallway.store.database import Database
 from hallway.store.migrate import alembic_config, upgrade_to_head
-from hallway.store.tables import companies, conversations, messages
+from hallway.store.tables import companies, conversations, events, messages
 from hallway.store.types import utcnow
 from tests.support import (
     RUN_DATABASE,
@@ -176,3 +179,134 @@ async def test_going_back_before_batches_indexes_what_waited(db: Database) -> No
     await migrate(db, "upgrade", "head")
     await insert_message(db, conversation_id, 3, "needle batched")
     assert len(await found(db, "needle")) == 3
+
+
+GONE_AT = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
+GONE_AT_TEXT = "2026-12-01T10:00:00.123456Z"
+
+
+async def log(
+    db: Database, conversation_id: str, kinds_and_payloads: list[tuple[str, Any]]
+) -> None:
+    async with db.write() as conn:
+        for seq, (kind, payload) in enumerate(kinds_and_payloads, start=1):
+            await conn.execute(
+                events.insert().values(
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    kind=kind,
+                    payload=payload,
+                    created_at=utcnow(),
+                )
+            )
+
+
+async def test_events_name_their_message_and_messages_deleted_before_are_erased(
+    db: Database,
+) -> None:
+    """0007 fills events.message_id from the payloads, and erases what a message deleted
+    before it left in the log (a delete did not touch its events then)."""
+    await migrate(db, "upgrade", "0006")
+    conversation_id = await insert_channel(db, utcnow())
+    kept, gone = str(uuid.uuid4()), str(uuid.uuid4())
+    created_at = "2026-12-01T09:00:00.5Z"
+    created: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "sender_id": "the-sender",
+        "client_msg_id": "tab:1",
+        "thread_root_id": None,
+        "created_at": created_at,
+        "edited_at": None,
+        "deleted_at": None,
+        "attachments": [],
+        "reactions": [],
+    }
+    file = {"id": "f", "filename": "secret.png", "content_type": "image/png", "size": 1}
+    deletion = {"deleted_at": GONE_AT_TEXT, "deleted_by": "the-deleter"}
+    await log(
+        db,
+        conversation_id,
+        [
+            ("member.added", {"user_ids": ["the-sender"], "added_by": "the-sender"}),
+            ("message.created", {**created, "id": kept, "seq": 2, "body": "kept words"}),
+            (
+                "message.created",
+                {**created, "id": gone, "seq": 3, "body": "secret", "attachments": [file]},
+            ),
+            ("message.edited", {"id": gone, "body": "secret edit", "edited_by": "the-sender"}),
+            ("reaction.added", {"message_id": gone, "emoji": "🦓", "user_id": "the-sender"}),
+            ("reaction.added", {"message_id": kept, "emoji": "🎉", "user_id": "the-sender"}),
+            ("message.deleted", {"id": gone, **deletion}),
+        ],
+    )
+    async with db.read() as conn:
+        before = [
+            tuple(r)
+            for r in await conn.execute(
+                select(events.c.kind, events.c.payload).order_by(events.c.seq)
+            )
+        ]
+    async with db.write() as conn:
+        for message_id, seq, body, deleted_at in (
+            (kept, 2, "kept words", None),
+            (gone, 3, "", GONE_AT),
+        ):
+            await conn.execute(
+                messages.insert().values(
+                    id=message_id,
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    body=body,
+                    created_at=utcnow(),
+                    edited_at=utcnow(),
+                    deleted_at=deleted_at,
+                )
+            )
+
+    await migrate(db, "upgrade", "head")
+    async with db.read() as conn:
+        logged = list(
+            await conn.execute(
+                select(events.c.kind, events.c.payload, events.c.message_id).order_by(events.c.seq)
+            )
+        )
+        stored = {
+            r.id: (r.edited_at is None, r.deleted_by) for r in await conn.execute(select(messages))
+        }
+    assert [r.message_id for r in logged] == [None, kept, gone, gone, gone, kept, gone]
+    # What a message not deleted logged stays as it was; so do member.added and the delete.
+    for at in (0, 1, 5, 6):
+        assert (logged[at].kind, logged[at].payload) == before[at]
+    assert logged[2].payload == {
+        "id": gone,
+        "conversation_id": conversation_id,
+        "seq": 3,
+        "sender_id": "the-sender",
+        "body": "",
+        "client_msg_id": "tab:1",
+        "thread_root_id": None,
+        "created_at": created_at,
+        "edited_at": None,
+        **deletion,
+        "attachments": [],
+        "reactions": [],
+    }
+    assert logged[3].payload == {"id": gone, **deletion}
+    assert logged[4].payload == {"message_id": gone, **deletion}
+    assert stored == {kept: (False, None), gone: (True, "the-deleter")}
+
+    await migrate(db, "downgrade", "0006")
+    columns = await db.run_sync(
+        lambda c: {
+            table: {col["name"] for col in inspect(c).get_columns(table)}
+            for table in ("events", "messages")
+        }
+    )
+    assert "message_id" not in columns["events"] and "deleted_by" not in columns["messages"]
+    await migrate(db, "upgrade", "head")
+    async with db.read() as conn:
+        again = [
+            r.message_id
+            for r in await conn.execute(select(events.c.message_id).order_by(events.c.seq))
+        ]
+    assert again == [None, kept, gone, gone, gone, kept, gone]

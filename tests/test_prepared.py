@@ -51,6 +51,7 @@ def event(conversation_id: str, seq: int, **payload: object) -> dict[str, object
         "kind": "message.created",
         "payload": {"body": "héllo", "at": MOMENT, **payload},
         "created_at": MOMENT + timedelta(seconds=seq),
+        "message_id": None,
     }
 
 

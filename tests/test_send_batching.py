@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from hallway.domain import message_send
 from hallway.domain.actor import Actor
@@ -18,6 +19,7 @@ from hallway.domain.batching import HandOn, NaturalBatcher
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
 from hallway.domain.rate_limits import RateLimits
+from hallway.store.tables import events
 from tests.support import STACKS, Directory, Person
 
 pytestmark = pytest.mark.anyio
@@ -232,6 +234,13 @@ async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
     assert [[e.seq for e in call] for call in published.calls] == [[2], [3, 4, 5]]
     history = await bob.get(f"/api/v1/conversations/{cid}/messages")
     assert [m["body"] for m in history.json()["messages"]] == ["m0", "m1", "m2", "m3"]
+    # Each event names its message, alone or in a batch: erasing the message finds it.
+    async with ctx.db.read() as conn:
+        logged = await conn.execute(
+            select(events.c.seq, events.c.message_id).where(events.c.conversation_id == cid)
+        )
+        named = {r.seq: r.message_id for r in logged}
+    assert [named[m["seq"]] for m in messages] == [m["id"] for m in messages]
 
 
 @ON_POSTGRESQL

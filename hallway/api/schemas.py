@@ -209,6 +209,9 @@ class Message(BaseModel):
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    deleted_by: str | None = Field(
+        description="who deleted it; null while it is not deleted, or when no one did"
+    )
     attachments: list[Attachment]
     reactions: list[ReactionCount]
 
@@ -283,7 +286,10 @@ class EventOut(BaseModel):
     conversation_id: str
     seq: int
     kind: str
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        description="by kind (docs/realtime.md); the earlier events of a deleted message "
+        "carry a tombstone instead (docs/api.md, Deleted messages)"
+    )
     created_at: datetime
 
 

@@ -119,7 +119,8 @@ async def message_for_member(
 ) -> AnyRow:
     """A message in a conversation the actor takes part in, as message_views takes it.
     `lock`: hold the message's row until the transaction ends (PostgreSQL; SQLite's writes
-    take turns anyway), so that changes to what hangs off it take turns too."""
+    take turns anyway), so that changes to what hangs off it take turns too, and changing or
+    erasing the message waits until then."""
     if not is_id(message_id):
         raise NotFound(MESSAGE_NOT_FOUND)
     query = (

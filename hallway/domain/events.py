@@ -74,9 +74,18 @@ def remember_event(
 
 
 async def log_event(
-    tx: Transaction, conversation_id: str, seq: int, kind: str, data: dict[str, Any]
+    tx: Transaction,
+    conversation_id: str,
+    seq: int,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    message_id: str | None = None,
 ) -> Event:
-    """Record an event under a seq from allocate_seq; it is published after commit."""
+    """Record an event under a seq from allocate_seq; it is published after commit.
+
+    `message_id`: the message the event is about, for every event of a message
+    (message.*, reaction.*): erasing the message finds the event by it."""
     await tx.conn.run(
         _INSERT_EVENT,
         {
@@ -85,6 +94,7 @@ async def log_event(
             "kind": kind,
             "payload": data,
             "created_at": tx.now,
+            "message_id": message_id,
         },
     )
     return remember_event(tx, conversation_id, seq, kind, data)
@@ -97,9 +107,11 @@ async def append_event(
     data: dict[str, Any],
     *,
     activity: bool = False,
+    message_id: str | None = None,
 ) -> Event:
+    """allocate_seq, then log_event."""
     seq = await allocate_seq(tx, conversation_id, activity=activity)
-    return await log_event(tx, conversation_id, seq, kind, data)
+    return await log_event(tx, conversation_id, seq, kind, data, message_id=message_id)
 
 
 async def read_events_after(

@@ -1,16 +1,13 @@
-"""Deleting a message: its place in history stays, its content and history of edits go."""
+"""Deleting a message: its place in history stays, everything it said goes (erasure.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
-
 from hallway.domain.access import conversation_for_member, message_for_member
 from hallway.domain.actor import Actor
-from hallway.domain.attachment_cleanup import mark_message_attachments, purge_soon
+from hallway.domain.attachment_cleanup import purge_soon
 from hallway.domain.context import DomainContext
+from hallway.domain.erasure import erase_message
 from hallway.domain.errors import Forbidden
-from hallway.domain.events import append_event
-from hallway.store.tables import message_edits, messages, reactions
 
 
 async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> None:
@@ -27,16 +24,6 @@ async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> N
                     "only the sender, the conversation's owner or an admin may delete it",
                     code="not_sender",
                 )
-        await tx.conn.execute(
-            update(messages).where(messages.c.id == message_id).values(body="", deleted_at=tx.now)
-        )
-        await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
-        await tx.conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
-        files = await mark_message_attachments(tx, message_id)
-        await append_event(
-            tx,
-            row.conversation_id,
-            "message.deleted",
-            {"id": message_id, "deleted_at": tx.now, "deleted_by": actor.user_id},
-        )
-    await purge_soon(ctx, files)
+        erased = await erase_message(tx, message_id, deleted_by=actor.user_id)
+    if erased is not None:
+        await purge_soon(ctx, erased.attachment_ids)

@@ -33,6 +33,15 @@ async def edit_message(
         ).first() is not None
         body = clean_body(ctx, body, has_files=has_files)
         if body != row.body:
+            # Only a message still not deleted: on PostgreSQL a deletion that committed
+            # since the read above (or waits to) would otherwise get its text back.
+            changed = await tx.conn.execute(
+                update(messages)
+                .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
+                .values(body=body, edited_at=tx.now)
+            )
+            if not changed.rowcount:
+                raise Conflict("the message was deleted", code="message_deleted")
             await tx.conn.execute(
                 message_edits.insert().values(
                     message_id=message_id,
@@ -41,16 +50,12 @@ async def edit_message(
                     edited_at=tx.now,
                 )
             )
-            await tx.conn.execute(
-                update(messages)
-                .where(messages.c.id == message_id)
-                .values(body=body, edited_at=tx.now)
-            )
             await append_event(
                 tx,
                 row.conversation_id,
                 "message.edited",
                 {"id": message_id, "body": body, "edited_at": tx.now, "edited_by": actor.user_id},
+                message_id=message_id,
             )
         fresh = (
             await tx.conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == message_id))

@@ -95,7 +95,7 @@ def _send_in_one_statement() -> Insert:
     message = (
         postgresql.insert(messages)
         .from_select(list(message_values), select(*message_values.values()))
-        .returning(messages.c.conversation_id, messages.c.seq)
+        .returning(messages.c.id, messages.c.conversation_id, messages.c.seq)
         .cte("message")
     )
     payload = bindparam("payload", type_=postgresql.JSONB)
@@ -107,17 +107,18 @@ def _log_created(
     message: CTE, source: FromClause, payload: ColumnElement[Any], created_at: ColumnElement[Any]
 ) -> Insert:
     """INSERT of the `message.created` events of the messages a CTE stored (its columns
-    conversation_id and seq), from `source`: each event's payload is `payload` (JSONB)
+    id, conversation_id and seq), from `source`: each event's payload is `payload` (JSONB)
     with the message's seq put in, since the seq is known only inside the statement."""
     with_seq = payload.op("||")(func.jsonb_build_object(literal("seq"), message.c.seq))
     return events.insert().from_select(
-        ["conversation_id", "seq", "kind", "payload", "created_at"],
+        ["conversation_id", "seq", "kind", "payload", "created_at", "message_id"],
         select(
             message.c.conversation_id,
             message.c.seq,
             literal(CREATED, events.c.kind.type),
             cast(with_seq, events.c.payload.type),
             created_at,
+            message.c.id,
         ).select_from(source),
     )
 
@@ -246,7 +247,7 @@ async def _store(
         attachment_ids,
         ctx.settings.max_files_per_message,
     )
-    await log_event(tx, conversation_id, row["seq"], CREATED, message)
+    await log_event(tx, conversation_id, row["seq"], CREATED, message, message_id=row["id"])
     return message
 
 
@@ -379,6 +380,7 @@ def _new_row(
         "created_at": tx.now,
         "edited_at": None,
         "deleted_at": None,
+        "deleted_by": None,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -26,6 +27,7 @@ MESSAGE_COLUMNS = (
     messages.c.created_at,
     messages.c.edited_at,
     messages.c.deleted_at,
+    messages.c.deleted_by,
     # Index probes that let message_views skip its follow-up queries for the (usual) page
     # without files or reactions.
     exists()
@@ -37,11 +39,43 @@ MESSAGE_COLUMNS = (
 reactions. They are read by position (rows may carry more columns after these): a Row's
 attribute access costs about 0.9 us (SQLAlchemy 2.1), and a page of 50 messages read 800
 attributes."""
-_ID, _HAS_FILES, _HAS_REACTIONS = 0, 10, 11
+_ID, _HAS_FILES, _HAS_REACTIONS = 0, 11, 12
 
 MessageRow = Sequence[Any]
 """A row that starts with MESSAGE_COLUMNS: a SQLAlchemy Row, or a hot statement's tuple
 (hallway.store.prepared)."""
+
+
+def deleted_message_dict(
+    *,
+    message_id: str,
+    conversation_id: str,
+    seq: int,
+    sender_id: str | None,
+    client_msg_id: str | None,
+    thread_root_id: str | None,
+    created_at: datetime,
+    deleted_at: datetime,
+    deleted_by: str | None,
+) -> dict[str, Any]:
+    """A deleted message as every reader sees it: its place in history (who sent it,
+    when, in which thread) without any content, nor even whether it was edited. It is
+    also the data of its erased `message.created` event (hallway/domain/erasure.py)."""
+    return {
+        "id": message_id,
+        "conversation_id": conversation_id,
+        "seq": int(seq),
+        "sender_id": sender_id,
+        "body": "",
+        "client_msg_id": client_msg_id,
+        "thread_root_id": thread_root_id,
+        "created_at": created_at,
+        "edited_at": None,
+        "deleted_at": deleted_at,
+        "deleted_by": deleted_by,
+        "attachments": [],
+        "reactions": [],
+    }
 
 
 def message_dict(
@@ -62,22 +96,34 @@ def message_dict(
         created_at,
         edited_at,
         deleted_at,
+        deleted_by,
     ) = row[:_HAS_FILES]
-    deleted = deleted_at is not None
+    if deleted_at is not None:
+        return deleted_message_dict(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            seq=seq,
+            sender_id=sender_id,
+            client_msg_id=client_msg_id,
+            thread_root_id=thread_root_id,
+            created_at=created_at,
+            deleted_at=deleted_at,
+            deleted_by=deleted_by,
+        )
     return {
         "id": message_id,
         "conversation_id": conversation_id,
         "seq": int(seq),
         "sender_id": sender_id,
-        # A deleted message keeps its place in history but not its content.
-        "body": "" if deleted else body,
+        "body": body,
         "client_msg_id": client_msg_id,
         "thread_root_id": thread_root_id,
         "created_at": created_at,
         "edited_at": edited_at,
-        "deleted_at": deleted_at,
-        "attachments": [] if deleted else (attachment_list or []),
-        "reactions": [] if deleted else (reaction_list or []),
+        "deleted_at": None,
+        "deleted_by": None,
+        "attachments": attachment_list or [],
+        "reactions": reaction_list or [],
     }
 
 

@@ -86,7 +86,9 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
     settings = ctx.settings
     async with ctx.transaction() as tx:
         # Locked: concurrent additions to one message take turns, so none passes a cap
-        # that the one before it just reached.
+        # that the one before it just reached; and on PostgreSQL a deletion under way
+        # finishes first (this one then finds the message deleted), or waits for this
+        # reaction and erases it too.
         message = await message_for_member(tx.conn, actor, message_id, lock=True)
         if message.deleted_at is not None:
             raise Conflict("the message was deleted", code="message_deleted")
@@ -127,6 +129,7 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
             message.conversation_id,
             "reaction.added",
             {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
+            message_id=message_id,
         )
 
 
@@ -147,4 +150,5 @@ async def remove_reaction(ctx: DomainContext, actor: Actor, message_id: str, emo
                 message.conversation_id,
                 "reaction.removed",
                 {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
+                message_id=message_id,
             )

@@ -165,6 +165,10 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("edited_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
+    # Who deleted it; NULL while it is not deleted, and when no person did (retention).
+    # No foreign key: people go only with their whole company, and SQLite cannot drop a
+    # column that has one (migration 0006's downgrade).
+    Column("deleted_by", ID, nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint(
         "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"
@@ -242,5 +246,10 @@ events = Table(
     Column("kind", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The message an event is about (message.*, reaction.*), so that erasing a message
+    # finds its events without reading JSON (hallway/domain/erasure.py). No foreign key: a
+    # message goes only with its conversation, and so do its events.
+    Column("message_id", ID, nullable=True),
     PrimaryKeyConstraint("conversation_id", "seq"),
+    Index("ix_events_message", "message_id"),
 )

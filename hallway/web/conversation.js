@@ -472,7 +472,9 @@ export class ConversationView {
     const atBottom = this.render(mine ? "bottom" : "auto");
     const item = this.conversationItem();
     const change = { last_message: message, last_activity_at: message.created_at };
-    if (!mine) {
+    // A message deleted since (a replayed `message.created` of it has no content) is
+    // neither announced nor unread.
+    if (!mine && !message.deleted_at) {
       if (!state.people.has(message.sender_id)) this.onUnknownPerson();
       this.hideTyping(message.sender_id);
       announce(`${personName(message.sender_id)}: ${message.body || "sent a file"}`);

@@ -114,6 +114,7 @@ export class Timeline {
       created_at: new Date().toISOString(),
       edited_at: null,
       deleted_at: null,
+      deleted_by: null,
       thread_root_id: null,
       attachments,
       reactions: [],
@@ -126,17 +127,20 @@ export class Timeline {
     if (message) this.pending.set(clientMsgId, { ...message, status, error });
   }
 
-  /** Apply an edit, delete or reaction event; returns true if a loaded message changed. */
+  /** Apply an edit, delete or reaction event; returns true if a loaded message changed.
+   * An edit or reaction event of a message deleted since carries only the deletion
+   * (`deleted_at`, `deleted_by`, no body or emoji): it deletes the message here too. */
   apply(kind, data) {
     const id = kind.startsWith("reaction.") ? data.message_id : data.id;
     const message = this.byId.get(id);
     if (!message) return false;
     let changed;
-    if (kind === "message.edited") {
+    if (kind === "message.deleted" || data.deleted_at) {
+      if (message.deleted_at) return false;
+      const gone = { body: "", edited_at: null, attachments: [], reactions: [] };
+      changed = { ...message, ...gone, deleted_at: data.deleted_at, deleted_by: data.deleted_by };
+    } else if (kind === "message.edited") {
       changed = { ...message, body: data.body, edited_at: data.edited_at };
-    } else if (kind === "message.deleted") {
-      const gone = { body: "", attachments: [], reactions: [] };
-      changed = { ...message, ...gone, deleted_at: data.deleted_at };
     } else if (kind === "reaction.added" || kind === "reaction.removed") {
       const reactions = reactionsAfter(message.reactions, kind === "reaction.added", data);
       if (reactions === message.reactions) return false;

@@ -124,7 +124,8 @@ async def edit_message(
 )
 async def delete_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> None:
     """Delete a message (sender, conversation owner or admin). It keeps its place in history
-    with an empty body; its edits, reactions and files go. Logs `message.deleted`."""
+    with an empty body; its earlier bodies, reactions and files go, and its earlier events
+    keep their seq and kind with a tombstone as data. Logs `message.deleted`."""
     await message_delete.delete_message(ctx, actor, message_id)
 
 
