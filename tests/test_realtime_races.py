@@ -250,15 +250,19 @@ async def _removal_races(
     ]
     assert bob_typing == [], "Bob's typing after his removal reached the admin"
     # Each subscribe was answered once, either way: subscribed (and told of the removal
-    # later) or refused. The typing after the removal was refused too.
+    # later) or refused. On the node that removed him, his typing after the removal was
+    # refused too; another node may have let it out before it learned of the removal (the
+    # admin's node then dropped it, as checked above).
+    same_node = bob_node is admin_node
     for cid in removal_seqs:
         answers = [
             f
             for f in bob_frames
             if f.get("conversation_id") == cid and f["type"] in ("subscribed", "error")
         ]
-        assert len(answers) == 2, answers
-        assert answers[1]["type"] == "error" and answers[1]["code"] == "not_found"
+        assert len(answers) == 2 if same_node else 1 <= len(answers) <= 2, answers
+        if same_node:
+            assert answers[1]["type"] == "error" and answers[1]["code"] == "not_found"
         if answers[0]["type"] == "subscribed":
             told = [
                 f

@@ -67,6 +67,9 @@ async def test_a_fresh_token_keeps_the_socket_and_every_event(
     cid = conversation["id"]
     ws, _ = await _socket(server, short_lived_token(env, bob, SHORT_TTL))
     await ws.send(_frame({"type": "subscribe", "conversation_id": cid}))
+    async with asyncio.timeout(10):
+        while orjson.loads(await ws.recv())["type"] != "subscribed":
+            pass
     sent: list[int] = []
 
     async def keep_sending() -> None:
