@@ -8,7 +8,6 @@ person, on every node.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,15 +20,11 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from hallway.domain.passwords import hash_password, password_hasher
-from hallway.domain.sessions import revoke_sessions, sessions_ended
+from hallway.domain.sessions import revoke_sessions, sessions_ended, stored_hash
 from hallway.mail import Mail, MailUnsent
 from hallway.store.tables import password_resets, users
 
 MAX_TOKEN_CHARS = 100
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _link(base_url: str, token: str) -> str:
@@ -67,7 +62,7 @@ async def issue_reset(
         expires_at = tx.now + timedelta(seconds=ctx.settings.password_reset_ttl_seconds)
         await tx.conn.execute(
             password_resets.insert().values(
-                token_hash=_hash(token),
+                token_hash=stored_hash(token),
                 user_id=user_id,
                 created_by=actor.user_id,
                 created_at=tx.now,
@@ -113,7 +108,7 @@ async def reset_password(ctx: DomainContext, token: str, new_password: str) -> N
         used = await tx.conn.execute(
             update(password_resets)
             .where(
-                password_resets.c.token_hash == _hash(token),
+                password_resets.c.token_hash == stored_hash(token),
                 password_resets.c.used_at.is_(None),
                 password_resets.c.expires_at > tx.now,
             )

@@ -59,14 +59,16 @@ class Tokens:
     user: dict[str, Any]
 
 
-def _hash(secret: str) -> str:
+def stored_hash(secret: str) -> str:
+    """What is kept of a bearer secret (a refresh token's, a reset link's): enough to
+    recognise it, useless to present."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _refresh_token(session_id: str, generation: int) -> tuple[str, str]:
     """A new refresh token of this generation, and the hash the session keeps of it."""
     secret = secrets.token_urlsafe(32)
-    return f"{session_id}.{generation}.{secret}", _hash(secret)
+    return f"{session_id}.{generation}.{secret}", stored_hash(secret)
 
 
 def _tokens(ctx: DomainContext, user: AnyRow, session_id: str, refresh_token: str) -> Tokens:
@@ -132,7 +134,7 @@ async def refresh(ctx: DomainContext, refresh_token: str, client: ClientInfo) ->
             reused = True
             await _revoke(tx.conn, sessions.c.id == session_id, tx.now)
         elif generation != row.refresh_generation or not hmac.compare_digest(
-            _hash(secret), row.refresh_hash
+            stored_hash(secret), row.refresh_hash
         ):
             raise Unauthenticated("the refresh token is not valid", code="invalid_refresh_token")
         else:
