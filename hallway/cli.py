@@ -1,4 +1,4 @@
-"""`hallway serve | migrate | create-user | demo`."""
+"""`hallway serve | migrate | create-company | create-user | demo`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from hallway.domain import accounts, conversations, message_send
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
-from hallway.domain.sessions import ClientInfo
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
 
@@ -77,6 +76,27 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_company(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password if args.password is not None else getpass.getpass("password: ")
+
+    async def run() -> dict[str, object]:
+        ctx, db = await _with_ctx(settings)
+        try:
+            return await accounts.create_company(
+                ctx,
+                company_name=args.name,
+                email=args.email,
+                display_name=args.display_name,
+                password=password,
+            )
+        finally:
+            await db.dispose()
+
+    admin = asyncio.run(run())
+    print(f"created company {admin['company_id']} with admin {admin['email']} ({admin['id']})")
+    return 0
+
+
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password
     if password is None and args.external_id is None:
@@ -104,16 +124,15 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
 
 async def seed_demo(ctx: DomainContext) -> None:
     """A company with four people, a channel, a group and a direct conversation."""
-    admin = await accounts.signup(
+    admin = await accounts.create_company(
         ctx,
-        ClientInfo.of("hallway demo", "localhost"),
         company_name="Demo Co",
         email="ada@demo.hallway",
         password=DEMO_PASSWORD,
         display_name="Ada Lovelace",
     )
-    company_id = admin.user["company_id"]
-    ada = Actor(admin.user["id"], company_id, "admin")
+    company_id = str(admin["company_id"])
+    ada = Actor(str(admin["id"]), company_id, "admin")
     people = [ada]
     for email, name in (
         ("grace@demo.hallway", "Grace Hopper"),
@@ -193,6 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(run=cmd_migrate)
+
+    create_company = sub.add_parser(
+        "create-company", help="a new company and its first admin (no mail needed)"
+    )
+    create_company.add_argument("--name", required=True)
+    create_company.add_argument("--email", required=True)
+    create_company.add_argument("--display-name", required=True)
+    create_company.add_argument("--password", help="prompted for when omitted")
+    create_company.set_defaults(run=cmd_create_company)
 
     create_user = sub.add_parser("create-user", help="add a person to an existing company")
     create_user.add_argument("--company-id", required=True)

@@ -36,18 +36,24 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
     invite_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     password_reset_ttl_seconds: int = Field(default=15 * 60, ge=60)
-    # Where people reach the web client, for links in mail (a password reset); unset: the
-    # address the admin's request came to.
+    # How long the link that finishes a sign-up or a join stays good.
+    signup_confirmation_ttl_seconds: int = Field(default=24 * 3600, ge=300)
+    # Where people reach the web client, for links in mail (a password reset, finishing a
+    # sign-up); unset: the address the request came to.
     public_url: str | None = None
 
-    # Mail (password-reset links). Unset host: nothing is mailed, and an admin is shown the
-    # link to pass on instead.
+    # Mail: sign-up confirmations and password-reset links. Unset host: mail is written to
+    # the outbox folder (and the log) instead of being sent, and an admin is shown a reset
+    # link to pass on.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
     smtp_from: str = "Hallway <hallway@localhost>"
+    mail_outbox_dir: Path | None = Field(
+        default=None, description="where mail goes without SMTP; unset = the data dir's outbox"
+    )
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
 
@@ -165,6 +171,10 @@ class Settings(BaseSettings):
         if any(window.amount < 1 for window in windows):
             raise ValueError(f"{value!r}: every window must allow at least 1")
         return value
+
+    @property
+    def effective_mail_outbox_dir(self) -> Path:
+        return self.mail_outbox_dir or self.data_dir / "outbox"
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +43,7 @@ from hallway.store import tables as t
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
+    MAIL_OUTBOX,
     SECRET,
     TEST_RATE_LIMITS,
     Directory,
@@ -190,6 +192,8 @@ def node_env(
         "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
         "HALLWAY_DATABASE_URL": run_database_url(options.database_url, database),
         "HALLWAY_REDIS_URL": redis.url,
+        # Where Directory finds the links that finish its sign-ups.
+        "HALLWAY_MAIL_OUTBOX_DIR": str(MAIL_OUTBOX),
         # Senders send faster than a person does (--rate); the limits stay on, so a Redis
         # restart also shows they let requests through while it is away.
         **TEST_RATE_LIMITS,
@@ -835,6 +839,7 @@ async def main_async(options: argparse.Namespace) -> int:
             failures = [f"the run itself failed: {exc!r}"]
         finally:
             await drop_run_database(options.database_url, database)
+            shutil.rmtree(MAIL_OUTBOX, ignore_errors=True)
     if failures:
         print("chaos: FAILED: " + "; ".join(failures))
         return 1

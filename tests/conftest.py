@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,13 @@ from hallway.config import Settings
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
+    MAIL_OUTBOX,
     RUN_DATABASE,
     STACKS,
     TEST_DATABASE_URL,
     Directory,
     ServerProcess,
+    SmtpInbox,
     create_run_database,
     drop_run_database,
     run_database_url,
@@ -55,6 +58,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pat
     yield {"sqlite": template, "postgresql": None}
     if TEST_DATABASE_URL:
         asyncio.run(drop_run_database(TEST_DATABASE_URL, RUN_DATABASE))
+    shutil.rmtree(MAIL_OUTBOX, ignore_errors=True)
 
 
 @pytest.fixture(params=STACKS)
@@ -96,6 +100,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def directory(client: httpx.AsyncClient) -> Directory:
     return Directory(client)
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    """A local SMTP server for the test."""
+    inbox = SmtpInbox()
+    inbox.controller.start()
+    try:
+        yield inbox
+    finally:
+        # A test may have stopped it already, to see mail fail.
+        with contextlib.suppress(AssertionError):
+            inbox.controller.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.support import unique_email
+from tests.support import Outbox, unique_email
 
 # Strings that have broken parsers and databases before, mixed in with arbitrary text.
 NASTY = ["", " ", "\x00", "a\x00b", "²", "9" * 30, "-1", "null", "x" * 20_000, "é\u200b\ufeff"]
@@ -70,27 +70,40 @@ def calling(app: FastAPI) -> Iterator[Call]:
         portal.call(client.aclose)
 
 
+def _confirmed(call: Call, path: str, body: dict[str, str]) -> dict[str, Any]:
+    """The session of a sign-up or join, finished with the link from the outbox."""
+    assert call("POST", path, json=body).status_code == 202
+    token = Outbox().confirmation_token(body["email"])
+    session: dict[str, Any] = call("POST", "/api/v1/auth/confirm", json={"token": token}).json()
+    return session
+
+
 def signed_up(call: Call) -> tuple[dict[str, str], str, str]:
     """(headers of an admin, a colleague's id, a conversation of theirs)."""
-    account = {"email": unique_email("fuzz"), "password": "correct horse battery"}
-    r = call(
-        "POST",
+    password = "correct horse battery"
+    admin = _confirmed(
+        call,
         "/api/v1/auth/signup",
-        json={**account, "company_name": "Fuzz", "display_name": "F"},
+        {
+            "email": unique_email("fuzz"),
+            "password": password,
+            "company_name": "Fuzz",
+            "display_name": "F",
+        },
     )
-    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    headers = {"Authorization": f"Bearer {admin['access_token']}"}
     code = call("POST", "/api/v1/invites", json={}, headers=headers).json()["code"]
-    joined = call(
-        "POST",
+    joined = _confirmed(
+        call,
         "/api/v1/auth/join",
-        json={
+        {
             "invite_code": code,
             "email": unique_email("fuzz"),
-            "password": "correct horse battery",
+            "password": password,
             "display_name": "Colleague",
         },
     )
-    colleague = joined.json()["user"]["id"]
+    colleague = joined["user"]["id"]
     return headers, colleague, group_with(call, headers, colleague)
 
 

@@ -7,19 +7,26 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import httpx
 import jwt
 import orjson
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,6 +36,7 @@ from hallway.api.app import create_app
 from hallway.client import RealtimeClient
 from hallway.config import Settings
 from hallway.domain.actor import Actor, Role
+from hallway.domain.signup import confirmation_token_in, outbox_confirmation_token
 from hallway.domain.tokens import issue_access_token
 from hallway.store import tables as t
 from hallway.store.database import Database
@@ -63,6 +71,11 @@ def on_two_nodes(test: TestFunction) -> TestFunction:
 
 RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
+# Without SMTP a server writes its mail to an outbox folder; every server of the run, in
+# process or not, writes to this one, where Directory finds each sign-up's link (addresses
+# are unique, so runs and tests never read each other's mail).
+MAIL_OUTBOX = Path(tempfile.gettempdir()) / f"{RUN_DATABASE}-outbox"
+
 
 # The suite signs up every company from one address, guesses wrong passwords, and sends
 # and subscribes in bursts: the limits that stop such things are raised out of its way
@@ -86,6 +99,7 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
         "HALLWAY_PASSWORD_HASH_MEMORY_KIB": "64",
         # Counters in the shared Redis are this run's own.
         "HALLWAY_RATE_LIMIT_KEY_PREFIX": f"hallway-test:{RUN_DATABASE}",
+        "HALLWAY_MAIL_OUTBOX_DIR": str(MAIL_OUTBOX),
         **TEST_RATE_LIMITS,
     }
     if stack == "postgresql":
@@ -230,40 +244,100 @@ def _person(client: httpx.AsyncClient, body: dict[str, Any]) -> Person:
     )
 
 
-class Directory:
-    """Creates companies and people through the public API."""
+class Mailbox(Protocol):
+    """Where a test reads the link that finishes a sign-up or a join."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def confirmation_token(self, address: str) -> str: ...
+
+
+class Outbox:
+    """The run's outbox folder, where servers without SMTP write their mail."""
+
+    def confirmation_token(self, address: str) -> str:
+        return outbox_confirmation_token(MAIL_OUTBOX, address)
+
+
+class SmtpInbox:
+    """A local SMTP server (aiosmtpd) keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def settings(self, env: dict[str, str], **overrides: Any) -> Settings:
+        """The test stack's settings, mailing through this server."""
+        return settings_from_env(
+            env, smtp_host="127.0.0.1", smtp_port=self.port, smtp_starttls=False, **overrides
+        )
+
+    def texts_to(self, address: str) -> list[str]:
+        return [
+            m.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+            for m in self.messages
+            if m["To"] == address
+        ]
+
+    def confirmation_token(self, address: str) -> str:
+        for mail_text in reversed(self.texts_to(address)):
+            token = confirmation_token_in(mail_text)
+            if token:
+                return token
+        raise LookupError(f"no sign-up link to {address}")
+
+
+class Directory:
+    """Creates companies and people through the public API, finishing each sign-up and
+    join with the link mailed for it."""
+
+    def __init__(self, client: httpx.AsyncClient, mailbox: Mailbox | None = None) -> None:
         self.client = client
+        self.mailbox = mailbox or Outbox()
+
+    async def confirm(self, address: str) -> Person:
+        """Open the newest link mailed to `address`."""
+        token = self.mailbox.confirmation_token(address)
+        r = await self.client.post("/api/v1/auth/confirm", json={"token": token})
+        assert r.status_code == 201, r.text
+        return _person(self.client, r.json())
 
     async def company(self, name: str = "Acme") -> Person:
         """Sign up a new company; returns its admin."""
+        address = unique_email("admin")
         r = await self.client.post(
             "/api/v1/auth/signup",
             json={
                 "company_name": name,
-                "email": unique_email("admin"),
+                "email": address,
                 "password": "correct horse battery",
                 "display_name": f"{name} Admin",
             },
         )
-        assert r.status_code == 201, r.text
-        return _person(self.client, r.json())
+        assert r.status_code == 202, r.text
+        return await self.confirm(address)
 
     async def colleague(self, admin: Person, name: str = "Colleague") -> Person:
         invite = await admin.post("/api/v1/invites", json={})
         assert invite.status_code == 201, invite.text
+        address = unique_email(name.lower())
         r = await self.client.post(
             "/api/v1/auth/join",
             json={
                 "invite_code": invite.json()["code"],
-                "email": unique_email(name.lower()),
+                "email": address,
                 "password": "correct horse battery",
                 "display_name": name,
             },
         )
-        assert r.status_code == 201, r.text
-        return _person(self.client, r.json())
+        assert r.status_code == 202, r.text
+        return await self.confirm(address)
 
     async def team(self, title: str = "team") -> tuple[Person, Person, dict[str, Any]]:
         """A new company's admin and a colleague, Bob, in a group conversation."""

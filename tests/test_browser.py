@@ -28,6 +28,7 @@ from playwright.async_api import (
 
 from tests.support import (
     Directory,
+    Outbox,
     Person,
     ServerProcess,
     eventually,
@@ -575,7 +576,11 @@ async def test_sign_up_shows_errors_by_their_field_then_logs_in_and_out(
     address = unique_email("peter")
     await email.fill(address)
     await page.get_by_role("button", name="Create company").click()
+    await expect(page.locator("#auth-notice")).to_contain_text(f"sent a link to {address}")
+    await expect(form).to_be_hidden()
+    await page.goto(f"/#/welcome/{Outbox().confirmation_token(address)}")
     await expect(page.locator("#me-name")).to_have_text("Peter")
+    assert urlparse(page.url).fragment == ""  # the spent link is gone from the address bar
     await expect(tab.connection).to_have_attribute("data-state", "live")
     assert await page.evaluate("sessionStorage.getItem('hallway.token')")
 
@@ -593,6 +598,18 @@ async def test_sign_up_shows_errors_by_their_field_then_logs_in_and_out(
     await page.locator("#login-password").fill("correct horse battery")
     await page.get_by_role("button", name="Log in").click()
     await expect(tab.connection).to_have_attribute("data-state", "live")
+
+
+async def test_a_spent_welcome_link_says_so_and_offers_the_sign_up_form(
+    live: Directory, tabs: OpenTab
+) -> None:
+    tab = await tabs()
+    await tab.page.goto("/#/welcome/made-up-token")
+    notice = tab.page.locator("#auth-notice")
+    await expect(notice).to_have_text(
+        "the link is unknown, used or expired; sign up again for a new one"
+    )
+    await expect(tab.page.locator("#signup-form")).to_be_visible()
 
 
 def png(width: int, height: int) -> bytes:

@@ -1,4 +1,5 @@
-"""The `hallway` command: migrate, demo, create-user, serve and its refusals at startup."""
+"""The `hallway` command: migrate, demo, create-company, create-user, serve and its refusals
+at startup."""
 
 from __future__ import annotations
 
@@ -103,6 +104,24 @@ async def test_create_user_adds_someone_who_can_log_in(
     assert r.json()["user"]["role"] == "member"
 
 
+async def test_create_company_makes_an_admin_who_can_log_in_without_mail(
+    env: dict[str, str], client: httpx.AsyncClient
+) -> None:
+    email = unique_email("operator-founder")
+    args = ["--name", "Operated", "--email", email, "--display-name", "Founder"]
+    result = run_cli(env, "create-company", *args, "--password", "a long enough password")
+    assert result.returncode == 0, result.stderr
+    login = {"email": email, "password": "a long enough password"}
+    r = await client.post("/api/v1/auth/login", json=login)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["role"] == "admin"
+    assert r.json()["user"]["company_id"] in result.stdout
+    again = run_cli(env, "create-company", *args, "--password", "a long enough password")
+    assert again.returncode == 1 and "already registered" in again.stderr
+    short = run_cli(env, "create-company", *args[:3], unique_email(), *args[4:], "--password", "x")
+    assert short.returncode == 1 and "at least 8" in short.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -191,17 +210,7 @@ async def test_dev_mode_keeps_its_generated_secret_across_restarts(
     first = ServerProcess(dev_env).start()
     try:
         async with httpx.AsyncClient(base_url=first.base_url) as c:
-            r = await c.post(
-                "/api/v1/auth/signup",
-                json={
-                    "company_name": "Restart Co",
-                    "email": unique_email("restart"),
-                    "password": "correct horse battery",
-                    "display_name": "R",
-                },
-            )
-            assert r.status_code == 201, r.text
-            token = r.json()["access_token"]
+            token = (await Directory(c).company("Restart Co")).token
     finally:
         first.stop()
     secret_file = tmp_path / "secret_key"

@@ -3,15 +3,10 @@ person (and not shown) with it; good once, for a while; using it ends every sess
 
 from __future__ import annotations
 
-import email
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -19,39 +14,15 @@ from hallway.store.tables import password_resets
 from tests.support import (
     Directory,
     Person,
+    SmtpInbox,
     error_of,
-    free_port,
     running_app,
-    settings_from_env,
 )
 
 pytestmark = pytest.mark.anyio
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new secret"
-
-
-class Inbox:
-    """An SMTP server's handler (aiosmtpd): keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def _token(url: str) -> str:
@@ -123,40 +94,30 @@ async def test_only_people_of_the_admin_s_company_who_are_active(directory: Dire
 
 
 async def test_with_mail_the_link_goes_to_the_person_only(
-    env: dict[str, str], smtp_inbox: tuple[Inbox, int]
+    env: dict[str, str], smtp_inbox: SmtpInbox
 ) -> None:
-    inbox, port = smtp_inbox
-    settings = settings_from_env(
-        env,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
-        public_url="https://chat.example.test",
-    )
+    settings = smtp_inbox.settings(env, public_url="https://chat.example.test")
     async with running_app(settings) as (_app, client):
-        directory = Directory(client)
+        directory = Directory(client, smtp_inbox)
         admin = await directory.company()
         bob = await directory.colleague(admin, "Bob")
         r = await admin.post(f"/api/v1/users/{bob.id}/password-reset")
         assert r.status_code == 201, r.text
         assert r.json()["emailed"] is True and r.json()["url"] is None
-        [mail] = inbox.messages
-        assert mail["To"] == bob.email
-        text = mail.get_payload(decode=True)
-        assert isinstance(text, bytes)
-        [line] = [x for x in text.decode().splitlines() if "/#/reset/" in x]
+        [text] = [t for t in smtp_inbox.texts_to(bob.email) if "/#/reset/" in t]
+        [line] = [x for x in text.splitlines() if "/#/reset/" in x]
         assert line.startswith("https://chat.example.test/#/reset/")
         assert (await _reset(directory, _token(line))).status_code == 204
         assert await _logs_in(directory, bob, NEW_PASSWORD)
 
 
-async def test_a_mail_server_that_is_not_there_answers_503(env: dict[str, str]) -> None:
-    settings = settings_from_env(
-        env, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_starttls=False
-    )
-    async with running_app(settings) as (_app, client):
-        directory = Directory(client)
+async def test_a_mail_server_that_is_not_there_answers_503(
+    env: dict[str, str], smtp_inbox: SmtpInbox
+) -> None:
+    async with running_app(smtp_inbox.settings(env)) as (_app, client):
+        directory = Directory(client, smtp_inbox)
         admin = await directory.company()
         bob = await directory.colleague(admin, "Bob")
+        smtp_inbox.controller.stop()
         r = await admin.post(f"/api/v1/users/{bob.id}/password-reset")
         error_of(r, 503, "mail_failed")

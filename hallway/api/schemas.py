@@ -64,6 +64,17 @@ class PasswordChangeRequest(Request):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
+class SignupConfirmation(Request):
+    token: str = Field(
+        min_length=1, max_length=100, description="from the mailed link, after `#/welcome/`"
+    )
+
+
+class SignupPending(BaseModel):
+    email: str = Field(description="where the link that finishes it was mailed")
+    expires_in: int = Field(description="seconds the link stays good")
+
+
 class PasswordResetRequest(Request):
     token: str = Field(min_length=1, max_length=100, description="from the reset link")
     new_password: str = Field(min_length=1, max_length=1024)

@@ -67,18 +67,22 @@ class HallwayClient:
     async def signup(
         self, company_name: str, email: str, password: str, display_name: str
     ) -> dict[str, Any]:
-        return self._session(
-            await self.request(
-                "POST",
-                "/auth/signup",
-                json={
-                    "company_name": company_name,
-                    "email": email,
-                    "password": password,
-                    "display_name": display_name,
-                },
-            )
+        """Ask for a new company; the server mails the link to finish (see confirm)."""
+        result: dict[str, Any] = await self.request(
+            "POST",
+            "/auth/signup",
+            json={
+                "company_name": company_name,
+                "email": email,
+                "password": password,
+                "display_name": display_name,
+            },
         )
+        return result
+
+    async def confirm(self, token: str) -> dict[str, Any]:
+        """Finish a sign-up or join with its mailed link's token, and log in."""
+        return self._session(await self.request("POST", "/auth/confirm", json={"token": token}))
 
     async def login(self, email: str, password: str) -> dict[str, Any]:
         return self._session(
@@ -88,18 +92,18 @@ class HallwayClient:
     async def join(
         self, invite_code: str, email: str, password: str, display_name: str
     ) -> dict[str, Any]:
-        return self._session(
-            await self.request(
-                "POST",
-                "/auth/join",
-                json={
-                    "invite_code": invite_code,
-                    "email": email,
-                    "password": password,
-                    "display_name": display_name,
-                },
-            )
+        """Ask to join with an invite; the server mails the link to finish (see confirm)."""
+        result: dict[str, Any] = await self.request(
+            "POST",
+            "/auth/join",
+            json={
+                "invite_code": invite_code,
+                "email": email,
+                "password": password,
+                "display_name": display_name,
+            },
         )
+        return result
 
     async def create_invite(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("POST", "/invites", json={})

@@ -1,4 +1,5 @@
-"""Signup, login and joining a company with an invite; the company directory."""
+"""Accounts: the rules of an email, a name and a password; login; an operator's way to add a
+person; the company directory. Sign-up and join are hallway.domain.signup."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from hallway.domain.actor import Actor, Role
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from hallway.domain.invites import redeem_invite
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
-from hallway.domain.rate_limits import Limit, hashed
+from hallway.domain.rate_limits import hashed
 from hallway.domain.sessions import ClientInfo, Tokens, start_session
 from hallway.domain.user_views import user_dict
 from hallway.store.database import Connection
@@ -49,7 +49,7 @@ def check_password(password: str, *, field: str = "password") -> None:
         )
 
 
-async def _insert_user(
+async def insert_user(
     conn: Connection,
     *,
     company_id: str,
@@ -85,37 +85,32 @@ async def _insert_user(
     return (await conn.execute(select(users).where(users.c.id == user_id))).one()
 
 
-async def _limit_address(ctx: DomainContext, limit: Limit, client: ClientInfo) -> None:
-    # Before anything else: a refused request costs no password hash.
-    await ctx.rate_limits.hit(limit, client.address)
+async def insert_company(conn: Connection, name: str, now: datetime) -> str:
+    """A new, empty company; its id."""
+    company_id = str(uuid.uuid4())
+    await conn.execute(companies.insert().values(id=company_id, name=name, created_at=now))
+    return company_id
 
 
-async def signup(
-    ctx: DomainContext,
-    client: ClientInfo,
-    *,
-    company_name: str,
-    email: str,
-    password: str,
-    display_name: str,
-) -> Tokens:
-    """A new company with the signing-up person as its admin; sign-ups are limited per
-    client address."""
-    await _limit_address(ctx, ctx.rate_limits.signup, client)
-    email, display_name = clean_email(email), clean_display_name(display_name)
-    company_name = company_name.strip()
-    if not 1 <= len(company_name) <= 200:
+def clean_company_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
         raise InvalidInput("the company name must be 1..200 characters", field="company_name")
+    return name
+
+
+async def create_company(
+    ctx: DomainContext, *, company_name: str, email: str, display_name: str, password: str
+) -> dict[str, Any]:
+    """An operator's way in (CLI): a new company and its first admin, no mail involved."""
+    company_name = clean_company_name(company_name)
+    email, display_name = clean_email(email), clean_display_name(display_name)
     check_password(password)
     password_hash = await hash_password(password_hasher(ctx.settings), password)
     async with ctx.transaction() as tx:
-        company_id = str(uuid.uuid4())
-        await tx.conn.execute(
-            companies.insert().values(id=company_id, name=company_name, created_at=tx.now)
-        )
-        row = await _insert_user(
+        row = await insert_user(
             tx.conn,
-            company_id=company_id,
+            company_id=await insert_company(tx.conn, company_name, tx.now),
             email=email,
             display_name=display_name,
             password_hash=password_hash,
@@ -123,7 +118,7 @@ async def signup(
             external_id=None,
             now=tx.now,
         )
-        return await start_session(ctx, tx, row, client)
+    return user_dict(row)
 
 
 async def create_user(
@@ -147,7 +142,7 @@ async def create_user(
         company = await tx.conn.execute(select(companies.c.id).where(companies.c.id == company_id))
         if company.first() is None:
             raise NotFound("company not found")
-        row = await _insert_user(
+        row = await insert_user(
             tx.conn,
             company_id=company_id,
             email=email,
@@ -201,35 +196,6 @@ def _decoy_hash(ctx: DomainContext) -> str:
     if key not in _decoys:
         _decoys[key] = password_hasher(ctx.settings).hash(secrets.token_hex(16))
     return _decoys[key]
-
-
-async def join(
-    ctx: DomainContext,
-    client: ClientInfo,
-    *,
-    invite_code: str,
-    email: str,
-    password: str,
-    display_name: str,
-) -> Tokens:
-    """A member of the invite's company; joins are limited per client address."""
-    await _limit_address(ctx, ctx.rate_limits.join, client)
-    email, display_name = clean_email(email), clean_display_name(display_name)
-    check_password(password)
-    password_hash = await hash_password(password_hasher(ctx.settings), password)
-    async with ctx.transaction() as tx:
-        company_id = await redeem_invite(tx, invite_code)
-        row = await _insert_user(
-            tx.conn,
-            company_id=company_id,
-            email=email,
-            display_name=display_name,
-            password_hash=password_hash,
-            role="member",
-            external_id=None,
-            now=tx.now,
-        )
-        return await start_session(ctx, tx, row, client)
 
 
 async def get_me(ctx: DomainContext, actor: Actor) -> dict[str, Any]:

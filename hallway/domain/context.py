@@ -72,7 +72,7 @@ class DomainContext:
     publisher: EventPublisher = field(default_factory=NullPublisher)
     # Set by the app when file storage is configured (hallway.files.storage.Storage).
     storage: Any = None
-    # Set by the app when SMTP is configured (hallway.mail); None: nothing is mailed.
+    # Set by the app (hallway.mail); a context of its own (the command line) mails nothing.
     mailer: Mailer | None = None
     # Writes that queue behind each other in one conversation; keys begin with the use
     # case's name (hallway.domain.batching).

@@ -5,16 +5,17 @@ and can be revoked; admins list the ones still good."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from hallway.domain.access import require_admin
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext, Transaction
 from hallway.domain.errors import InvalidInput, NotFound
-from hallway.store.tables import invites
+from hallway.store.database import Connection
+from hallway.store.tables import companies, invites
 from hallway.store.types import AnyRow, utcnow
 
 MAX_USES = 1000
@@ -89,25 +90,47 @@ async def revoke_invite(ctx: DomainContext, actor: Actor, code: str) -> None:
             raise NotFound("invite not found")
 
 
+def _good(code: str, now: datetime) -> ColumnElement[bool]:
+    """An invite someone may still join with."""
+    return and_(
+        invites.c.code == code,
+        invites.c.revoked_at.is_(None),
+        invites.c.expires_at > now,
+        (invites.c.max_uses.is_(None)) | (invites.c.uses < invites.c.max_uses),
+    )
+
+
+def _unusable() -> InvalidInput:
+    return InvalidInput(
+        "the invite code is unknown, used up, revoked or expired",
+        code="invalid_invite",
+        field="invite_code",
+    )
+
+
+async def invite_company_name(conn: Connection, code: str, now: datetime) -> str:
+    """The name of the company a good invite is for; it is not used up by asking."""
+    rows = await conn.execute(
+        select(companies.c.name)
+        .select_from(invites.join(companies, companies.c.id == invites.c.company_id))
+        .where(_good(code, now))
+    )
+    company = rows.first()
+    if company is None:
+        raise _unusable()
+    return str(company.name)
+
+
 async def redeem_invite(tx: Transaction, code: str) -> str:
     """Count one use of a good invite in the caller's transaction; its company. The count
     and the check are one statement, so a last use is never handed out twice."""
     rows = await tx.conn.execute(
         update(invites)
-        .where(
-            invites.c.code == code,
-            invites.c.revoked_at.is_(None),
-            invites.c.expires_at > tx.now,
-            (invites.c.max_uses.is_(None)) | (invites.c.uses < invites.c.max_uses),
-        )
+        .where(_good(code, tx.now))
         .values(uses=invites.c.uses + 1)
         .returning(invites.c.company_id)
     )
     company = rows.first()
     if company is None:
-        raise InvalidInput(
-            "the invite code is unknown, used up, revoked or expired",
-            code="invalid_invite",
-            field="invite_code",
-        )
+        raise _unusable()
     return str(company.company_id)

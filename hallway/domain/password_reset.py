@@ -1,9 +1,9 @@
 """An admin's one-time link for a person to choose a new password (they forgot theirs).
 
 The link is good once, for `password_reset_ttl_seconds` (15 min), and a newer one replaces
-it. With SMTP configured it is mailed to the person and the admin never sees it; without,
-the admin is shown it to pass on. Using it sets the password and ends every session of the
-person, on every node.
+it. With SMTP configured it is mailed to the person and the admin never sees it; without
+(the outbox folder reaches no one's inbox), the admin is shown it to pass on. Using it sets
+the password and ends every session of the person, on every node.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from hallway.domain.accounts import check_password
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from hallway.domain.mailed_links import MAX_TOKEN_CHARS, spend_link
 from hallway.domain.passwords import hash_password, password_hasher
 from hallway.domain.sessions import revoke_sessions, sessions_ended, stored_hash
 from hallway.mail import Mail, MailUnsent
 from hallway.store.tables import password_resets, users
-
-MAX_TOKEN_CHARS = 100
 
 
 def _link(base_url: str, token: str) -> str:
@@ -70,7 +69,7 @@ async def issue_reset(
             )
         )
     link = _link(ctx.settings.public_url or base_url, token)
-    if ctx.mailer is None:
+    if ctx.mailer is None or not ctx.mailer.reaches_inbox:
         return {"expires_at": expires_at, "emailed": False, "url": link}
     try:
         await ctx.mailer.send(_reset_mail(person.email, person.display_name, link, expires_at))
@@ -101,23 +100,11 @@ async def reset_password(ctx: DomainContext, token: str, new_password: str) -> N
         code="invalid_reset_token",
         field="token",
     )
-    if not 1 <= len(token) <= MAX_TOKEN_CHARS:
-        raise unusable
+    if len(token) > MAX_TOKEN_CHARS:
+        raise unusable  # before spending a hash on it
     new_hash = await hash_password(password_hasher(ctx.settings), new_password)
     async with ctx.transaction() as tx:
-        used = await tx.conn.execute(
-            update(password_resets)
-            .where(
-                password_resets.c.token_hash == stored_hash(token),
-                password_resets.c.used_at.is_(None),
-                password_resets.c.expires_at > tx.now,
-            )
-            .values(used_at=tx.now)
-            .returning(password_resets.c.user_id)
-        )
-        row = used.first()
-        if row is None:
-            raise unusable
+        row = await spend_link(tx, password_resets, token, unusable)
         await tx.conn.execute(
             update(users)
             .where(users.c.id == row.user_id, users.c.deactivated_at.is_(None))

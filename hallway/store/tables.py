@@ -94,6 +94,23 @@ password_resets = Table(
     Index("ix_password_resets_user", "user_id"),
 )
 
+# A sign-up or a join waiting for its address to be confirmed: the person exists only once
+# the mailed link is opened. `company_name` for a new company, `invite_code` for a join.
+signup_requests = Table(
+    "signup_requests",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("display_name", String(100), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("company_name", String(200), nullable=True),
+    Column("invite_code", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index("ix_signup_requests_expires", "expires_at"),
+)
+
 invites = Table(
     "invites",
     metadata,

@@ -12,7 +12,7 @@ const MAX_RENEW_LEAD_MS = 60_000;
  * time: a spent one used again ends the session). */
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
-  /** Keep a login's, sign-up's, join's or refresh's answer, and renew it before it expires. */
+  /** Keep a session (of a login, a welcome link or a refresh); renew it before it expires. */
   set: (session) => {
     sessionStorage.setItem(TOKEN_KEY, session.access_token);
     sessionStorage.setItem(REFRESH_KEY, session.refresh_token);
@@ -141,6 +141,7 @@ export const api = {
   signup: (fields) => request("POST", "/auth/signup", fields),
   login: (fields) => request("POST", "/auth/login", fields),
   join: (fields) => request("POST", "/auth/join", fields),
+  confirmSignup: (fields) => request("POST", "/auth/confirm", fields),
   me: () => request("GET", "/me"),
   logout: () => request("POST", "/auth/logout"),
   resetPassword: (fields) => request("POST", "/auth/password-reset", fields),

@@ -5,7 +5,7 @@
 import { wireAccount } from "./account.js";
 import { wireAdmin } from "./admin.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
-import { hideAuth, resetToken, showAuth } from "./auth.js";
+import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { Realtime } from "./realtime.js";
@@ -234,7 +234,8 @@ function showApp() {
 async function boot() {
   onUnauthenticated(sessionEnded);
   const notice = NOTICES[location.hash] ?? "";
-  if (resetToken()) token.clear(); // a reset link opens the reset form, whoever was here
+  // A reset link opens the reset form, a welcome link the new account, whoever was here.
+  if (resetToken() || welcomeToken()) token.clear();
   if (!token.get()) {
     showAuth((session) => {
       token.set(session);

@@ -1,9 +1,9 @@
-"""Accounts and sessions: signup, login, join with an invite, refresh, logout, who am I,
-my sessions, my password; invites (create, list, revoke)."""
+"""Accounts and sessions: signup and join (finished by a mailed link), login, refresh,
+logout, who am I, my sessions, my password; invites (create, list, revoke)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from hallway.api.deps import Client, Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
@@ -19,10 +19,13 @@ from hallway.api.schemas import (
     Session,
     SessionInfo,
     Sessions,
+    SignupConfirmation,
+    SignupPending,
     SignupRequest,
     User,
 )
 from hallway.domain import accounts, invites, password_change, password_reset, sessions
+from hallway.domain import signup as signup_flow
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
 
@@ -39,16 +42,27 @@ def _session(tokens: sessions.Tokens) -> Session:
     )
 
 
+_PENDING = {
+    **RATE_LIMITED,
+    503: {"description": "`mail_failed`: the mail could not be sent; nothing was kept"},
+}
+
+
 @router.post(
     "/auth/signup",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Session,
-    responses=RATE_LIMITED,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignupPending,
+    responses=_PENDING,
 )
-async def signup(body: SignupRequest, ctx: Ctx, client: Client) -> Session:
-    """Create a company with the caller as its first admin, and log in. Limited per client
-    address (`HALLWAY_SIGNUPS_PER_ADDRESS`)."""
-    return _session(await accounts.signup(ctx, client, **body.model_dump()))
+async def signup(body: SignupRequest, request: Request, ctx: Ctx, client: Client) -> SignupPending:
+    """Ask for a new company with the caller as its first admin. A link is mailed to the
+    address; `POST /auth/confirm` with its token creates the company and logs in. The
+    answer is the same whether or not the address has an account (then its owner is mailed
+    a reminder instead). Limited per client address (`HALLWAY_SIGNUPS_PER_ADDRESS`)."""
+    pending = await signup_flow.request_signup(
+        ctx, client, str(request.base_url), **body.model_dump()
+    )
+    return SignupPending.model_validate(pending)
 
 
 @router.post("/auth/login", response_model=Session, responses=RATE_LIMITED)
@@ -61,14 +75,26 @@ async def login(body: LoginRequest, ctx: Ctx, client: Client) -> Session:
 
 @router.post(
     "/auth/join",
-    status_code=status.HTTP_201_CREATED,
-    response_model=Session,
-    responses=RATE_LIMITED,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignupPending,
+    responses=_PENDING,
 )
-async def join(body: JoinRequest, ctx: Ctx, client: Client) -> Session:
-    """Join the company of an invite code as a member, and log in. Limited per client
-    address (`HALLWAY_JOINS_PER_ADDRESS`)."""
-    return _session(await accounts.join(ctx, client, **body.model_dump()))
+async def join(body: JoinRequest, request: Request, ctx: Ctx, client: Client) -> SignupPending:
+    """Ask to join the company of an invite code as a member. As for sign-up, a link is
+    mailed and `POST /auth/confirm` finishes; the invite is checked now and used up then.
+    Limited per client address (`HALLWAY_JOINS_PER_ADDRESS`)."""
+    pending = await signup_flow.request_join(
+        ctx, client, str(request.base_url), **body.model_dump()
+    )
+    return SignupPending.model_validate(pending)
+
+
+@router.post("/auth/confirm", status_code=status.HTTP_201_CREATED, response_model=Session)
+async def confirm(body: SignupConfirmation, ctx: Ctx, client: Client) -> Session:
+    """Finish a sign-up or a join with the token of its mailed link, and log in. The link
+    works once; 422 `invalid_signup_token` when it is unknown, used or expired, 409
+    `email_taken` when the address got an account meanwhile."""
+    return _session(await signup_flow.confirm_signup(ctx, client, body.token))
 
 
 @router.post("/auth/refresh", response_model=Session)
