@@ -1,4 +1,4 @@
-"""`hallway serve | migrate | create-company | create-user | demo`."""
+"""`hallway serve | migrate | create-company | create-user | backup | restore | demo`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hallway.config import ConfigError, Settings
 from hallway.domain import accounts, conversations, message_send
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.store import backup
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
 
@@ -184,6 +186,21 @@ def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    report = backup.backup(settings, Path(args.to))
+    print(
+        f"backup written to {report.folder}: database {report.database_bytes} bytes, "
+        f"{report.files} files"
+    )
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    report = backup.restore(settings, Path(args.source))
+    print(f"restored from {report.folder}: {report.files} files; run `hallway migrate` next")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -231,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--external-id", help="the identity provider's `sub` for them")
     create_user.set_defaults(run=cmd_create_user)
 
+    take = sub.add_parser(
+        "backup", help="copy the database (and local files) while the server runs"
+    )
+    take.add_argument("--to", required=True, help="a new folder for the backup")
+    take.set_defaults(run=cmd_backup)
+
+    give = sub.add_parser(
+        "restore", help="replace the database (and local files) with a backup; servers stopped"
+    )
+    give.add_argument("--from", dest="source", required=True, help="a folder `backup` wrote")
+    give.set_defaults(run=cmd_restore)
+
     demo = sub.add_parser("demo", help="seed a demo company and print how to log in")
     demo.set_defaults(run=cmd_demo)
     return parser
@@ -247,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DomainError as exc:
         print(f"hallway: {exc.message}", file=sys.stderr)
+        return 1
+    except backup.BackupFailed as exc:
+        print(f"hallway: {exc}", file=sys.stderr)
         return 1
 
 

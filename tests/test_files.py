@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -675,3 +677,27 @@ async def test_the_app_sweeps_in_the_background(env: dict[str, str]) -> None:
 
             await eventually(gone)
             assert await stored_keys(application, conversation["id"]) == set()
+
+
+async def test_staged_uploads_of_a_stopped_process_are_removed_at_start(
+    settings: Settings,
+) -> None:
+    staging = settings.data_dir / "files" / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()
+    alive = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(60)"
+    )
+    try:
+        crashed = staging / f"upload-{dead.pid}-abc123"
+        uploading = staging / f"upload-{alive.pid}-def456"
+        for path in (crashed, uploading):
+            path.write_bytes(b"half an upload")
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            assert not crashed.exists()
+            assert uploading.exists()  # another process, still running, may finish it
+    finally:
+        alive.kill()
+        await alive.wait()

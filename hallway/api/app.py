@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
 from hallway.domain.rate_limits import RateLimits
+from hallway.files.staging import remove_orphaned
 from hallway.files.storage import open_storage
 from hallway.mail import open_mailer
 from hallway.realtime.broker import Broker, MemoryBroker
@@ -31,6 +33,8 @@ from hallway.realtime.redis_outage import RedisOutageLog
 from hallway.store import search_index
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
+
+log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -68,6 +72,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await broker.start()
         storage = open_storage(settings)
         await storage.start()
+        if orphaned := await asyncio.to_thread(remove_orphaned, storage.staging_dir):
+            log.info("removed %d staged uploads of processes that stopped", orphaned)
         ctx = DomainContext(
             settings=settings,
             db=db,

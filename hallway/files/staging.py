@@ -1,4 +1,6 @@
-"""Streaming an upload to a staging file: counted, hashed and cut off at the size limit."""
+"""Streaming an upload to a staging file: counted, hashed and cut off at the size limit.
+Staging files are named by the process that writes them, so those of a crashed process are
+known at the next start."""
 
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ async def stage_upload(
 ) -> StagedFile:
     """Write the stream to a new file in `directory`. Raises UploadTooLarge at the first byte
     past `max_bytes`; on that or any other failure the file is removed."""
-    fd, name = await asyncio.to_thread(tempfile.mkstemp, dir=directory, prefix="upload-")
+    fd, name = await asyncio.to_thread(
+        tempfile.mkstemp, dir=directory, prefix=f"upload-{os.getpid()}-"
+    )
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -61,6 +65,30 @@ async def stage_upload(
         await asyncio.to_thread(path.unlink, missing_ok=True)
         raise
     return StagedFile(path=path, size=size, sha256=digest.hexdigest(), head=head)
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
+
+
+def remove_orphaned(directory: Path) -> int:
+    """Remove staged files of processes that are no longer running on this machine (a crash
+    mid-upload): at start, rather than waiting for remove_stale. A process of another
+    machine sharing the folder is out of sight; remove_stale deals with those. Blocking:
+    run in a thread."""
+    removed = 0
+    for path in directory.glob("upload-*-*"):
+        pid = path.name.split("-", 2)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and _process_gone(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def remove_stale(directory: Path, older_than_seconds: float) -> int:
