@@ -1054,3 +1054,81 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(dialog).to_be_hidden()
     await expect(page.get_by_role("button", name="Manage people")).to_be_hidden()
     await expect(page.get_by_role("button", name="Invite people")).to_be_hidden()
+
+
+async def test_deleting_accounts_leaves_former_members_behind(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "farewell")
+    mia = await live.colleague(alice, "Mia")
+    assert (
+        await alice.post(f"/api/v1/conversations/{group_id}/members", json={"user_ids": [mia.id]})
+    ).is_success
+    await send(bob, group_id, "bob's goodbye")
+    await send(mia, group_id, "mia's secret")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    mia_tab = await tabs(mia, group_id)
+    page = alice_tab.page
+
+    # An admin deletes Mia's account and erases her messages.
+    await page.get_by_role("button", name="Manage people").click()
+    people = page.get_by_role("dialog", name="Manage people")
+    mia_row = people.locator("#admin-list > li").filter(has_text="Mia")
+    await expect(
+        people.locator("#admin-list > li")
+        .filter(has_text="(you)")
+        .get_by_role("button", name="Delete")
+    ).to_have_count(0)
+    asked = page.get_by_role("dialog", name="Delete an account")
+    await mia_row.get_by_role("button", name="Delete").click()
+    await expect(asked).to_contain_text("Mia is logged out everywhere")
+    await asked.get_by_role("button", name="Cancel").click()  # changes nothing
+    await expect(mia_row).to_be_visible()
+    await mia_row.get_by_role("button", name="Delete").click()
+    await asked.get_by_label("Also erase all their messages").check()
+    await asked.get_by_role("button", name="Delete the account").click()
+    await expect(people.locator("#admin-done")).to_have_text(
+        "Mia's account and messages are deleted."
+    )
+    await expect(mia_row).to_have_count(0)
+    await expect_logged_out(mia_tab, SESSION_ENDED)
+    erased = alice_tab.messages.filter(has_text="This message was deleted.")
+    await expect(erased.locator(".sender")).to_have_text("former member")
+    assert "mia's secret" not in await bodies_on_server(alice, group_id)
+    await people.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="New message").click()
+    await expect(page.locator("#people-list")).not_to_contain_text("former member")
+    await (
+        page.get_by_role("dialog", name="Message a colleague")
+        .get_by_role("button", name="Close")
+        .click()
+    )
+
+    # Bob deletes his own: a wrong password is said by its field and ends nothing.
+    confirmations: list[str] = []
+
+    async def accept(confirmation: Dialog) -> None:
+        confirmations.append(confirmation.message)
+        await confirmation.accept()
+
+    bob_tab.page.on("dialog", accept)
+    dialog = await open_account(bob_tab)
+    form = dialog.locator("#delete-account-form")
+    await form.get_by_label("Password").fill("not my password")
+    await form.get_by_role("button", name="Delete my account").click()
+    await expect(form.locator("#delete-account-password-error")).to_have_text(
+        "The password is wrong."
+    )
+    await expect(bob_tab.connection).to_have_attribute("data-state", "live")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Delete my account").click()
+    await expect_logged_out(bob_tab, "Your account is deleted.")
+    assert confirmations[-1].startswith("Delete your account? Your messages stay")
+    assert await refused(live, bob) == "session_revoked"
+
+    # His message stays, under "former member" (Alice's tab learns it with the people).
+    await page.reload()
+    said = alice_tab.message("bob's goodbye")
+    await expect(said.locator(".sender")).to_have_text("former member")
+    await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")

@@ -11,6 +11,7 @@ import {
   conversationTitle,
   directPeer,
   isDeactivated,
+  isDeleted,
   personName,
   state,
   updateConversation,
@@ -259,8 +260,10 @@ export class ConversationView {
     if (!conversation) return;
     this.title.textContent = conversationTitle(conversation);
     const peer = directPeer(conversation);
-    if (peer && isDeactivated(peer)) {
-      this.subtitle.textContent = "Deactivated";
+    const gone =
+      peer && (isDeleted(peer) ? "Account deleted" : isDeactivated(peer) && "Deactivated");
+    if (gone) {
+      this.subtitle.textContent = gone;
       delete this.subtitle.dataset.presence;
     } else if (peer) {
       const presence = state.people.get(peer)?.presence ?? "offline";
