@@ -1132,3 +1132,61 @@ async def test_deleting_accounts_leaves_former_members_behind(
     said = alice_tab.message("bob's goodbye")
     await expect(said.locator(".sender")).to_have_text("former member")
     await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")
+
+
+async def join_with(live: Directory, code: str) -> int:
+    r = await live.client.post(
+        "/api/v1/auth/join",
+        json={
+            "invite_code": code,
+            "email": unique_email("joiner"),
+            "password": PASSWORD,
+            "display_name": "Joiner",
+        },
+    )
+    return r.status_code
+
+
+async def test_an_admin_creates_copies_and_revokes_invites(
+    live: Directory, server: ServerProcess, tabs: OpenTab
+) -> None:
+    alice = await live.company("Acme")
+    tab = await tabs(alice)
+    page = tab.page
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.get_by_role("button", name="Invite people").click()
+    dialog = page.get_by_role("dialog", name="Invite people")
+    rows = dialog.locator("#invite-list > li.invite")
+    await expect(dialog.locator("#invite-list")).to_have_text("No invites can be used now.")
+
+    # A limit the server refuses is said by its field, and creates nothing.
+    await dialog.get_by_label("People who may join with it").fill("0")
+    await dialog.get_by_role("button", name="Create an invite").click()
+    await expect(dialog.locator("#invite-max-uses-error")).not_to_be_empty()
+    await expect(rows).to_have_count(0)
+
+    await dialog.get_by_label("People who may join with it").fill("2")
+    await dialog.get_by_label("Good for").select_option(label="1 day")
+    await dialog.get_by_role("button", name="Create an invite").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.locator(".uses")).to_contain_text("0 of 2 joined · expires in")
+    [invite] = (await alice.get("/api/v1/invites")).json()["invites"]
+    assert invite["max_uses"] == 2
+    link = await rows.locator(".link").text_content()
+    assert link == f"{server.base_url}/#join={invite['code']}"
+
+    await rows.get_by_role("button", name="Copy link").click()
+    await expect(dialog.locator("#invite-done")).to_have_text("Link copied.")
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+
+    # Someone joins with it: the count shows when the dialog opens again.
+    assert await join_with(live, invite["code"]) == 201
+    await dialog.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="Invite people").click()
+    await expect(rows.locator(".uses")).to_contain_text("1 of 2 joined")
+
+    await rows.get_by_role("button", name="Revoke").click()
+    await expect(rows.locator(".tag")).to_have_text("Revoked")
+    await expect(rows.get_by_role("button")).to_have_count(0)
+    assert (await alice.get("/api/v1/invites")).json()["invites"] == []
+    assert await join_with(live, invite["code"]) == 422

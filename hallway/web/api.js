@@ -158,7 +158,10 @@ export const api = {
   deactivate: (userId) => request("POST", `/users/${id(userId)}/deactivate`),
   reactivate: (userId) => request("POST", `/users/${id(userId)}/reactivate`),
   setRole: (userId, role) => request("PATCH", `/users/${id(userId)}`, { role }),
-  invite: () => request("POST", "/invites", {}),
+  /** {max_uses, expires_in}: null leaves either to the server (any number, longest). */
+  invite: (fields) => request("POST", "/invites", fields),
+  invites: () => request("GET", "/invites"),
+  revokeInvite: (code) => request("DELETE", `/invites/${id(code)}`),
   people: () => request("GET", "/users"),
   // The sidebar shows up to 200 conversations (the API's largest page).
   conversations: () => request("GET", "/conversations?limit=200"),

@@ -1,6 +1,6 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, message search, the account and admin dialogs, and the conversation named
-// by the URL (#/c/<id>).
+// `inbox` stream, message search, the account, invite and admin dialogs, and the
+// conversation named by the URL (#/c/<id>).
 
 import { wireAccount } from "./account.js";
 import { wireAdmin } from "./admin.js";
@@ -8,6 +8,7 @@ import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.j
 import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
+import { wireInvites } from "./invites.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
 import {
@@ -228,6 +229,7 @@ function showApp() {
   wireDialogs(show);
   wireAccount({ logOutEverywhere, deleteAccount });
   wireAdmin({ onChange: peopleChanged });
+  wireInvites();
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";
