@@ -36,6 +36,7 @@ from tests.support import (
     short_lived_token,
     unique_email,
 )
+from tests.test_accounts import join_with
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -874,6 +875,26 @@ async def expect_logged_out(tab: Tab, notice: str) -> None:
 SESSION_ENDED = "Your session has ended. Please log in again."
 
 
+def accept_confirmations(page: Page) -> list[str]:
+    """Accept every confirmation the page asks from now on; their questions, in order."""
+    asked: list[str] = []
+
+    async def accept(confirmation: Dialog) -> None:
+        asked.append(confirmation.message)
+        await confirmation.accept()
+
+    page.on("dialog", accept)
+    return asked
+
+
+async def expect_not_offered(page: Page, name: str) -> None:
+    """*New message* does not offer `name` among the colleagues."""
+    await page.get_by_role("button", name="New message").click()
+    await expect(page.locator("#people-list")).not_to_contain_text(name)
+    dialog = page.get_by_role("dialog", name="Message a colleague")
+    await dialog.get_by_role("button", name="Close").click()
+
+
 async def test_the_account_dialog_lists_sessions_and_ends_them(
     live: Directory, tabs: OpenTab
 ) -> None:
@@ -982,13 +1003,7 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(me_row.get_by_role("button", name="Deactivate")).to_have_count(0)
 
     # Deactivate, after a confirmation: Bob's tab is logged out at once.
-    confirmations: list[str] = []
-
-    async def accept(confirmation: Dialog) -> None:
-        confirmations.append(confirmation.message)
-        await confirmation.accept()
-
-    page.once("dialog", accept)
+    confirmations = accept_confirmations(page)
     await bob_row.get_by_role("button", name="Deactivate").click()
     await expect(bob_row.locator(".tag")).to_have_text(["Member", "Deactivated"])
     assert confirmations and confirmations[0].startswith("Deactivate Bob?")
@@ -1003,13 +1018,7 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(said.locator(".sender")).to_have_text("Bob")
     await expect(said.locator(".meta")).to_contain_text("Bob (deactivated)")
     await dialog.get_by_role("button", name="Close").click()
-    await page.get_by_role("button", name="New message").click()
-    await expect(page.locator("#people-list")).not_to_contain_text("Bob")
-    await (
-        page.get_by_role("dialog", name="Message a colleague")
-        .get_by_role("button", name="Close")
-        .click()
-    )
+    await expect_not_offered(page, "Bob")
     await page.get_by_role("button", name="New group or channel").click()
     await expect(page.locator("#create-members")).not_to_contain_text("Bob")
     await (
@@ -1097,22 +1106,10 @@ async def test_deleting_accounts_leaves_former_members_behind(
     await expect(erased.locator(".sender")).to_have_text("former member")
     assert "mia's secret" not in await bodies_on_server(alice, group_id)
     await people.get_by_role("button", name="Close").click()
-    await page.get_by_role("button", name="New message").click()
-    await expect(page.locator("#people-list")).not_to_contain_text("former member")
-    await (
-        page.get_by_role("dialog", name="Message a colleague")
-        .get_by_role("button", name="Close")
-        .click()
-    )
+    await expect_not_offered(page, "former member")
 
     # Bob deletes his own: a wrong password is said by its field and ends nothing.
-    confirmations: list[str] = []
-
-    async def accept(confirmation: Dialog) -> None:
-        confirmations.append(confirmation.message)
-        await confirmation.accept()
-
-    bob_tab.page.on("dialog", accept)
+    confirmations = accept_confirmations(bob_tab.page)
     dialog = await open_account(bob_tab)
     form = dialog.locator("#delete-account-form")
     await form.get_by_label("Password").fill("not my password")
@@ -1132,19 +1129,6 @@ async def test_deleting_accounts_leaves_former_members_behind(
     said = alice_tab.message("bob's goodbye")
     await expect(said.locator(".sender")).to_have_text("former member")
     await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")
-
-
-async def join_with(live: Directory, code: str) -> int:
-    r = await live.client.post(
-        "/api/v1/auth/join",
-        json={
-            "invite_code": code,
-            "email": unique_email("joiner"),
-            "password": PASSWORD,
-            "display_name": "Joiner",
-        },
-    )
-    return r.status_code
 
 
 async def test_an_admin_creates_copies_and_revokes_invites(
@@ -1180,7 +1164,7 @@ async def test_an_admin_creates_copies_and_revokes_invites(
     assert await page.evaluate("navigator.clipboard.readText()") == link
 
     # Someone joins with it: the count shows when the dialog opens again.
-    assert await join_with(live, invite["code"]) == 201
+    assert (await join_with(live.client, invite["code"])).status_code == 201
     await dialog.get_by_role("button", name="Close").click()
     await page.get_by_role("button", name="Invite people").click()
     await expect(rows.locator(".uses")).to_contain_text("1 of 2 joined")
@@ -1189,4 +1173,4 @@ async def test_an_admin_creates_copies_and_revokes_invites(
     await expect(rows.locator(".tag")).to_have_text("Revoked")
     await expect(rows.get_by_role("button")).to_have_count(0)
     assert (await alice.get("/api/v1/invites")).json()["invites"] == []
-    assert await join_with(live, invite["code"]) == 422
+    assert (await join_with(live.client, invite["code"])).status_code == 422
