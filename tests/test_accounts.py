@@ -55,8 +55,10 @@ def assert_session(body: dict[str, Any], email: str, role: str) -> None:
         "company_id",
         "role",
         "deactivated",
+        "deleted",
     }
     assert body["user"]["deactivated"] is False
+    assert body["user"]["deleted"] is False
     assert body["user"]["email"] == email
     assert body["user"]["role"] == role
 
@@ -224,6 +226,7 @@ async def test_me_answers_the_callers_account(directory: Directory) -> None:
         "company_id": admin.company_id,
         "role": "member",
         "deactivated": False,
+        "deleted": False,
     }
 
 

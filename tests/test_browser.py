@@ -36,6 +36,7 @@ from tests.support import (
     short_lived_token,
     unique_email,
 )
+from tests.test_accounts import join_with
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -874,6 +875,26 @@ async def expect_logged_out(tab: Tab, notice: str) -> None:
 SESSION_ENDED = "Your session has ended. Please log in again."
 
 
+def accept_confirmations(page: Page) -> list[str]:
+    """Accept every confirmation the page asks from now on; their questions, in order."""
+    asked: list[str] = []
+
+    async def accept(confirmation: Dialog) -> None:
+        asked.append(confirmation.message)
+        await confirmation.accept()
+
+    page.on("dialog", accept)
+    return asked
+
+
+async def expect_not_offered(page: Page, name: str) -> None:
+    """*New message* does not offer `name` among the colleagues."""
+    await page.get_by_role("button", name="New message").click()
+    await expect(page.locator("#people-list")).not_to_contain_text(name)
+    dialog = page.get_by_role("dialog", name="Message a colleague")
+    await dialog.get_by_role("button", name="Close").click()
+
+
 async def test_the_account_dialog_lists_sessions_and_ends_them(
     live: Directory, tabs: OpenTab
 ) -> None:
@@ -982,13 +1003,7 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(me_row.get_by_role("button", name="Deactivate")).to_have_count(0)
 
     # Deactivate, after a confirmation: Bob's tab is logged out at once.
-    confirmations: list[str] = []
-
-    async def accept(confirmation: Dialog) -> None:
-        confirmations.append(confirmation.message)
-        await confirmation.accept()
-
-    page.once("dialog", accept)
+    confirmations = accept_confirmations(page)
     await bob_row.get_by_role("button", name="Deactivate").click()
     await expect(bob_row.locator(".tag")).to_have_text(["Member", "Deactivated"])
     assert confirmations and confirmations[0].startswith("Deactivate Bob?")
@@ -1003,13 +1018,7 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(said.locator(".sender")).to_have_text("Bob")
     await expect(said.locator(".meta")).to_contain_text("Bob (deactivated)")
     await dialog.get_by_role("button", name="Close").click()
-    await page.get_by_role("button", name="New message").click()
-    await expect(page.locator("#people-list")).not_to_contain_text("Bob")
-    await (
-        page.get_by_role("dialog", name="Message a colleague")
-        .get_by_role("button", name="Close")
-        .click()
-    )
+    await expect_not_offered(page, "Bob")
     await page.get_by_role("button", name="New group or channel").click()
     await expect(page.locator("#create-members")).not_to_contain_text("Bob")
     await (
@@ -1054,3 +1063,114 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
     await expect(dialog).to_be_hidden()
     await expect(page.get_by_role("button", name="Manage people")).to_be_hidden()
     await expect(page.get_by_role("button", name="Invite people")).to_be_hidden()
+
+
+async def test_deleting_accounts_leaves_former_members_behind(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "farewell")
+    mia = await live.colleague(alice, "Mia")
+    assert (
+        await alice.post(f"/api/v1/conversations/{group_id}/members", json={"user_ids": [mia.id]})
+    ).is_success
+    await send(bob, group_id, "bob's goodbye")
+    await send(mia, group_id, "mia's secret")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    mia_tab = await tabs(mia, group_id)
+    page = alice_tab.page
+
+    # An admin deletes Mia's account and erases her messages.
+    await page.get_by_role("button", name="Manage people").click()
+    people = page.get_by_role("dialog", name="Manage people")
+    mia_row = people.locator("#admin-list > li").filter(has_text="Mia")
+    await expect(
+        people.locator("#admin-list > li")
+        .filter(has_text="(you)")
+        .get_by_role("button", name="Delete")
+    ).to_have_count(0)
+    asked = page.get_by_role("dialog", name="Delete an account")
+    await mia_row.get_by_role("button", name="Delete").click()
+    await expect(asked).to_contain_text("Mia is logged out everywhere")
+    await asked.get_by_role("button", name="Cancel").click()  # changes nothing
+    await expect(mia_row).to_be_visible()
+    await mia_row.get_by_role("button", name="Delete").click()
+    await asked.get_by_label("Also erase all their messages").check()
+    await asked.get_by_role("button", name="Delete the account").click()
+    await expect(people.locator("#admin-done")).to_have_text(
+        "Mia's account and messages are deleted."
+    )
+    await expect(mia_row).to_have_count(0)
+    await expect_logged_out(mia_tab, SESSION_ENDED)
+    erased = alice_tab.messages.filter(has_text="This message was deleted.")
+    await expect(erased.locator(".sender")).to_have_text("former member")
+    assert "mia's secret" not in await bodies_on_server(alice, group_id)
+    await people.get_by_role("button", name="Close").click()
+    await expect_not_offered(page, "former member")
+
+    # Bob deletes his own: a wrong password is said by its field and ends nothing.
+    confirmations = accept_confirmations(bob_tab.page)
+    dialog = await open_account(bob_tab)
+    form = dialog.locator("#delete-account-form")
+    await form.get_by_label("Password").fill("not my password")
+    await form.get_by_role("button", name="Delete my account").click()
+    await expect(form.locator("#delete-account-password-error")).to_have_text(
+        "The password is wrong."
+    )
+    await expect(bob_tab.connection).to_have_attribute("data-state", "live")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Delete my account").click()
+    await expect_logged_out(bob_tab, "Your account is deleted.")
+    assert confirmations[-1].startswith("Delete your account? Your messages stay")
+    assert await refused(live, bob) == "session_revoked"
+
+    # His message stays, under "former member" (Alice's tab learns it with the people).
+    await page.reload()
+    said = alice_tab.message("bob's goodbye")
+    await expect(said.locator(".sender")).to_have_text("former member")
+    await expect(said.locator(".meta")).not_to_contain_text("(deactivated)")
+
+
+async def test_an_admin_creates_copies_and_revokes_invites(
+    live: Directory, server: ServerProcess, tabs: OpenTab
+) -> None:
+    alice = await live.company("Acme")
+    tab = await tabs(alice)
+    page = tab.page
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await page.get_by_role("button", name="Invite people").click()
+    dialog = page.get_by_role("dialog", name="Invite people")
+    rows = dialog.locator("#invite-list > li.invite")
+    await expect(dialog.locator("#invite-list")).to_have_text("No invites can be used now.")
+
+    # A limit the server refuses is said by its field, and creates nothing.
+    await dialog.get_by_label("People who may join with it").fill("0")
+    await dialog.get_by_role("button", name="Create an invite").click()
+    await expect(dialog.locator("#invite-max-uses-error")).not_to_be_empty()
+    await expect(rows).to_have_count(0)
+
+    await dialog.get_by_label("People who may join with it").fill("2")
+    await dialog.get_by_label("Good for").select_option(label="1 day")
+    await dialog.get_by_role("button", name="Create an invite").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.locator(".uses")).to_contain_text("0 of 2 joined · expires in")
+    [invite] = (await alice.get("/api/v1/invites")).json()["invites"]
+    assert invite["max_uses"] == 2
+    link = await rows.locator(".link").text_content()
+    assert link == f"{server.base_url}/#join={invite['code']}"
+
+    await rows.get_by_role("button", name="Copy link").click()
+    await expect(dialog.locator("#invite-done")).to_have_text("Link copied.")
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+
+    # Someone joins with it: the count shows when the dialog opens again.
+    assert (await join_with(live.client, invite["code"])).status_code == 201
+    await dialog.get_by_role("button", name="Close").click()
+    await page.get_by_role("button", name="Invite people").click()
+    await expect(rows.locator(".uses")).to_contain_text("1 of 2 joined")
+
+    await rows.get_by_role("button", name="Revoke").click()
+    await expect(rows.locator(".tag")).to_have_text("Revoked")
+    await expect(rows.get_by_role("button")).to_have_count(0)
+    assert (await alice.get("/api/v1/invites")).json()["invites"] == []
+    assert (await join_with(live.client, invite["code"])).status_code == 422

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 
 class Request(BaseModel):
@@ -84,6 +84,17 @@ class PersonChangeRequest(Request):
     role: Literal["admin", "member"]
 
 
+class PersonDeletionRequest(Request):
+    erase_messages: StrictBool = Field(
+        default=False,
+        description='erase every message of theirs too; false: they stay, under "former member"',
+    )
+
+
+class AccountDeletionRequest(PersonDeletionRequest):
+    password: str = Field(min_length=1, max_length=1024, description="your current password")
+
+
 class CreateConversationRequest(Request):
     kind: Literal["direct", "group", "channel"]
     title: str | None = Field(default=None, max_length=1000)
@@ -124,6 +135,10 @@ class User(BaseModel):
     role: Literal["admin", "member"]
     deactivated: bool = Field(
         default=False, description="an admin deactivated them: no login; their name stays"
+    )
+    deleted: bool = Field(
+        default=False,
+        description='their account was deleted: shown as "former member", no login ever',
     )
 
 

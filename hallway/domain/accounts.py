@@ -224,10 +224,14 @@ async def list_people(ctx: DomainContext, actor: Actor) -> list[dict[str, Any]]:
 
 
 async def company_user_ids(conn: Connection, company_id: str, user_ids: set[str]) -> set[str]:
-    """Which of these ids are people of this company."""
+    """Which of these ids are people of this company (a deleted account is no one's)."""
     if not user_ids:
         return set()
     rows = await conn.execute(
-        select(users.c.id).where(users.c.company_id == company_id, users.c.id.in_(user_ids))
+        select(users.c.id).where(
+            users.c.company_id == company_id,
+            users.c.id.in_(user_ids),
+            users.c.deleted_at.is_(None),
+        )
     )
     return {r.id for r in rows}

@@ -6,7 +6,8 @@ follow the body), its earlier bodies, its reactions, its files (marked here, the
 objects removed once the caller has committed), and every earlier event of it in the
 conversation's log. Those events keep their seq and kind, so catch-up stays gap-free, but
 their data becomes a tombstone (docs/api.md, "Deleted messages"). Deleting a message calls
-it; so will a retention job, with nobody as `deleted_by`.
+it, and so does deleting an account with its messages; so will a retention job, with
+nobody as `deleted_by`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from hallway.domain.access import (
     may_manage_members,
 )
 from hallway.domain.actor import Actor
-from hallway.domain.context import DomainContext
+from hallway.domain.context import DomainContext, Transaction
 from hallway.domain.conversations import (
     conversation_view,
     event_summary,
@@ -22,7 +22,6 @@ from hallway.domain.conversations import (
 )
 from hallway.domain.errors import Forbidden, InvalidInput, NotFound
 from hallway.domain.events import append_event
-from hallway.store.database import Connection
 from hallway.store.tables import participants
 
 
@@ -92,14 +91,22 @@ async def add_members(
         return await conversation_view(tx.conn, actor, conversation_id)
 
 
-async def _delete_participant(conn: Connection, conversation_id: str, user_id: str) -> bool:
-    removed = await conn.execute(
+async def take_out(tx: Transaction, conversation_id: str, user_id: str, removed_by: str) -> bool:
+    """Take the person out of the conversation and log `member.removed` (the realtime hub
+    stops their delivery on it), in the caller's transaction; False if they were not in
+    it. The caller checks who may do this."""
+    removed = await tx.conn.execute(
         delete(participants).where(
             participants.c.conversation_id == conversation_id,
             participants.c.user_id == user_id,
         )
     )
-    return bool(removed.rowcount)
+    if not removed.rowcount:
+        return False
+    await append_event(
+        tx, conversation_id, "member.removed", {"user_id": user_id, "removed_by": removed_by}
+    )
+    return True
 
 
 async def remove_member(
@@ -118,11 +125,5 @@ async def remove_member(
             raise Forbidden(
                 "only the conversation's owner or an admin may remove others", code="not_owner"
             )
-        if not is_id(user_id) or not await _delete_participant(tx.conn, conversation_id, user_id):
+        if not is_id(user_id) or not await take_out(tx, conversation_id, user_id, actor.user_id):
             raise NotFound("that person is not a member of this conversation")
-        await append_event(
-            tx,
-            conversation_id,
-            "member.removed",
-            {"user_id": user_id, "removed_by": actor.user_id},
-        )

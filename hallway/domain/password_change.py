@@ -13,11 +13,9 @@ from hallway.domain.sessions import revoke_sessions, sessions_ended
 from hallway.store.tables import users
 
 
-async def change_password(
-    ctx: DomainContext, actor: Actor, *, current_password: str, new_password: str
-) -> None:
-    check_password(new_password, field="new_password")
-    hasher = password_hasher(ctx.settings)
+async def confirm_password(ctx: DomainContext, actor: Actor, password: str) -> None:
+    """The actor's own current password, asked before a change only its owner should
+    make; 409 `no_password` for an account without one (an identity provider's)."""
     async with ctx.db.read() as conn:
         stored = (
             await conn.execute(select(users.c.password_hash).where(users.c.id == actor.user_id))
@@ -27,9 +25,16 @@ async def change_password(
             "this account signs in through the company's identity provider",
             code="no_password",
         )
-    if not await verify_password(hasher, stored, current_password):
+    if not await verify_password(password_hasher(ctx.settings), stored, password):
         raise Unauthenticated("the current password is wrong", code="invalid_credentials")
-    new_hash = await hash_password(hasher, new_password)
+
+
+async def change_password(
+    ctx: DomainContext, actor: Actor, *, current_password: str, new_password: str
+) -> None:
+    check_password(new_password, field="new_password")
+    await confirm_password(ctx, actor, current_password)
+    new_hash = await hash_password(password_hasher(ctx.settings), new_password)
     async with ctx.transaction() as tx:
         await tx.conn.execute(
             update(users).where(users.c.id == actor.user_id).values(password_hash=new_hash)

@@ -40,7 +40,11 @@ async def issue_reset(
     async with ctx.transaction() as tx:
         person = (
             await tx.conn.execute(
-                select(users).where(users.c.id == user_id, users.c.company_id == actor.company_id)
+                select(users).where(
+                    users.c.id == user_id,
+                    users.c.company_id == actor.company_id,
+                    users.c.deleted_at.is_(None),
+                )
             )
         ).first()
         if person is None:
@@ -107,7 +111,11 @@ async def reset_password(ctx: DomainContext, token: str, new_password: str) -> N
         row = await spend_link(tx, password_resets, token, unusable)
         await tx.conn.execute(
             update(users)
-            .where(users.c.id == row.user_id, users.c.deactivated_at.is_(None))
+            .where(
+                users.c.id == row.user_id,
+                users.c.deactivated_at.is_(None),
+                users.c.deleted_at.is_(None),
+            )
             .values(password_hash=new_hash)
         )
         ended = await revoke_sessions(ctx, tx, row.user_id)

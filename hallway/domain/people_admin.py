@@ -20,12 +20,17 @@ from hallway.store.types import AnyRow
 ROLES: tuple[Role, ...] = ("admin", "member")
 
 
-async def _colleague(tx: Transaction, actor: Actor, user_id: str) -> AnyRow:
-    """A person of the admin's company, locked for this change."""
+async def locked_colleague(tx: Transaction, actor: Actor, user_id: str) -> AnyRow:
+    """A person of the actor's company, locked for this change. A deleted account is no
+    longer anyone to change: not found."""
     row = (
         await tx.conn.execute(
             select(users)
-            .where(users.c.id == user_id, users.c.company_id == actor.company_id)
+            .where(
+                users.c.id == user_id,
+                users.c.company_id == actor.company_id,
+                users.c.deleted_at.is_(None),
+            )
             .with_for_update()
         )
     ).first()
@@ -51,8 +56,9 @@ async def _other_active_admins(tx: Transaction, actor: Actor, user_id: str) -> i
     )
 
 
-async def _keep_an_admin(tx: Transaction, actor: Actor, person: AnyRow) -> None:
-    """A company always keeps an active admin: the last one can't be demoted or removed."""
+async def keep_an_admin(tx: Transaction, actor: Actor, person: AnyRow) -> None:
+    """A company always keeps an active admin: the last one can't be demoted, deactivated
+    or deleted."""
     if person.role == "admin" and not await _other_active_admins(tx, actor, person.id):
         raise Conflict("the company must keep an active admin", code="last_admin")
 
@@ -60,10 +66,10 @@ async def _keep_an_admin(tx: Transaction, actor: Actor, person: AnyRow) -> None:
 async def deactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str, Any]:
     require_admin(actor)
     async with ctx.transaction() as tx:
-        person = await _colleague(tx, actor, user_id)
+        person = await locked_colleague(tx, actor, user_id)
         if person.deactivated_at is not None:
             return user_dict(person)
-        await _keep_an_admin(tx, actor, person)
+        await keep_an_admin(tx, actor, person)
         await tx.conn.execute(
             update(users).where(users.c.id == user_id).values(deactivated_at=tx.now)
         )
@@ -77,7 +83,7 @@ async def reactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str
     """They may log in again (their old sessions stay ended)."""
     require_admin(actor)
     async with ctx.transaction() as tx:
-        await _colleague(tx, actor, user_id)
+        await locked_colleague(tx, actor, user_id)
         await tx.conn.execute(
             update(users).where(users.c.id == user_id).values(deactivated_at=None)
         )
@@ -90,10 +96,10 @@ async def change_role(ctx: DomainContext, actor: Actor, user_id: str, role: str)
     if role not in ROLES:
         raise Conflict("a role is admin or member", code="invalid_role")
     async with ctx.transaction() as tx:
-        person = await _colleague(tx, actor, user_id)
+        person = await locked_colleague(tx, actor, user_id)
         if role != person.role:
             if role == "member":
-                await _keep_an_admin(tx, actor, person)
+                await keep_an_admin(tx, actor, person)
             await tx.conn.execute(update(users).where(users.c.id == user_id).values(role=role))
         standing = [
             r.id

@@ -28,7 +28,8 @@ class SessionState:
 
 
 class SessionStates:
-    """A per-process cache of standing sessions (None: ended, unknown or deactivated)."""
+    """A per-process cache of standing sessions (None: ended, unknown, deactivated or
+    deleted)."""
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[SessionState | None, float]] = {}
@@ -60,6 +61,7 @@ async def _read(db: Database, session_id: str) -> SessionState | None:
                     sessions.c.revoked_at.is_(None),
                     sessions.c.expires_at > utcnow(),
                     users.c.deactivated_at.is_(None),
+                    users.c.deleted_at.is_(None),
                 )
             )
         ).first()

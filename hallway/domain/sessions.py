@@ -1,10 +1,10 @@
 """Sessions: one per login, with its short-lived access tokens and a rotating refresh token.
 
 A session ends when its person logs out, revokes it from another one, changes their
-password (every other session), is deactivated by an admin (all of them), when its refresh
-token is used a second time (someone copied it), or when it goes unrefreshed for
-`refresh_token_ttl_seconds`. From then on its access tokens are refused (SessionStates) and
-its sockets are closed, on every process.
+password (every other session), is deactivated or has their account deleted (all of
+them), when its refresh token is used a second time (someone copied it), or when it goes
+unrefreshed for `refresh_token_ttl_seconds`. From then on its access tokens are refused
+(SessionStates) and its sockets are closed, on every process.
 """
 
 from __future__ import annotations
@@ -120,7 +120,13 @@ async def refresh(ctx: DomainContext, refresh_token: str, client: ClientInfo) ->
     async with ctx.transaction() as tx:
         row = (
             await tx.conn.execute(
-                select(sessions, users.c.company_id, users.c.role, users.c.deactivated_at)
+                select(
+                    sessions,
+                    users.c.company_id,
+                    users.c.role,
+                    users.c.deactivated_at,
+                    users.c.deleted_at,
+                )
                 .join(users, users.c.id == sessions.c.user_id)
                 .where(sessions.c.id == session_id)
                 .with_for_update(of=sessions)
@@ -128,7 +134,12 @@ async def refresh(ctx: DomainContext, refresh_token: str, client: ClientInfo) ->
         ).first()
         if row is None:
             raise Unauthenticated("the refresh token is not valid", code="invalid_refresh_token")
-        if row.revoked_at is not None or row.expires_at <= tx.now or row.deactivated_at:
+        if (
+            row.revoked_at is not None
+            or row.expires_at <= tx.now
+            or row.deactivated_at
+            or row.deleted_at
+        ):
             raise Unauthenticated("the session has ended; log in again", code="session_revoked")
         if generation < row.refresh_generation:
             reused = True

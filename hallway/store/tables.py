@@ -54,6 +54,9 @@ users = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Set while an admin has deactivated the person: no login, no session, no socket.
     Column("deactivated_at", UTCDateTime, nullable=True),
+    # Set once the account is deleted (hallway/domain/account_deletion.py): the row stays
+    # so their messages keep a sender, but it is anonymised and can never sign in again.
+    Column("deleted_at", UTCDateTime, nullable=True),
     CheckConstraint("role IN ('admin', 'member')", name="role"),
     # Email is the login name, so it is unique across the whole service.
     UniqueConstraint("email", name="uq_users_email"),

@@ -1,5 +1,5 @@
 // The Account dialog: where I am logged in (end another session, or log out everywhere),
-// and changing my password.
+// changing my password, and deleting my account.
 
 import { api } from "./api.js";
 import { h, relativeTime } from "./dom.js";
@@ -9,6 +9,9 @@ import { state } from "./store.js";
 // Their server sentences are about the request; here they are about a field.
 const PASSWORD_WORDING = {
   invalid_credentials: { field: "current_password", message: "The current password is wrong." },
+};
+const DELETE_WORDING = {
+  invalid_credentials: { field: "password", message: "The password is wrong." },
 };
 
 const BROWSERS = [
@@ -38,15 +41,17 @@ export function deviceName(agent) {
   return agent.length > DEVICE_CHARS ? `${agent.slice(0, DEVICE_CHARS)}…` : agent;
 }
 
-/** `logOutEverywhere()` ends every session, this one included, and leaves the page; it
- * rejects (ApiError) if the server could not. */
-export function wireAccount({ logOutEverywhere }) {
+/** `logOutEverywhere()` ends every session, this one included, and leaves the page;
+ * `deleteAccount({password, erase_messages})` deletes my account and leaves the page. Both
+ * reject (ApiError) if the server could not. */
+export function wireAccount({ logOutEverywhere, deleteAccount }) {
   const dialog = document.getElementById("account-dialog");
   const list = document.getElementById("session-list");
   const error = document.getElementById("sessions-error");
   const everywhere = document.getElementById("log-out-everywhere");
   const form = document.getElementById("password-form");
   const done = document.getElementById("password-done");
+  const deleteForm = document.getElementById("delete-account-form");
 
   let loading = 0; // a newer load's answer wins
   const load = async () => {
@@ -107,13 +112,31 @@ export function wireAccount({ logOutEverywhere }) {
     );
   });
 
+  deleteForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const erase = deleteForm.elements.erase_messages.checked;
+    const question = erase
+      ? "Delete your account and erase all your messages? This cannot be undone."
+      : "Delete your account? Your messages stay, shown as by “former member”. " +
+        "This cannot be undone.";
+    if (!window.confirm(question)) return;
+    submitting(
+      deleteForm,
+      "Deleting…",
+      () => deleteAccount({ password: deleteForm.elements.password.value, erase_messages: erase }),
+      DELETE_WORDING,
+    );
+  });
+
   document.getElementById("open-account").addEventListener("click", () => {
     error.textContent = "";
     done.textContent = "";
     everywhere.disabled = false;
-    form.reset();
-    clearErrors(form);
-    form.elements.username.value = state.me.email;
+    for (const each of [form, deleteForm]) {
+      each.reset();
+      clearErrors(each);
+      each.elements.username.value = state.me.email;
+    }
     list.replaceChildren(h("li", {}, "Loading…"));
     list.setAttribute("aria-busy", "true");
     dialog.showModal();

@@ -1,6 +1,8 @@
 // Manage people (admins): everyone of the company with their role and state; make admin or
-// member, deactivate (after a confirmation) or reactivate. Each answer updates the people
-// map, so names, marks and pickers everywhere follow at once.
+// member, deactivate (after a confirmation), reactivate, or delete the account (asking
+// whether to erase their messages too). Each answer updates the people map, so names,
+// marks and pickers everywhere follow at once. Deleted accounts are not listed: there is
+// nothing left of them to manage.
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -8,6 +10,9 @@ import { friendly } from "./forms.js";
 import { showMe } from "./sidebar.js";
 import { state, updatePerson } from "./store.js";
 
+// Each action: `ask(person)` (optional) resolves to the choices made, or null to do
+// nothing; `call(person, choices)` answers the person as changed; `done(person, choices)`
+// says what happened (`person` as they were before).
 const ACTIONS = {
   admin: {
     call: (person) => api.setRole(person.id, "admin"),
@@ -21,9 +26,13 @@ const ACTIONS = {
         : `${person.display_name} is now a member.`,
   },
   deactivate: {
-    confirm: (person) =>
-      `Deactivate ${person.display_name}? They are logged out everywhere at once and ` +
-      "cannot log in until an admin reactivates them. Their messages stay.",
+    ask: async (person) =>
+      window.confirm(
+        `Deactivate ${person.display_name}? They are logged out everywhere at once and ` +
+          "cannot log in until an admin reactivates them. Their messages stay.",
+      )
+        ? {}
+        : null,
     call: (person) => api.deactivate(person.id),
     done: (person) => `${person.display_name} is deactivated and logged out everywhere.`,
   },
@@ -31,7 +40,43 @@ const ACTIONS = {
     call: (person) => api.reactivate(person.id),
     done: (person) => `${person.display_name} can log in again.`,
   },
+  delete: {
+    ask: askDeletion,
+    call: (person, { eraseMessages }) => api.deletePerson(person.id, eraseMessages),
+    done: (person, { eraseMessages }) =>
+      eraseMessages
+        ? `${person.display_name}'s account and messages are deleted.`
+        : `${person.display_name}'s account is deleted. Their messages stay, by “former member”.`,
+  },
 };
+
+/** The delete dialog: resolves to {eraseMessages} when confirmed, null when cancelled. */
+function askDeletion(person) {
+  const dialog = document.getElementById("delete-person-dialog");
+  const form = document.getElementById("delete-person-form");
+  form.reset();
+  document.getElementById("delete-person-about").textContent =
+    `${person.display_name} is logged out everywhere at once and can never log in to this ` +
+    "account again. They leave every group and channel.";
+  return new Promise((resolve) => {
+    let choices = null;
+    const confirmed = (event) => {
+      event.preventDefault();
+      choices = { eraseMessages: form.elements.erase_messages.checked };
+      dialog.close();
+    };
+    form.addEventListener("submit", confirmed);
+    dialog.addEventListener(
+      "close",
+      () => {
+        form.removeEventListener("submit", confirmed);
+        resolve(choices);
+      },
+      { once: true },
+    );
+    dialog.showModal();
+  });
+}
 
 /** `onChange()` after the people map changed (names, roles, deactivation). */
 export function wireAdmin({ onChange }) {
@@ -41,9 +86,9 @@ export function wireAdmin({ onChange }) {
   const done = document.getElementById("admin-done");
 
   const draw = () => {
-    const people = [...state.people.values()].sort((a, b) =>
-      a.display_name.localeCompare(b.display_name),
-    );
+    const people = [...state.people.values()]
+      .filter((p) => !p.deleted)
+      .sort((a, b) => a.display_name.localeCompare(b.display_name));
     list.replaceChildren(...people.map(personItem));
   };
 
@@ -54,16 +99,16 @@ export function wireAdmin({ onChange }) {
     const person = state.people.get(button.closest("[data-person]").dataset.person);
     if (!person) return;
     const spec = ACTIONS[action];
-    if (spec.confirm && !window.confirm(spec.confirm(person))) return;
+    const choices = spec.ask ? await spec.ask(person) : {};
+    if (!choices) return;
     error.textContent = "";
     done.textContent = "";
     const row = button.closest("li");
     for (const b of row.querySelectorAll("button")) b.disabled = true;
     try {
-      const changed = await spec.call(person);
-      updatePerson(changed);
+      updatePerson(await spec.call(person, choices));
       onChange();
-      done.textContent = spec.done(changed);
+      done.textContent = spec.done(person, choices);
     } catch (failure) {
       error.textContent = friendly(failure);
     }
@@ -144,6 +189,18 @@ function personItem(person) {
               "aria-describedby": nameId,
             },
             person.deactivated ? "Reactivate" : "Deactivate",
+          ),
+      me
+        ? null
+        : h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              dataset: { action: "delete", kind: "delete" },
+              "aria-describedby": nameId,
+            },
+            "Delete",
           ),
     ),
   );

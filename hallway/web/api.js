@@ -128,7 +128,8 @@ async function request(method, path, body, retried = false) {
     const renewed = await renewSession().catch(() => null);
     if (renewed) return request(method, path, body, true);
   }
-  // A wrong current password (changing it) is the form's error, not the end of the session.
+  // A wrong current password (changing it, deleting the account) is the form's error, not
+  // the end of the session.
   if (response.status === 401 && bearer && error.code !== "invalid_credentials") {
     unauthenticated(failure);
   }
@@ -150,10 +151,17 @@ export const api = {
   /** Log out everywhere, this session included. */
   endAllSessions: () => request("DELETE", "/sessions"),
   changePassword: (fields) => request("POST", "/me/password", fields),
+  /** {password, erase_messages}: every session of mine ends with it. */
+  deleteAccount: (fields) => request("DELETE", "/me", fields),
+  deletePerson: (userId, eraseMessages) =>
+    request("DELETE", `/users/${id(userId)}`, { erase_messages: eraseMessages }),
   deactivate: (userId) => request("POST", `/users/${id(userId)}/deactivate`),
   reactivate: (userId) => request("POST", `/users/${id(userId)}/reactivate`),
   setRole: (userId, role) => request("PATCH", `/users/${id(userId)}`, { role }),
-  invite: () => request("POST", "/invites", {}),
+  /** {max_uses, expires_in}: null leaves either to the server (any number, longest). */
+  invite: (fields) => request("POST", "/invites", fields),
+  invites: () => request("GET", "/invites"),
+  revokeInvite: (code) => request("DELETE", `/invites/${id(code)}`),
   people: () => request("GET", "/users"),
   // The sidebar shows up to 200 conversations (the API's largest page).
   conversations: () => request("GET", "/conversations?limit=200"),

@@ -1,9 +1,9 @@
 // The sidebar's dialogs: message a colleague, create a group or channel, browse and join
-// channels, and (admins) invite people.
+// channels (invites are invites.js's, people admin.js's).
 
 import { api } from "./api.js";
 import { h, plural } from "./dom.js";
-import { clearErrors, showErrors, submitting } from "./forms.js";
+import { clearErrors, submitting } from "./forms.js";
 import { colleagues, state } from "./store.js";
 
 /** `onOpen(conversation)` is called with a conversation to show (new, joined or existing). */
@@ -11,7 +11,6 @@ export function wireDialogs(onOpen) {
   wirePeopleDialog(onOpen);
   wireCreateDialog(onOpen);
   wireChannelsDialog(onOpen);
-  wireInviteDialog();
   for (const dialog of document.querySelectorAll("dialog")) {
     dialog.addEventListener("click", (event) => {
       if (event.target.closest("[data-close]")) dialog.close();
@@ -153,29 +152,5 @@ function wireChannelsDialog(onOpen) {
       list.replaceChildren();
       error.textContent = failure.message;
     }
-  });
-}
-
-function wireInviteDialog() {
-  const dialog = document.getElementById("invite-dialog");
-  const form = document.getElementById("invite-form");
-  const result = document.getElementById("invite-result");
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitting(form, "Creating…", async () => {
-      const invite = await api.invite();
-      const link = `${location.origin}/#join=${encodeURIComponent(invite.code)}`;
-      const expires = new Date(invite.expires_at).toLocaleString();
-      result.replaceChildren(
-        h("p", {}, "Code: ", h("code", {}, invite.code)),
-        h("p", {}, "Link: ", h("code", {}, link)),
-        h("p", {}, `Valid until ${expires}; anyone with it can join.`),
-      );
-    });
-  });
-  document.getElementById("invite-people").addEventListener("click", () => {
-    result.replaceChildren();
-    clearErrors(form);
-    dialog.showModal();
   });
 }

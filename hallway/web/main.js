@@ -1,6 +1,6 @@
 // Start-up and wiring: the session, the realtime connection, the sidebar kept live by the
-// `inbox` stream, message search, the account and admin dialogs, and the conversation named
-// by the URL (#/c/<id>).
+// `inbox` stream, message search, the account, invite and admin dialogs, and the
+// conversation named by the URL (#/c/<id>).
 
 import { wireAccount } from "./account.js";
 import { wireAdmin } from "./admin.js";
@@ -8,6 +8,7 @@ import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.j
 import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
+import { wireInvites } from "./invites.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
 import {
@@ -23,10 +24,12 @@ const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the
 const SESSION_ENDED = "#session-ended";
 const PASSWORD_CHANGED = "#password-changed";
 const LOGGED_OUT_EVERYWHERE = "#logged-out-everywhere";
+const ACCOUNT_DELETED = "#account-deleted";
 const NOTICES = {
   [SESSION_ENDED]: "Your session has ended. Please log in again.",
   [PASSWORD_CHANGED]: "Your password is changed. Log in with it.",
   [LOGGED_OUT_EVERYWHERE]: "You are logged out on every device.",
+  [ACCOUNT_DELETED]: "Your account is deleted.",
 };
 
 let view = null;
@@ -62,17 +65,23 @@ async function logOut() {
   endSession();
 }
 
-/** Every session of mine ends, this one included; rejects if the server could not. */
-async function logOutEverywhere() {
-  leavingTo = LOGGED_OUT_EVERYWHERE;
+/** `call()` ends every session of mine, this one included, then the page says `hash`'s
+ * notice; rejects (and stays) if the server could not. */
+async function leaveThrough(hash, call) {
+  leavingTo = hash;
   try {
-    await api.endAllSessions();
+    await call();
   } catch (failure) {
     leavingTo = null;
     throw failure;
   }
-  endSession(LOGGED_OUT_EVERYWHERE);
+  endSession(hash);
 }
+
+const logOutEverywhere = () => leaveThrough(LOGGED_OUT_EVERYWHERE, api.endAllSessions);
+
+/** {password, erase_messages} */
+const deleteAccount = (fields) => leaveThrough(ACCOUNT_DELETED, () => api.deleteAccount(fields));
 
 /** Reload a list soon after it is asked for: one request at a time, a burst of asks served
  * by one reload, and an ask during a reload served by one more after it (so a steady stream
@@ -218,8 +227,9 @@ function showApp() {
   });
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
-  wireAccount({ logOutEverywhere });
+  wireAccount({ logOutEverywhere, deleteAccount });
   wireAdmin({ onChange: peopleChanged });
+  wireInvites();
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";

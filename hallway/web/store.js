@@ -3,8 +3,10 @@
 // tell changed from unchanged by identity (dom.js reconcile).
 
 export const state = {
-  me: null, // {id, email, display_name, company_id, role, deactivated}
-  people: new Map(), // user id -> {id, display_name, role, deactivated, presence, ...}
+  me: null, // {id, email, display_name, company_id, role, deactivated, deleted}
+  // user id -> {id, display_name, role, deactivated, deleted, presence, ...}; a deleted
+  // account stays, named "former member", so that its messages keep a name.
+  people: new Map(),
   conversations: new Map(), // id -> an item of GET /conversations
 };
 
@@ -15,6 +17,10 @@ export function personName(userId) {
 /** Deactivated people keep their name on what they wrote, marked. */
 export function isDeactivated(userId) {
   return Boolean(state.people.get(userId)?.deactivated);
+}
+
+export function isDeleted(userId) {
+  return Boolean(state.people.get(userId)?.deleted);
 }
 
 /** A person as an admin call answers them ({id, display_name, role, deactivated, ...}),
@@ -28,7 +34,7 @@ export function updatePerson(person) {
 /** People one can start a conversation with or add: everyone active but me, by name. */
 export function colleagues() {
   return [...state.people.values()]
-    .filter((p) => p.id !== state.me.id && !p.deactivated)
+    .filter((p) => p.id !== state.me.id && !p.deactivated && !p.deleted)
     .sort((a, b) => a.display_name.localeCompare(b.display_name));
 }
 

@@ -1,5 +1,6 @@
 """Accounts and sessions: signup and join (finished by a mailed link), login, refresh,
-logout, who am I, my sessions, my password; invites (create, list, revoke)."""
+logout, who am I, my sessions, my password, deleting my account; invites (create, list,
+revoke)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Request, status
 from hallway.api.deps import Client, Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
+    AccountDeletionRequest,
     Invite,
     InviteRequest,
     Invites,
@@ -24,7 +26,14 @@ from hallway.api.schemas import (
     SignupRequest,
     User,
 )
-from hallway.domain import accounts, invites, password_change, password_reset, sessions
+from hallway.domain import (
+    account_deletion,
+    accounts,
+    invites,
+    password_change,
+    password_reset,
+    sessions,
+)
 from hallway.domain import signup as signup_flow
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
@@ -141,6 +150,26 @@ async def reset_password(body: PasswordResetRequest, ctx: Ctx) -> None:
 async def me(ctx: Ctx, actor: CurrentActor) -> User:
     """The caller's own account."""
     return User.model_validate(await accounts.get_me(ctx, actor))
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        409: {
+            "description": "`no_password`: the account signs in through an identity provider "
+            "(an admin deletes it); `last_admin`: the company would be left without one"
+        }
+    },
+)
+async def delete_account(body: AccountDeletionRequest, ctx: Ctx, actor: CurrentActor) -> None:
+    """Delete the caller's own account (needs the current password; a wrong one answers
+    401 `invalid_credentials`). Every session and socket of theirs ends; they leave every
+    group and channel; their name becomes "former member" on what they wrote, which stays
+    unless `erase_messages` is true (then each message is erased as a delete erases it)."""
+    await account_deletion.delete_own_account(
+        ctx, actor, password=body.password, erase_messages=body.erase_messages
+    )
 
 
 @router.post(

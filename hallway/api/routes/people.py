@@ -8,15 +8,23 @@ from fastapi import APIRouter, Request
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS
-from hallway.api.schemas import PasswordResetLink, People, Person, PersonChangeRequest, User
-from hallway.domain import accounts, password_reset, people_admin
+from hallway.api.schemas import (
+    PasswordResetLink,
+    People,
+    Person,
+    PersonChangeRequest,
+    PersonDeletionRequest,
+    User,
+)
+from hallway.domain import account_deletion, accounts, password_reset, people_admin
 
 router = APIRouter(prefix=API_PREFIX, tags=["people"], responses=ERRORS)
 
 
 @router.get("/users", response_model=People)
 async def list_people(request: Request, ctx: Ctx, actor: CurrentActor) -> People:
-    """Everyone in the caller's company, by display name, with who is online now."""
+    """Everyone in the caller's company, by display name, with who is online now. Deleted
+    accounts stay listed (`deleted`, named "former member"), so their messages keep a name."""
     people = await accounts.list_people(ctx, actor)
     online = await request.app.state.presence.online(actor.company_id, [p["id"] for p in people])
     return People(
@@ -68,3 +76,18 @@ async def change_person(
 ) -> User:
     """Change a person's role (admins only); it holds from their next request."""
     return User.model_validate(await people_admin.change_role(ctx, actor, user_id, body.role))
+
+
+@router.delete("/users/{user_id}", response_model=User, responses=_ADMIN_ONLY)
+async def delete_person(
+    user_id: str, ctx: Ctx, actor: CurrentActor, body: PersonDeletionRequest | None = None
+) -> User:
+    """Delete the account of a person of the caller's company (admins only; your own is
+    `DELETE /me`). Their sessions end and sockets close at once; they leave every group and
+    channel; their name becomes "former member" on what they wrote, which stays unless
+    `erase_messages` is true (then each message is erased as a delete erases it). A deleted
+    account is not found again."""
+    erase = body.erase_messages if body is not None else False
+    return User.model_validate(
+        await account_deletion.delete_person(ctx, actor, user_id, erase_messages=erase)
+    )

@@ -1,0 +1,152 @@
+"""Deleting an account: the person goes; what they wrote stays, under "former member".
+
+A person deletes their own account (their password confirms it), or an admin deletes the
+account of someone in their company. In one transaction:
+
+- every session of theirs ends (and, once it commits, every socket, on every process);
+- the users row is anonymised: the name becomes "former member", the email a placeholder
+  that can never be delivered (so the address itself may sign up again), the password
+  hash, the external identity and any deactivation go, the role is `member` (a deleted
+  admin counts as no admin), and `deleted_at` is set;
+- they leave every group and channel as a removal does (`member.removed`, members.py). A
+  direct conversation keeps its two people, as it does for a removal: the other person
+  keeps it, with "former member" across from them;
+- the invites they made are revoked and reset links for their password spent;
+- with `erase_messages`, each of their messages is erased as a delete erases it
+  (erasure.py), so the event log keeps its seqs; without, their messages stay as written.
+
+Their reactions stay. The row itself stays so that their messages keep a sender whose name
+can be shown; nothing in it is theirs any more, and it can never sign in again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hallway.domain.access import require_admin
+from hallway.domain.actor import Actor
+from hallway.domain.attachment_cleanup import purge_soon
+from hallway.domain.context import DomainContext, Transaction
+from hallway.domain.erasure import erase_message
+from hallway.domain.errors import InvalidInput
+from hallway.domain.members import take_out
+from hallway.domain.password_change import confirm_password
+from hallway.domain.people_admin import keep_an_admin, locked_colleague
+from hallway.domain.sessions import revoke_sessions, sessions_ended
+from hallway.domain.user_views import user_dict
+from hallway.store.tables import (
+    conversations,
+    invites,
+    messages,
+    participants,
+    password_resets,
+    users,
+)
+
+FORMER_MEMBER = "former member"
+
+
+def placeholder_email(user_id: str) -> str:
+    """Unique (the email column is), and in `.invalid`, a domain that never resolves."""
+    return f"former-member-{user_id}@deleted.invalid"
+
+
+async def delete_own_account(
+    ctx: DomainContext, actor: Actor, *, password: str, erase_messages: bool
+) -> None:
+    """The actor deletes their own account; their current password confirms it."""
+    await confirm_password(ctx, actor, password)
+    await _delete(ctx, actor, actor.user_id, erase_messages=erase_messages)
+
+
+async def delete_person(
+    ctx: DomainContext, actor: Actor, user_id: str, *, erase_messages: bool
+) -> dict[str, Any]:
+    """An admin deletes the account of someone in their company; the person as everyone
+    now sees them."""
+    require_admin(actor)
+    if user_id == actor.user_id:
+        raise InvalidInput(
+            "delete your own account with DELETE /me, which asks for your password",
+            code="own_account",
+            field="user_id",
+        )
+    return await _delete(ctx, actor, user_id, erase_messages=erase_messages)
+
+
+async def _delete(
+    ctx: DomainContext, actor: Actor, user_id: str, *, erase_messages: bool
+) -> dict[str, Any]:
+    files: list[str] = []
+    async with ctx.transaction() as tx:
+        person = await locked_colleague(tx, actor, user_id)
+        await keep_an_admin(tx, actor, person)
+        ended = await revoke_sessions(ctx, tx, user_id)
+        if erase_messages:
+            files = await _erase_messages(tx, user_id, deleted_by=actor.user_id)
+        await _leave_conversations(tx, user_id, removed_by=actor.user_id)
+        await _end_invites_and_resets(tx, user_id)
+        await tx.conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(
+                display_name=FORMER_MEMBER,
+                email=placeholder_email(user_id),
+                password_hash=None,
+                external_id=None,
+                role="member",
+                deactivated_at=None,
+                deleted_at=tx.now,
+            )
+        )
+        person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
+    await sessions_ended(ctx, user_id, ended, every_socket=True)
+    await purge_soon(ctx, files)
+    return user_dict(person)
+
+
+async def _erase_messages(tx: Transaction, user_id: str, *, deleted_by: str) -> list[str]:
+    """Erase every message of theirs not yet deleted; the files to purge once committed."""
+    ids = (
+        await tx.conn.execute(
+            select(messages.c.id)
+            .where(messages.c.sender_id == user_id, messages.c.deleted_at.is_(None))
+            .order_by(messages.c.conversation_id, messages.c.seq)
+        )
+    ).scalars()
+    files: list[str] = []
+    for message_id in list(ids):
+        erased = await erase_message(tx, message_id, deleted_by=deleted_by)
+        if erased is not None:
+            files.extend(erased.attachment_ids)
+    return files
+
+
+async def _leave_conversations(tx: Transaction, user_id: str, *, removed_by: str) -> None:
+    # In id order, so that two deletions at once take the conversations' locks in the
+    # same order.
+    joined = (
+        await tx.conn.execute(
+            select(participants.c.conversation_id)
+            .join(conversations, conversations.c.id == participants.c.conversation_id)
+            .where(participants.c.user_id == user_id, conversations.c.kind != "direct")
+            .order_by(participants.c.conversation_id)
+        )
+    ).scalars()
+    for conversation_id in list(joined):
+        await take_out(tx, conversation_id, user_id, removed_by)
+
+
+async def _end_invites_and_resets(tx: Transaction, user_id: str) -> None:
+    await tx.conn.execute(
+        update(invites)
+        .where(invites.c.created_by == user_id, invites.c.revoked_at.is_(None))
+        .values(revoked_at=tx.now)
+    )
+    await tx.conn.execute(
+        update(password_resets)
+        .where(password_resets.c.user_id == user_id, password_resets.c.used_at.is_(None))
+        .values(used_at=tx.now)
+    )
