@@ -1,11 +1,11 @@
 """The broker's two busy Redis connections, spoken in RESP directly over an asyncio transport.
 
 Every frame a process publishes, and every frame another process published, crosses one of
-these. Through redis-py a frame cost 11 to 13 µs of CPU to publish and 31 µs to receive (its
-pub/sub reader is a coroutine chain per message, with a timeout around each read); here,
-a write of pre-packed bytes costs 2 to 5 µs, and hiredis, the parser redis-py itself uses,
-hands every reply in one read to a plain callback for 14 µs a frame
-(docs/benchmarks.md). Everything else (PING, presence) stays on redis-py.
+these, so what they spend per frame is spent on every event. Through redis-py a frame cost
+several times the CPU, above all to receive: its pub/sub reader is a coroutine chain per
+message, with a timeout around each read. Here a publish is one write of pre-packed bytes,
+and hiredis, the parser redis-py itself uses, hands every reply in one read to a plain
+callback. Everything else (PING, presence) stays on redis-py.
 
 Only what the broker needs is here: connecting as the URL says (TCP or a Unix socket, TLS
 for rediss://, AUTH, a client name), commands written without waiting, and replies handed
