@@ -1,16 +1,27 @@
-# The two commands of the README: `make run` and `make test`. Both set up .venv first.
+# The two commands of the README: `make run` and `make test`. Both set up .venv first, from
+# requirements.lock: every package pinned, with its hashes, for Python 3.11 or newer on any
+# platform, the build backend included; Hallway itself then goes in on top, editable, with
+# nothing more resolved. `make lock` rewrites the lock from pyproject.toml's ranges.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: run test lint typecheck pytest bench demo clean
+.PHONY: run test lint typecheck pytest bench demo lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The lock's inputs: the project with its dev extra, and the build backend pyproject.toml
+# names (read here so it is written down once).
+lock: $(STAMP)
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(BIN)/uv pip compile pyproject.toml - --extra dev --universal --python-version 3.11 \
+	    --generate-hashes --quiet --custom-compile-command "make lock" --output-file $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/hallway serve
@@ -34,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-newest data .mypy_cache .pytest_cache .ruff_cache

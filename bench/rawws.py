@@ -1,7 +1,7 @@
 """A lean WebSocket client protocol for the listeners (RFC 6455, client side).
 
-The `websockets` client spends about 30 us of CPU per received frame, several times what a
-server spends to send one, so thousands of listeners built on it measure themselves. This
+The `websockets` client spends several times as much CPU per received frame as a server
+spends to send one, so thousands of listeners built on it would measure themselves. This
 protocol parses frames straight from the socket buffer, reads the send time out of event
 frames without decoding them, and supports permessage-deflate so the server's compression
 can be measured too. It speaks only to 127.0.0.1.

@@ -70,14 +70,16 @@ class Settings(BaseSettings):
     # Any request body but an upload's; a 10,000-character message, escaped, is about 60 KB.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     # PostgreSQL connections for transactions kept open per process; as many more open for
-    # bursts. Below the number of concurrent requests a burst reconnects (10 history readers:
-    # 165 pages/s at 4, 368 at 12). Statements that commit by themselves have asyncpg's own
-    # pool of up to twice this many (hallway/store/database.py).
+    # bursts. Below the number of concurrent requests a burst opens connections anew, which
+    # costs more than the requests themselves, so keep it near the concurrency a process
+    # serves. Statements that commit by themselves have asyncpg's own pool of up to twice
+    # this many (hallway/store/database.py).
     db_pool_size: int = Field(default=8, ge=1)
 
-    # One log line per HTTP request (uvicorn's access log). Off by default: it cost a fifth
-    # of the send rate at 10 at a time (docs/benchmarks.md), and behind a load balancer
-    # that logs requests the line is written twice.
+    # One log line per HTTP request (uvicorn's access log). Off by default: formatting and
+    # writing a line is a large share of a small request's work, done on the event loop
+    # every request shares, and behind a load balancer that logs requests the line is
+    # written twice.
     access_log: bool = False
 
     # Caps on reactions: how many different emoji one message may carry, and how many of
@@ -113,8 +115,8 @@ class Settings(BaseSettings):
     ws_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     ws_replay_limit: int = Field(default=1000, ge=1)
     # permessage-deflate without context takeover: one compressed frame serves every
-    # subscriber, so a delivery costs what it costs uncompressed and an event frame goes out
-    # at about half its size (docs/benchmarks.md).
+    # subscriber, so a delivery costs no more than an uncompressed one while event frames
+    # still go out much smaller.
     ws_compression: bool = True
     typing_ttl_seconds: float = Field(default=6.0, gt=0)
     presence_ttl_seconds: float = Field(default=60.0, gt=0)

@@ -150,6 +150,39 @@ async def test_frames_out_of_order_are_delivered_in_seq_order(
     assert [e["data"]["body"] for e in socket.events()] == ["one", "two"]
 
 
+async def test_a_replay_ahead_of_the_feed_is_not_sent_again_when_the_feed_catches_up(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscriber's replay can read events whose frames have not reached this process yet
+    (published by another one, still in flight). When they arrive, the feed dispatches them
+    to everyone else, and must skip this subscriber, which has them already."""
+    admin, cid, bob_socket = await _subscribed_team(app, directory)
+    before = await send(admin, cid, "delivered live")
+    await eventually(lambda: len(bob_socket.events()) == 1)
+    real_publish = app.state.broker.publish
+    in_flight: list[tuple[str, str]] = []
+
+    async def delayed_publish(topic: str, frame: str) -> None:
+        in_flight.append((topic, frame))
+
+    monkeypatch.setattr(app.state.broker, "publish", delayed_publish)
+    late = [await send(admin, cid, f"in flight {k}") for k in range(2)]
+    assert len(in_flight) == 2 and len(bob_socket.events()) == 1
+
+    conn, socket = await _listener(app, admin)
+    await app.state.hub.subscribe(conn, cid, before["seq"])
+    late_seqs = [m["seq"] for m in late]
+    assert [e["seq"] for e in socket.events()] == late_seqs  # read from the log
+
+    for topic, frame in in_flight:  # the frames arrive after all
+        await real_publish(topic, frame)
+    # One dispatch writes to every subscriber of the feed: once Bob has the frames, the
+    # other subscriber has been passed them too.
+    await eventually(lambda: len(bob_socket.events()) == 3)
+    assert [e["seq"] for e in bob_socket.events()] == [before["seq"], *late_seqs]
+    assert [e["seq"] for e in socket.events()] == late_seqs
+
+
 async def test_presence_changes_are_announced_in_batches(
     app: FastAPI, directory: Directory
 ) -> None:

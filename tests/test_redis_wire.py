@@ -47,6 +47,30 @@ def test_the_endpoint_is_read_from_the_url() -> None:
     assert tls.ssl is not None and tls.ssl.check_hostname
     unchecked = RedisEndpoint("rediss://redis.internal?ssl_cert_reqs=none")
     assert unchecked.ssl is not None and not unchecked.ssl.check_hostname
+    default = RedisEndpoint("REDIS://:only%20password@")
+    assert (default.host, default.port, default.username, default.password) == (
+        "localhost",
+        6379,
+        None,
+        "only password",
+    )
+    socket = RedisEndpoint("unix:///run/redis%20one.sock?username=bot&password=p%26q&db=2")
+    assert (socket.path, socket.username, socket.password) == ("/run/redis one.sock", "bot", "p&q")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://redis.internal",
+        "redis:redis.internal",
+        "redis.internal:6379",
+        "unix://",
+        "redis://h:port",
+    ],
+)
+def test_a_url_redis_would_not_take_is_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        RedisEndpoint(url)
 
 
 @pytest.fixture

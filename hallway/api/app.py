@@ -106,11 +106,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     # The routers' routes as one flat list, in this order. include_router would wrap each
     # router in a branch that FastAPI walks route by route, twice, for every request
-    # (matching, then handling): with seven of them that was a third of the Python calls
-    # of a GET /healthz and a sixth of a send's HTTP layer (docs/benchmarks.md). The
-    # routers carry their prefix, tags and error responses themselves, so the routes are
-    # the same. Messages come first: a request tries the routes in order, 2-3 us each,
-    # and sends and history windows are most of the requests.
+    # (matching, then handling), work that grows with the number of routers and that the
+    # smallest requests paid for most. The routers carry their prefix, tags and error
+    # responses themselves, so the routes are the same. Messages come first: a request
+    # tries the routes in order, and sends and history windows are most of the requests.
     routes = [
         route
         for router in (

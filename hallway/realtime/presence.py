@@ -1,4 +1,4 @@
-"""Who is online: ephemeral, never in the database (DESIGN.md principle 4)."""
+"""Who is online: ephemeral, never in the database (docs/architecture.md, principle 4)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The broker's two busy Redis connections, spoken in RESP directly over an asyncio transport.
 
 Every frame a process publishes, and every frame another process published, crosses one of
-these. Through redis-py a frame cost 11 to 13 µs of CPU to publish and 31 µs to receive (its
-pub/sub reader is a coroutine chain per message, with a timeout around each read); here,
-a write of pre-packed bytes costs 2 to 5 µs, and hiredis, the parser redis-py itself uses,
-hands every reply in one read to a plain callback for 14 µs a frame
-(docs/benchmarks.md). Everything else (PING, presence) stays on redis-py.
+these, so what they spend per frame is spent on every event. Through redis-py a frame cost
+several times the CPU, above all to receive: its pub/sub reader is a coroutine chain per
+message, with a timeout around each read. Here a publish is one write of pre-packed bytes,
+and hiredis, the parser redis-py itself uses, hands every reply in one read to a plain
+callback. Everything else (PING, presence) stays on redis-py.
 
 Only what the broker needs is here: connecting as the URL says (TCP or a Unix socket, TLS
 for rediss://, AUTH, a client name), commands written without waiting, and replies handed
@@ -18,9 +18,9 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
-from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection, parse_url
 
 Reply = Any  # bytes, int, a list of replies, or a hiredis.ReplyError
 OnReply = Callable[[Reply], None]
@@ -41,24 +41,29 @@ def pack_command(*parts: bytes) -> bytes:
 
 
 class RedisEndpoint:
-    """Where and how to connect, read from a redis:// rediss:// or unix:// URL."""
+    """Where and how to connect, read from a redis:// rediss:// or unix:// URL as redis-py
+    reads it, so that one URL serves both. The database number is left out: pub/sub
+    channels are the same in every database."""
 
     def __init__(self, url: str) -> None:
-        options = parse_url(url)
-        self.path: str | None = options.get("path")
-        self.host: str = options.get("host", "localhost")
-        self.port: int = int(options.get("port", 6379))
-        self.username: str | None = options.get("username")
-        self.password: str | None = options.get("password")
-        kind = options.get("connection_class")
-        self.ssl = _ssl_context(dict(options)) if kind is SSLConnection else None
-        if kind is UnixDomainSocketConnection and self.path is None:
+        parts = urlsplit(url)
+        # The "://" is required: urlsplit reads "redis:host" as the redis scheme too.
+        if parts.scheme not in ("redis", "rediss", "unix") or url[len(parts.scheme) :][:3] != "://":
+            raise ValueError(f"not a redis://, rediss:// or unix:// URL: {url!r}")
+        query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+        self.username = unquote(parts.username) if parts.username else query.get("username")
+        self.password = unquote(parts.password) if parts.password else query.get("password")
+        self.path = (unquote(parts.path) or None) if parts.scheme == "unix" else None
+        self.host = unquote(parts.hostname) if parts.hostname else "localhost"
+        self.port = parts.port or 6379  # a port that is not a number raises ValueError
+        self.ssl = _ssl_context(query) if parts.scheme == "rediss" else None
+        if parts.scheme == "unix" and self.path is None:
             raise ValueError(f"no socket path in {url!r}")
 
 
-def _ssl_context(options: dict[str, Any]) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
-    if options.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
+def _ssl_context(query: dict[str, str]) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=query.get("ssl_ca_certs"))
+    if query.get("ssl_cert_reqs") == "none":
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
