@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -130,6 +131,25 @@ async def test_login_guesses_per_account_known_or_unknown_answered_alike(
         assert 1 <= retry_after <= 15 * 60
         # The right password waits too: the limit does not say whether a guess was right.
         rate_limited(await login(client, known.email, PASSWORD))
+
+
+async def test_a_stolen_session_guesses_the_current_password_no_faster_than_login(
+    env: dict[str, str],
+) -> None:
+    async with limited_client(env, login_failures_per_account="3 per minute") as client:
+        person = await Directory(client).company()
+        change = {"current_password": "a wrong guess", "new_password": "a new password 1"}
+        deletion = {"password": "a wrong guess", "erase_messages": False}
+        error_of(await person.post("/api/v1/me/password", json=change), 401)
+        delete_me = partial(
+            client.request, "DELETE", "/api/v1/me", json=deletion, headers=person.headers
+        )
+        error_of(await delete_me(), 401)
+        error_of(await login(client, person.email, "a wrong guess"), 401)
+        # One budget for the account, wherever the guesses come in.
+        rate_limited(await person.post("/api/v1/me/password", json=change))
+        rate_limited(await delete_me())
+        rate_limited(await login(client, person.email, "a wrong guess"))
 
 
 async def test_login_waits_grow_with_each_window(env: dict[str, str]) -> None:
