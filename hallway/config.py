@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     # every request shares, and behind a load balancer that logs requests the line is
     # written twice.
     access_log: bool = False
+    log_format: Literal["text", "json"] = "text"
 
     # Caps on reactions: how many different emoji one message may carry, and how many of
     # them one person may put on it (a message with 300 reactions buries the thread).

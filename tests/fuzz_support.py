@@ -124,7 +124,7 @@ def assert_handled(response: httpx.Response) -> None:
     if response.status_code >= 400:
         body = response.json()
         assert set(body) == {"error"}
-        assert set(body["error"]) == {"code", "message", "details"}
+        assert set(body["error"]) == {"code", "message", "details", "request_id"}
 
 
 FUZZ = hypothesis_settings(

@@ -453,12 +453,16 @@ async def eventually(check: Any, timeout: float = 5.0, interval: float = 0.02) -
 
 
 def error_of(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """Assert the one JSON error shape (and status, and code when given); return its error."""
+    """Assert the one JSON error shape (and status, and code when given); return its error,
+    but for its request id."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"}, body
     error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
+    assert set(error) == {"code", "message", "details", "request_id"}, error
+    # The id of the request the error answers, as its header says; taken out of what is
+    # returned, so that two answers compare by what they say.
+    assert error.pop("request_id") == response.headers["x-request-id"], error
     assert isinstance(error["code"], str) and error["code"], error
     assert isinstance(error["message"], str) and error["message"], error
     assert isinstance(error["details"], dict), error

@@ -16,6 +16,7 @@ import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
 from hallway.api.realtime_transport import HUB_STATE_KEY
+from hallway.api.request_log import RequestLog
 from hallway.api.routes import auth, conversations, files, messages, ops, people, search
 from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    # Outermost of Hallway's: every answer, errors of the layers within included, has its id.
+    app.add_middleware(RequestLog, log_each=settings.access_log)
     if (WEB_DIR / "index.html").exists():
         app.router.routes.append(WebClientMount(WEB_DIR))
     return app

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from hallway.api.request_log import REQUEST_ID
 from hallway.domain.errors import (
     Conflict,
     DomainError,
@@ -51,7 +52,11 @@ _HTTP_CODES = {
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    """The error, with the request's id (hallway/api/request_log.py) when there is one."""
+    error: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    if (request_id := REQUEST_ID.get()) is not None:
+        error["request_id"] = request_id
+    return {"error": error}
 
 
 def error_response(
@@ -133,7 +138,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", "something went wrong on our side")
+    # Starlette answers this outside every middleware, RequestLog's too: the header is set
+    # here.
+    request_id = REQUEST_ID.get()
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return error_response(
+        500, "internal_error", "something went wrong on our side", headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -348,6 +348,7 @@ class ErrorDetail(BaseModel):
     code: str
     message: str
     details: dict[str, Any]
+    request_id: str = Field(description="this request's id, as its `X-Request-Id` header says")
 
 
 class ErrorBody(BaseModel):

@@ -1,0 +1,79 @@
+"""A request id for every HTTP request, and (when asked) one log line when it is answered.
+
+The id is the caller's `X-Request-Id` when that is a short token (a proxy in front may have
+set it), else one of this process's own. It goes back as the `X-Request-Id` header and
+inside every error body (hallway/api/errors.py), so a person's report of a failure finds
+its log line. The line names the method, the path without its query string (a signed file
+link carries its signature there) and never a header or a body, so no token, password,
+message or link reaches the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import secrets
+import time
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("hallway.requests")
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("hallway_request_id", default=None)
+HEADER = b"x-request-id"
+_GIVEN = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
+# Unique across processes and restarts without a random draw per request.
+_PROCESS = secrets.token_hex(4)
+_COUNTER = itertools.count(1)
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == HEADER and _GIVEN.match(value):
+            return str(value.decode())
+    return f"{_PROCESS}-{next(_COUNTER):x}"
+
+
+class RequestLog:
+    """`log_each`: a line per request (HALLWAY_ACCESS_LOG); the ids are given either way."""
+
+    def __init__(self, app: ASGIApp, *, log_each: bool) -> None:
+        self.app = app
+        self.log_each = log_each
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500  # what the caller gets if the app fails before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.log_each and log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "client": scope["client"][0] if scope.get("client") else None,
+                    },
+                )
