@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -152,11 +152,12 @@ def test_history_windows_answer_as_fastapi_would(call: Call) -> None:
 
     @FUZZ
     @given(
+        # httpx refuses a query over 64 KiB before anything is sent: keep under it.
         params=st.dictionaries(
             st.sampled_from(["limit", "before", "other"]),
             texts | json_values.map(str) | st.integers(-5, 200).map(str),
             max_size=3,
-        ),
+        ).filter(lambda params: len(urlencode(params)) < 60_000),
         conversation_id=st.just(conversation) | texts.filter(bool).map(lambda t: quote(t, safe="")),
     )
     def check(params: dict[str, str], conversation_id: str) -> None:

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,6 +64,19 @@ async def test_the_web_client_mount_leaves_unknown_api_requests_to_the_router(
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert (await client.head("/app.css")).status_code == 200
+
+
+async def test_behind_a_path_prefix_the_web_client_mount_still_steps_aside(app: FastAPI) -> None:
+    """Served under a proxy's prefix (ASGI root_path), the mount recognises the API's paths
+    after the prefix, as the router does."""
+    transport = httpx.ASGITransport(app=app, root_path="/chat")
+    async with httpx.AsyncClient(transport=transport, base_url="http://hallway.test") as client:
+        r = await client.get("/chat/api/v1/auth/login")  # the router's 405, not a file's 404
+        error_of(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == "POST"
+        page = await client.get("/chat/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
 
 
 async def test_validation_errors_list_every_field(directory: Directory) -> None:

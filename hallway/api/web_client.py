@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.staticfiles import StaticFiles
-from starlette._utils import get_route_path
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
@@ -27,7 +26,16 @@ class WebClientMount(Mount):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or scope["method"] not in _READS:
             return Match.NONE, {}
-        # The path as Starlette's routing sees it (without a root_path), as Mount matches it.
-        if get_route_path(scope).startswith("/api/"):
+        if _route_path(scope).startswith("/api/"):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as Starlette's routing matches it: after the app's root_path (a proxy's
+    prefix), which an ASGI scope's path includes."""
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and (path == root_path or path.startswith(root_path + "/")):
+        return path[len(root_path) :]
+    return path
