@@ -25,12 +25,11 @@ from fastapi import FastAPI
 
 from hallway.api.app import create_app
 from hallway.api.http_protocol import HallwayHttpProtocol
-from hallway.api.realtime_transport import RealtimeWebSocketProtocol
+from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES
+from hallway.api.realtime_protocol import RealtimeProtocol
 from hallway.config import Settings
 
 log = logging.getLogger("hallway.serving")
-
-MAX_CLIENT_FRAME_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,8 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         log_level=listen.log_level,
         access_log=settings.access_log,
         http=HallwayHttpProtocol,
-        ws=RealtimeWebSocketProtocol,
-        # Client frames are small (a token, a subscribe); uvicorn's default is 16 MiB.
+        ws=RealtimeProtocol,
+        # Client frames are small JSON objects; uvicorn's default is 16 MiB.
         ws_max_size=MAX_CLIENT_FRAME_BYTES,
         ws_per_message_deflate=settings.ws_compression,
         # Protocol-level pings: a peer that stops answering is dropped within two intervals.

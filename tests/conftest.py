@@ -20,6 +20,7 @@ from hallway.store.migrate import upgrade_to_head
 from tests.support import (
     MAIL_OUTBOX,
     RUN_DATABASE,
+    SERVINGS,
     STACKS,
     TEST_DATABASE_URL,
     Directory,
@@ -33,9 +34,24 @@ from tests.support import (
 )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `every_server` run under each of SERVINGS."""
+    if "serving" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "every_server"
+    ):
+        metafunc.parametrize("serving", SERVINGS, indirect=True)
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def serving(request: pytest.FixtureRequest) -> str:
+    """What serves this test's server processes: `hallway serve` unless the test is marked
+    `every_server`."""
+    return str(getattr(request, "param", "hallway"))
 
 
 @pytest.fixture(scope="session")
@@ -116,13 +132,13 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
 
 
 @pytest.fixture
-def start_server(env: dict[str, str]) -> Iterator[Callable[..., ServerProcess]]:
+def start_server(env: dict[str, str], serving: str) -> Iterator[Callable[..., ServerProcess]]:
     """Start real server processes for this test's stack, with extra HALLWAY_* settings."""
     started: list[ServerProcess] = []
 
     def start(*args: str, **overrides: str) -> ServerProcess:
         extra = {f"HALLWAY_{k.upper()}": v for k, v in overrides.items()}
-        process = ServerProcess({**env, **extra}, args=args)
+        process = ServerProcess({**env, **extra}, args=args, serving=serving)
         started.append(process)
         return process.start()
 

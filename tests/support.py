@@ -59,6 +59,13 @@ TWO_NODES = [
     pytest.mark.parametrize("stack", ["postgresql"], indirect=True),
 ]
 
+# What serves a test's server processes: `hallway serve` (its own realtime protocol), or
+# plain uvicorn running the app factory with its own WebSocket implementation and the app's
+# ASGI realtime route. Tests marked `every_server` run under both; the rest under the first.
+SERVINGS = ("hallway", "uvicorn")
+# What a user of another ASGI server runs: uvicorn's defaults, Hallway's app factory.
+PLAIN_UVICORN = ("-m", "uvicorn", "--factory", "hallway.api.app:create_app")
+
 TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
 
 
@@ -364,7 +371,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`hallway serve` in its own process on a free port: real HTTP, real WebSockets."""
+    """`hallway serve` in its own process on a free port: real HTTP, real WebSockets. With
+    serving="uvicorn", plain uvicorn serves the app instead (SERVINGS); `args` are then
+    uvicorn's options."""
 
     def __init__(
         self,
@@ -373,12 +382,15 @@ class ServerProcess:
         args: Sequence[str] = (),
         stdout: IO[bytes] | None = None,
         stderr: IO[bytes] | None = None,
+        serving: str = "hallway",
     ) -> None:
+        assert serving in SERVINGS
         self.port = port or free_port()
         self.env = {**os.environ, **env}
         self.args = list(args)
         self.stdout = stdout
         self.stderr = stderr
+        self.serving = serving
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -392,12 +404,11 @@ class ServerProcess:
     def start(self, timeout: float = 30.0, wait_for: str = "/readyz") -> ServerProcess:
         """Start, and wait until `wait_for` answers 200 (/healthz: up, though perhaps not
         ready)."""
+        command = ("-m", "hallway.cli", "serve") if self.serving == "hallway" else PLAIN_UVICORN
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "hallway.cli",
-                "serve",
+                *command,
                 "--port",
                 str(self.port),
                 "--log-level",

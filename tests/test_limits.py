@@ -354,6 +354,7 @@ async def test_socket_sends_share_the_budget_and_a_refusal_keeps_the_socket(
             await ws.close()
 
 
+@pytest.mark.every_server
 async def test_frames_are_limited_per_socket(start_server: Callable[..., ServerProcess]) -> None:
     server = start_server(ws_frames_per_connection="5 per 3 seconds")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
@@ -386,6 +387,7 @@ async def test_frames_are_limited_per_socket(start_server: Callable[..., ServerP
             await other.close()
 
 
+@pytest.mark.every_server
 async def test_sockets_per_person_are_capped(start_server: Callable[..., ServerProcess]) -> None:
     server = start_server(ws_connections_per_person="3")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:

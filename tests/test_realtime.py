@@ -26,7 +26,7 @@ from tests.support import (
     send,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.every_server]
 
 
 async def collect_events(client: RealtimeClient, count: int, timeout: float = 15) -> list[Any]:

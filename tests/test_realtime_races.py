@@ -153,6 +153,7 @@ async def _resubscriptions_leave_no_hole(listen_on: ServerProcess, http: httpx.A
     assert check.expected == last + 1
 
 
+@pytest.mark.every_server
 async def test_resubscribing_with_after_seq_under_concurrent_senders_leaves_no_hole(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -275,6 +276,7 @@ async def _removal_races(
             assert answers[0]["code"] == "not_found", answers
 
 
+@pytest.mark.every_server
 async def test_a_removal_racing_a_subscribe_always_wins(
     live: Directory, server: ServerProcess
 ) -> None:

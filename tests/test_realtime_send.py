@@ -36,6 +36,7 @@ async def _history(person: Person, conversation_id: str) -> list[dict[str, Any]]
     return messages
 
 
+@pytest.mark.every_server
 async def test_a_sent_message_is_answered_stored_and_delivered(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -59,6 +60,7 @@ async def test_a_sent_message_is_answered_stored_and_delivered(
     assert stored == message
 
 
+@pytest.mark.every_server
 async def test_a_repeated_client_msg_id_answers_the_original_once_stored(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -120,6 +122,7 @@ async def test_bad_input_answers_the_http_error_and_changes_nothing(
     assert await _history(admin, cid) == before
 
 
+@pytest.mark.every_server
 async def test_outsiders_and_missing_conversations_get_one_not_found(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -136,6 +139,7 @@ async def test_outsiders_and_missing_conversations_get_one_not_found(
     assert await _history(admin, conversation["id"]) == []
 
 
+@pytest.mark.every_server
 async def test_malformed_send_frames_are_refused(live: Directory, server: ServerProcess) -> None:
     admin, _bob, conversation = await live.team()
     cid = conversation["id"]
@@ -165,6 +169,7 @@ async def test_malformed_send_frames_are_refused(live: Directory, server: Server
     assert [m["body"] for m in await _history(admin, cid)] == ["still here"]
 
 
+@pytest.mark.every_server
 async def test_a_burst_of_sends_is_stored_and_answered_in_order(
     live: Directory, server: ServerProcess
 ) -> None:
@@ -189,6 +194,7 @@ async def test_a_burst_of_sends_is_stored_and_answered_in_order(
     assert [m["body"] for m in stored] == [f"m{i}" for i in range(burst)]
 
 
+@pytest.mark.every_server
 async def test_a_burst_of_replies_and_plain_sends_keeps_its_order(
     live: Directory, server: ServerProcess
 ) -> None:

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support import Directory, ServerProcess, send, short_lived_token
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.every_server]
 
 SHORT_TTL = 5
 

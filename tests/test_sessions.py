@@ -253,6 +253,7 @@ async def _revocation_closes_the_socket(
         await ws_admin.close()
 
 
+@pytest.mark.every_server
 async def test_a_revoked_session_s_socket_closes(live: Directory, server: ServerProcess) -> None:
     await _revocation_closes_the_socket(live.client, server)
 

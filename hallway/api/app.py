@@ -15,7 +15,8 @@ from fastapi import FastAPI
 import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
-from hallway.api.realtime_transport import HUB_STATE_KEY
+from hallway.api.realtime import HUB_STATE_KEY
+from hallway.api.realtime_route import realtime_route
 from hallway.api.request_log import RequestLog
 from hallway.api.routes import auth, conversations, files, messages, ops, people, search
 from hallway.api.web_client import WebClientMount
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         if db.is_sqlite:
             background.append(asyncio.create_task(search_index.index_forever(db)))
         try:
-            # The realtime transport finds the hub here (lifespan state reaches the server).
+            # hallway serve's realtime protocol finds the hub here (lifespan state reaches
+            # the server); the ASGI route finds it on app.state.
             yield {HUB_STATE_KEY: hub}
         finally:
             for task in background:
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         )
         for route in router.routes
     ]
+    routes.append(realtime_route())
     app = FastAPI(
         routes=routes,
         title="Hallway",

@@ -5,7 +5,9 @@ Client frames: auth {token} (first, and again with a fresh token before the last
 expires), subscribe {conversation_id, after_seq?},
 unsubscribe {conversation_id}, typing {conversation_id}, send {ref?, conversation_id, ...},
 ping. See docs/realtime.md.
-The socket itself (handshake, framing, writes) is hallway.api.realtime_transport's.
+The socket itself (handshake, framing, writes) is one of two: hallway.api.realtime_protocol,
+`hallway serve`'s own, or hallway.api.realtime_route, the ASGI route any server can run. Both
+hand a session the client's text frames and let it write through them (ReadControl).
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from hallway.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
 
+REALTIME_PATH = "/api/v1/realtime"
+# The lifespan state key under which the app hands its hub to hallway serve's protocol.
+HUB_STATE_KEY = "hub"
+# Client frames are small (a token, a subscribe): larger ones are refused with 1009.
+MAX_CLIENT_FRAME_BYTES = 64 * 1024
 AUTH_TIMEOUT_SECONDS = 10.0
 # Clients send `typing` every few seconds while typing; repeats closer than this are dropped
 # (kept below the 2 s clients are told to use, so network jitter never drops a real one).

@@ -12,8 +12,8 @@ from hallway.realtime.frames import CLOSE_SLOW_CONSUMER
 
 
 class FrameSink(Protocol):
-    """Where a connection's frames go: the socket's transport (hallway.api.realtime_transport),
-    or a recorder in tests."""
+    """Where a connection's frames go: the socket (hallway.api.realtime_protocol or
+    hallway.api.realtime_route), or a recorder in tests."""
 
     def write_text(self, frame: str) -> None:
         """Frame and write at once, without awaiting (the transport buffers what the kernel

@@ -1,4 +1,4 @@
-"""The realtime transport's frames on the wire (hallway.api.realtime_transport): what
+"""The realtime protocol's frames on the wire (hallway.api.realtime_wire): what
 every subscriber's socket is written, checked against the `websockets` library's own
 RFC 6455 framing and RFC 7692 compression."""
 
@@ -9,7 +9,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from hallway.api.realtime_transport import DEFLATE_WINDOW_BITS, WireFrames
+from hallway.api.realtime_wire import DEFLATE_WINDOW_BITS, WireFrames
 
 
 def rfc6455(text: str) -> bytes:
