@@ -24,7 +24,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from hallway.api.app import create_app
-from hallway.api.http_protocol import HallwayHttpProtocol
 from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES
 from hallway.api.realtime_protocol import RealtimeProtocol
 from hallway.config import Settings
@@ -54,7 +53,6 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         port=listen.port,
         log_level=listen.log_level,
         access_log=settings.access_log,
-        http=HallwayHttpProtocol,
         ws=RealtimeProtocol,
         # Client frames are small JSON objects; uvicorn's default is 16 MiB.
         ws_max_size=MAX_CLIENT_FRAME_BYTES,

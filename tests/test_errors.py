@@ -58,7 +58,7 @@ async def test_the_web_client_mount_leaves_unknown_api_requests_to_the_router(
     assert r.headers["allow"] == "GET, POST"
     r = await client.put("/healthz")
     error_of(r, 405, "method_not_allowed")
-    assert r.headers["allow"] == "GET"
+    assert r.headers["allow"] == "GET, HEAD"
     error_of(await client.post("/"), 404, "not_found")
     page = await client.get("/")
     assert page.status_code == 200

@@ -16,13 +16,16 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 
 
+# HEAD too: load balancers' health checks often use it. The server sends no body for a HEAD.
 @router.get("/healthz")
+@router.head("/healthz", operation_id="healthz_head")
 async def healthz() -> dict[str, str]:
     """The process is up and serving."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=None)
+@router.head("/readyz", response_model=None, operation_id="readyz_head")
 async def readyz(request: Request) -> Any:
     """Ready for traffic: the database, the file storage and (when Redis is configured) the
     broker answer."""
