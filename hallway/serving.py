@@ -27,6 +27,7 @@ from hallway.api.app import create_app
 from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES
 from hallway.api.realtime_protocol import RealtimeProtocol
 from hallway.config import Settings
+from hallway.logs import log_config
 
 log = logging.getLogger("hallway.serving")
 
@@ -39,10 +40,10 @@ class Listen:
 
 
 def tune_gc() -> None:
-    # Fan-out allocates a few short-lived objects per delivery. At the default threshold (700
-    # allocations) the collector's full passes over every connection's objects took 30 % of
-    # the CPU at 5,000 subscribers; at 50,000 CPU per delivery fell from 39 to 29 us
-    # (docs/benchmarks.md).
+    # Fan-out allocates a few short-lived objects per delivery. At the default threshold the
+    # collector's full passes over every connection's objects, thousands of them with many
+    # subscribers, took a large share of the CPU; collecting less often keeps those passes
+    # rare (docs/notes/performance.md).
     gc.set_threshold(50_000, 20, 100)
 
 
@@ -52,7 +53,9 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         host=listen.host,
         port=listen.port,
         log_level=listen.log_level,
-        access_log=settings.access_log,
+        log_config=log_config(settings.log_format),
+        # A line per request is Hallway's own (hallway/api/request_log.py), with its id.
+        access_log=False,
         ws=RealtimeProtocol,
         # Client frames are small JSON objects; uvicorn's default is 16 MiB.
         ws_max_size=MAX_CLIENT_FRAME_BYTES,
@@ -70,9 +73,10 @@ def serve_one(
     """One server process; on `sock` when given, else on a socket uvicorn binds."""
     app = create_app(settings, migrate=migrate)
     tune_gc()
-    uvicorn.Server(uvicorn_config(app, settings, listen)).run(
-        sockets=None if sock is None else [sock]
-    )
+    config = uvicorn_config(app, settings, listen)
+    # uvicorn sets its own loggers' level; Hallway's follow the same --log-level.
+    logging.getLogger("hallway").setLevel(uvicorn.config.LOG_LEVELS[listen.log_level])
+    uvicorn.Server(config).run(sockets=None if sock is None else [sock])
 
 
 def serve_workers(listen: Listen, workers: int) -> int:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from hallway.cli import DEMO_PASSWORD
@@ -159,14 +160,33 @@ def test_serve_logs_each_request_only_when_asked(tmp_path: Path, access_log: str
     env = fresh_env(tmp_path)
     if access_log is not None:
         env["HALLWAY_ACCESS_LOG"] = access_log
-    with (tmp_path / "stdout.log").open("wb") as stdout:
-        server = ServerProcess(env, args=["--log-level", "info"], stdout=stdout).start()
+    with (tmp_path / "server.log").open("wb") as out:
+        server = ServerProcess(env, args=["--log-level", "info"], stdout=out, stderr=out).start()
         try:
             assert httpx.get(f"{server.base_url}/healthz").status_code == 200
         finally:
             server.stop()
-    logged = (tmp_path / "stdout.log").read_text()
-    assert ('"GET /healthz HTTP/1.1" 200' in logged) is (access_log is not None)
+    logged = (tmp_path / "server.log").read_text()
+    assert ("GET /healthz 200" in logged) is (access_log is not None)
+
+
+def test_serve_logs_json_lines_when_asked(tmp_path: Path) -> None:
+    env = {**fresh_env(tmp_path), "HALLWAY_ACCESS_LOG": "true", "HALLWAY_LOG_FORMAT": "json"}
+    with (tmp_path / "server.log").open("wb") as out:
+        server = ServerProcess(env, args=["--log-level", "info"], stdout=out, stderr=out).start()
+        try:
+            r = httpx.get(f"{server.base_url}/healthz", headers={"X-Request-Id": "probe-1"})
+            assert r.status_code == 200
+        finally:
+            server.stop()
+    lines = [orjson.loads(x) for x in (tmp_path / "server.log").read_text().splitlines()]
+    [request] = [x for x in lines if x.get("request_id") == "probe-1"]
+    assert (request["logger"], request["path"], request["status"]) == (
+        "hallway.requests",
+        "/healthz",
+        200,
+    )
+    assert any(x["logger"].startswith("uvicorn") for x in lines)  # uvicorn's lines too
 
 
 @pytest.mark.parametrize("workers", ["2", "0", "two"])
