@@ -16,12 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from sqlalchemy import Integer, bindparam, column, insert, table, text
+from sqlalchemy import text
 
 from bench.e2e import RATE
 from bench.server import Stack, fresh_database
 from bench.stats import Result, latency_ms
-from hallway.store.prepared import Prepared
+from hallway.store.driver_sql import driver_statement
 
 ROUNDS = 200
 GAP = 1 / RATE
@@ -67,11 +67,9 @@ async def _fdatasync(directory: Path) -> Result:
     return _result("machine", "8 KiB write + fdatasync", idle, busy)
 
 
-# As a send runs its statement: Prepared, on the driver (a statement that commits by
-# itself on PostgreSQL takes only these).
-_INSERT_ONE_ROW = Prepared(
-    insert(table("bench_commit", column("n", Integer))).values(n=bindparam("n"))
-)
+# As a send runs its statement: literal SQL on the driver, committed by itself on
+# PostgreSQL (hallway.store.message_log).
+_INSERT_ONE_ROW = driver_statement("INSERT INTO bench_commit (n) VALUES (:n)")
 
 
 async def _commit(stack: Stack) -> Result:
@@ -81,8 +79,7 @@ async def _commit(stack: Stack) -> Result:
             await conn.execute(text("CREATE TABLE bench_commit (n INTEGER)"))
 
         async def step() -> None:
-            async with db.write(one_statement=True) as conn:
-                await conn.run(_INSERT_ONE_ROW, {"n": 1})
+            await db.write_statement(_INSERT_ONE_ROW, {"n": 1})
 
         idle, busy = await _timed(step, GAP), await _timed(step, 0)
     finally:

@@ -69,11 +69,11 @@ class Settings(BaseSettings):
     max_group_members: int = Field(default=500, ge=2)
     # Any request body but an upload's; a 10,000-character message, escaped, is about 60 KB.
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
-    # PostgreSQL connections for transactions kept open per process; as many more open for
-    # bursts. Below the number of concurrent requests a burst opens connections anew, which
-    # costs more than the requests themselves, so keep it near the concurrency a process
-    # serves. Statements that commit by themselves have asyncpg's own pool of up to twice
-    # this many (hallway/store/database.py).
+    # PostgreSQL connections kept open per process; as many more open for bursts. Below the
+    # number of concurrent requests a burst opens connections anew, which costs more than
+    # the requests themselves, so keep it near the concurrency a process serves. The
+    # statements that commit by themselves (sends, history windows) take theirs from the
+    # same pool (hallway/store/database.py).
     db_pool_size: int = Field(default=8, ge=1)
 
     # One log line per HTTP request (uvicorn's access log). Off by default: formatting and

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
 from hallway.api.app import create_app
 from hallway.config import Settings
@@ -19,10 +20,11 @@ from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
     MAIL_OUTBOX,
+    POSTGRESQL_MISSING,
+    POSTGRESQL_URL,
     RUN_DATABASE,
     SERVINGS,
     STACKS,
-    TEST_DATABASE_URL,
     Directory,
     ServerProcess,
     SmtpInbox,
@@ -42,6 +44,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("serving", SERVINGS, indirect=True)
 
 
+def pytest_report_header() -> str:
+    if POSTGRESQL_URL is None:
+        return f"postgresql: none. {POSTGRESQL_MISSING}"
+    every = "every suite" if "postgresql" in STACKS else "the PostgreSQL-only tests"
+    return f"postgresql: {every} on {make_url(POSTGRESQL_URL).render_as_string()}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly what PostgreSQL-only tests did not run, after everything else."""
+    missed = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if POSTGRESQL_MISSING in str(report.longrepr)
+    ]
+    if missed:
+        terminalreporter.write_sep(
+            "!", f"{len(missed)} skipped. {POSTGRESQL_MISSING}", red=True, bold=True
+        )
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
@@ -55,26 +77,41 @@ def serving(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path | None]]:
-    """Migrate each stack's database once per run; tests copy (SQLite) or share it
-    (PostgreSQL: a database made for this run and dropped after it)."""
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """SQLite's database migrated once per run; each test copies it."""
     template = tmp_path_factory.mktemp("template") / "hallway.db"
 
     async def prepare() -> None:
         db = Database(f"sqlite:///{template}")
         await upgrade_to_head(db)
         await db.dispose()
-        if TEST_DATABASE_URL:
-            await create_run_database(TEST_DATABASE_URL, RUN_DATABASE)
-            pg = Database(run_database_url(TEST_DATABASE_URL, RUN_DATABASE))
-            await upgrade_to_head(pg)
-            await pg.dispose()
 
     asyncio.run(prepare())
-    yield {"sqlite": template, "postgresql": None}
-    if TEST_DATABASE_URL:
-        asyncio.run(drop_run_database(TEST_DATABASE_URL, RUN_DATABASE))
+    return {"sqlite": template}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mail_outbox() -> Iterator[None]:
+    """The run's mail outbox (stack_env's HALLWAY_MAIL_OUTBOX_DIR), removed after the run."""
+    yield
     shutil.rmtree(MAIL_OUTBOX, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[None]:
+    """PostgreSQL's database of this run, made and migrated when a test first needs it,
+    shared by the run's tests and dropped after them."""
+    assert POSTGRESQL_URL
+
+    async def prepare() -> None:
+        await create_run_database(POSTGRESQL_URL, RUN_DATABASE)
+        pg = Database(run_database_url(POSTGRESQL_URL, RUN_DATABASE))
+        await upgrade_to_head(pg)
+        await pg.dispose()
+
+    asyncio.run(prepare())
+    yield
+    asyncio.run(drop_run_database(POSTGRESQL_URL, RUN_DATABASE))
 
 
 @pytest.fixture(params=STACKS)
@@ -83,14 +120,15 @@ def stack(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def env(stack: str, tmp_path: Path, migrated: dict[str, Path | None]) -> dict[str, str]:
+def env(stack: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
     """HALLWAY_* settings for this test's stack (a fresh SQLite file per test)."""
     sqlite_path = None
     if stack == "sqlite":
-        template = migrated["sqlite"]
-        assert template is not None
+        template = request.getfixturevalue("migrated")["sqlite"]
         sqlite_path = tmp_path / "hallway.db"
         shutil.copy(template, sqlite_path)
+    else:
+        request.getfixturevalue("postgresql_database")
     return stack_env(stack, tmp_path, sqlite_path)
 
 

@@ -20,6 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
+import asyncpg
 import httpx
 import jwt
 import orjson
@@ -49,6 +50,40 @@ SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
 # sqlite: SQLite file + in-memory broker. postgresql: PostgreSQL + Redis broker (CI has both).
 STACKS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 
+# Where the PostgreSQL-only tests run without HALLWAY_TEST_DATABASE_URL: a local server.
+LOCAL_POSTGRESQL_URL = "postgresql://127.0.0.1:5432/postgres"
+
+
+def _reachable(url: str) -> bool:
+    async def connect() -> None:
+        conn = await asyncpg.connect(url, timeout=2)
+        await conn.close()
+
+    try:
+        asyncio.run(connect())
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return True
+
+
+POSTGRESQL_URL = TEST_DATABASE_URL or (
+    LOCAL_POSTGRESQL_URL if _reachable(LOCAL_POSTGRESQL_URL) else None
+)
+"""The server the PostgreSQL stack's tests run on, if any."""
+POSTGRESQL_MISSING = (
+    "PostgreSQL-only test NOT RUN: set HALLWAY_TEST_DATABASE_URL, or run PostgreSQL on "
+    "127.0.0.1:5432"
+)
+
+# Marks of a test of what only PostgreSQL does (its send statements, its pool, races that
+# SQLite's one writer at a time rules out): run whenever a PostgreSQL server is there, even
+# without HALLWAY_TEST_DATABASE_URL (the whole suite runs on PostgreSQL only with it), and
+# skipped loudly otherwise (conftest.py's summary counts them).
+POSTGRESQL_ONLY = [
+    pytest.mark.skipif(POSTGRESQL_URL is None, reason=POSTGRESQL_MISSING),
+    pytest.mark.parametrize("stack", ["postgresql"], indirect=True),
+]
+
 # Marks of a test that runs two server processes on one PostgreSQL database and Redis (the
 # `two_nodes` fixture): a scaled-out deployment.
 TWO_NODES = [
@@ -72,6 +107,13 @@ TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
 def on_two_nodes(test: TestFunction) -> TestFunction:
     """Mark one test with TWO_NODES."""
     for mark in TWO_NODES:
+        test = mark(test)
+    return test
+
+
+def on_postgresql(test: TestFunction) -> TestFunction:
+    """Mark one test with POSTGRESQL_ONLY."""
+    for mark in POSTGRESQL_ONLY:
         test = mark(test)
     return test
 
@@ -110,8 +152,8 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
         **TEST_RATE_LIMITS,
     }
     if stack == "postgresql":
-        assert TEST_DATABASE_URL
-        env["HALLWAY_DATABASE_URL"] = run_database_url(TEST_DATABASE_URL, RUN_DATABASE)
+        assert POSTGRESQL_URL
+        env["HALLWAY_DATABASE_URL"] = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
         if TEST_REDIS_URL:
             env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
     elif sqlite_path is not None:

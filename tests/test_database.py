@@ -16,8 +16,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hallway.store.database import Database
+from hallway.store.driver_sql import driver_statement
 from hallway.store.migrate import upgrade_to_head
-from hallway.store.prepared import Prepared
 from hallway.store.sqlite_checkpoint import Checkpointer
 from hallway.store.tables import companies
 from hallway.store.types import utcnow
@@ -99,7 +99,7 @@ async def test_writes_queue_instead_of_colliding(db: Database) -> None:
 async def test_one_statement_reads_never_see_a_write_in_progress(db: Database) -> None:
     """Writes and one-statement reads keep a connection each (no pool checkout): a read
     while a write transaction waits half-way sees only what is committed."""
-    count = Prepared(select(func.count()).select_from(companies))
+    count = driver_statement("SELECT count(*) AS n FROM companies")
     started, resume = asyncio.Event(), asyncio.Event()
 
     async def write() -> None:
@@ -112,10 +112,10 @@ async def test_one_statement_reads_never_see_a_write_in_progress(db: Database) -
 
     writing = asyncio.create_task(write())
     await started.wait()
-    assert await db.read_statement(count, {}) == [(0,)]
+    assert await db.read_statement(count, {}) == [{"n": 0}]
     resume.set()
     await writing
-    assert await db.read_statement(count, {}) == [(1,)]
+    assert await db.read_statement(count, {}) == [{"n": 1}]
 
 
 async def test_a_write_whose_connection_broke_leaves_the_next_one_a_new_one(

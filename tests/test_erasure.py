@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 
 from hallway.config import Settings
 from hallway.domain import message_delete, message_edit, reactions
@@ -21,16 +21,15 @@ from hallway.domain.access import message_for_member
 from hallway.domain.actor import Actor
 from hallway.store.database import Connection, Database
 from hallway.store.tables import events
-from hallway.store.types import AnyRow
 from tests.files_support import png_bytes, uploaded
 from tests.support import (
-    STACKS,
     Directory,
     Person,
     ServerProcess,
     authenticated_socket,
     company_rows,
     error_of,
+    on_postgresql,
     realtime,
     send,
 )
@@ -340,21 +339,19 @@ async def test_who_may_not_see_it_still_gets_404(channel: Channel, live: Directo
 
 # --- racing a delete (PostgreSQL: SQLite runs one writer at a time) ----------------------
 
-ON_POSTGRESQL = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql"])
-
 
 def actor_of(person: Person) -> Actor:
     return Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_an_edit_that_read_the_message_before_its_delete_is_refused(
     app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     admin, bob, conversation = await directory.team()
     message = await send(bob, conversation["id"], f"a {FIRST} note")
 
-    async def read_then_deleted(conn: Connection, actor: Actor, message_id: str) -> AnyRow:
+    async def read_then_deleted(conn: Connection, actor: Actor, message_id: str) -> RowMapping:
         row = await message_for_member(conn, actor, message_id)
         await message_delete.delete_message(app.state.ctx, actor_of(admin), message_id)
         return row
@@ -367,7 +364,7 @@ async def test_an_edit_that_read_the_message_before_its_delete_is_refused(
     )
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_a_reaction_under_way_when_its_message_is_deleted_is_erased_too(
     app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -377,7 +374,7 @@ async def test_a_reaction_under_way_when_its_message_is_deleted_is_erased_too(
 
     async def read_while_deleting(
         conn: Connection, actor: Actor, message_id: str, *, lock: bool = False
-    ) -> AnyRow:
+    ) -> RowMapping:
         row = await message_for_member(conn, actor, message_id, lock=lock)
         delete = message_delete.delete_message(app.state.ctx, actor_of(admin), message_id)
         deleting.append(asyncio.create_task(delete))

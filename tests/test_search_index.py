@@ -25,10 +25,9 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def db(migrated: dict[str, Path | None], tmp_path: Path) -> AsyncIterator[Database]:
+async def db(migrated: dict[str, Path], tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated SQLite database of this test's own (the index exists on SQLite only)."""
     template = migrated["sqlite"]
-    assert template is not None
     shutil.copy(template, tmp_path / "index.db")
     database = Database(f"sqlite:///{tmp_path / 'index.db'}")
     yield database
@@ -135,10 +134,9 @@ operations = st.lists(
 
 
 def test_any_mix_of_writes_and_batches_ends_in_an_exact_index(
-    migrated: dict[str, Path | None], tmp_path: Path
+    migrated: dict[str, Path], tmp_path: Path
 ) -> None:
     template = migrated["sqlite"]
-    assert template is not None
 
     @FUZZ
     @given(steps=operations)

@@ -1,5 +1,6 @@
-"""Natural batching of writes (hallway.domain.batching) and PostgreSQL's sends that queue
-behind each other in one conversation, stored by one statement."""
+"""Natural batching of writes (hallway.store.batching), PostgreSQL's sends that queue
+behind each other in one conversation, stored by one statement, and a send committed
+before it is published."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hallway.domain import message_send
 from hallway.domain.actor import Actor
-from hallway.domain.batching import HandOn, NaturalBatcher
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
 from hallway.domain.rate_limits import RateLimits
+from hallway.store.batching import NaturalBatcher
 from hallway.store.tables import events
-from tests.support import STACKS, Directory, Person
+from tests.support import Directory, Person, on_postgresql
 
 pytestmark = pytest.mark.anyio
 
@@ -35,17 +36,14 @@ class Recorder:
         self.batches: list[list[str]] = []
         self.gate = asyncio.Event()  # the lone item waits here until the test opens it
 
-    async def run_one(self, item: str, hand_on: HandOn) -> str:
+    async def run_one(self, item: str) -> str:
         self.alone.append(item)
-        if item.startswith("early"):  # committed at once; its publish waits at the gate
-            hand_on()
-            hand_on()
         await self.gate.wait()
         if item.startswith("fail"):
             raise ValueError(item)
         return item.upper()
 
-    async def run_batch(self, items: Sequence[str], hand_on: HandOn) -> list[str | Exception]:
+    async def run_batch(self, items: Sequence[str]) -> list[str | Exception]:
         self.batches.append(list(items))
         await asyncio.sleep(0)
         if "sink" in items:
@@ -112,18 +110,40 @@ async def test_a_failed_batch_fails_each_of_its_writes_and_no_other() -> None:
     assert recorder.batches == [["b", "sink"], ["c"]]
 
 
-async def test_a_write_hands_its_key_on_at_commit_not_when_it_ends() -> None:
-    batcher: NaturalBatcher[str, str] = NaturalBatcher()
-    recorder = Recorder()
-    first = asyncio.create_task(batcher.submit("k", "early", recorder.run_one, recorder.run_batch))
-    await asyncio.sleep(0)
-    # The first still runs (its gate is shut) but has handed on: the next runs alone at
-    # once, and those after it queue behind it, not behind the first.
-    tasks = await submit_all(batcher, recorder, list("bcd"))
-    assert recorder.alone == ["early", "b"] and not first.done()
-    recorder.gate.set()
-    assert await asyncio.gather(first, *tasks) == ["EARLY", "B", "C", "D"]
-    assert recorder.batches == [["c", "d"]]
+async def test_the_next_batch_starts_before_the_callers_of_the_last_one_go_on() -> None:
+    """A batch ends at its commit, and the key's next batch is on its way before the
+    batch's writes go on to publish. A lone write's caller goes on at once (a send then
+    yields one turn before it publishes: message_send.publish_sent)."""
+    batcher: NaturalBatcher[str, str] = NaturalBatcher(max_batch=2)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def run_one(item: str) -> str:
+        await gate.wait()
+        return item
+
+    async def run_batch(items: Sequence[str]) -> list[str | Exception]:
+        order.append("batch " + "".join(items))
+        await asyncio.sleep(0)
+        return list(items)
+
+    async def write(item: str) -> None:
+        order.append("went on " + await batcher.submit("k", item, run_one, run_batch))
+
+    tasks = []
+    for item in "abcd":
+        tasks.append(asyncio.create_task(write(item)))
+        await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert order == [
+        "went on a",
+        "batch bc",
+        "batch d",
+        "went on b",
+        "went on c",
+        "went on d",
+    ]
 
 
 async def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
@@ -140,7 +160,6 @@ async def test_a_write_cancelled_while_it_waits_is_left_out() -> None:
 
 # The sends' batches are PostgreSQL's: on SQLite a send runs from start to commit without
 # giving the event loop up, so no other send can queue behind it.
-ON_POSTGRESQL = pytest.mark.parametrize("stack", [s for s in STACKS if s == "postgresql"])
 
 
 class Published:
@@ -205,7 +224,7 @@ async def team(app: FastAPI, directory: Directory) -> Team:
     return Team(app.state.ctx, admin, bob, conversation["id"])
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
     ctx, admin, bob, cid = team.ctx, team.admin, team.bob, team.cid
     published = ctx.publisher = Published()
@@ -220,9 +239,16 @@ async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
     assert [m["seq"] for m in messages] == [2, 3, 4, 5]
     assert [m["body"] for m in messages] == ["m0", "m1", "m2", "m3"]
     assert [m["sender_id"] for m in messages] == [admin.id, bob.id, admin.id, bob.id]
-    # The three that queued were one transaction: one commit time.
-    assert len({m["created_at"] for m in messages[1:]}) == 1
-    assert messages[0]["created_at"] < messages[1]["created_at"]
+    assert [m["created_at"] for m in messages] == sorted(m["created_at"] for m in messages)
+    # The three that queued were one transaction (PostgreSQL's xmin: the transaction that
+    # wrote the row), the first another.
+    async with ctx.db.read() as conn:
+        writers = await conn.execute(
+            text("SELECT xmin::text FROM messages WHERE conversation_id = :cid ORDER BY seq"),
+            {"cid": cid},
+        )
+        transactions = [row[0] for row in writers]
+    assert transactions[1] == transactions[2] == transactions[3] != transactions[0]
 
     log = await event_log(admin, cid)
     for message, event in zip(messages, log[1:], strict=True):
@@ -231,7 +257,7 @@ async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
             **message,
             "created_at": message["created_at"].isoformat().replace("+00:00", "Z"),
         }
-    assert [[e.seq for e in call] for call in published.calls] == [[2], [3, 4, 5]]
+    assert [[e.seq for e in call] for call in published.calls] == [[2], [3], [4], [5]]
     history = await bob.get(f"/api/v1/conversations/{cid}/messages")
     assert [m["body"] for m in history.json()["messages"]] == ["m0", "m1", "m2", "m3"]
     # Each event names its message, alone or in a batch: erasing the message finds it.
@@ -243,7 +269,7 @@ async def test_sends_that_queue_are_stored_by_one_statement(team: Team) -> None:
     assert [named[m["seq"]] for m in messages] == [m["id"] for m in messages]
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_a_sender_outside_the_conversation_is_refused_alone(
     team: Team, directory: Directory
 ) -> None:
@@ -259,7 +285,7 @@ async def test_a_sender_outside_the_conversation_is_refused_alone(
     assert [e["data"]["body"] for e in (await event_log(admin, cid))[1:]] == ["m0", "m1", "m3"]
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_a_repeated_client_msg_id_in_a_batch_answers_the_original(team: Team) -> None:
     ctx, admin, bob, cid = team.ctx, team.admin, team.bob, team.cid
     earlier, _ = await message_send.send_message(
@@ -279,47 +305,48 @@ async def test_a_repeated_client_msg_id_in_a_batch_answers_the_original(team: Te
     assert [e["data"]["body"] for e in log[1:]] == ["earlier", "m0", "m1", "m4"]
 
 
-async def test_committed_is_called_after_the_commit_and_before_the_publish(team: Team) -> None:
-    ctx, admin, cid = team.ctx, team.admin, team.cid
+async def test_a_stored_send_is_committed_and_published_only_when_asked(team: Team) -> None:
+    """What a socket's sends rely on (hallway/api/realtime.py): store_message returns
+    once the message is committed, and nothing is published before publish_sent."""
+    ctx, admin, bob, cid = team.ctx, team.admin, team.bob, team.cid
     published = ctx.publisher = Published()
-    publishes_seen: list[int] = []
 
-    def committed() -> None:
-        publishes_seen.append(len(published.calls))
+    plain = await message_send.store_message(
+        ctx, actor(admin), cid, body="plain", client_msg_id="p"
+    )
+    reply = await message_send.store_message(
+        ctx, actor(admin), cid, body="reply", thread_root_id=plain.message["id"]
+    )
+    assert published.calls == []
+    history = await bob.get(f"/api/v1/conversations/{cid}/messages")
+    assert [m["body"] for m in history.json()["messages"]] == ["plain", "reply"]
 
-    plain, _ = await message_send.send_message(
-        ctx, actor(admin), cid, body="plain", client_msg_id="p", committed=committed
-    )
-    reply, _ = await message_send.send_message(
-        ctx, actor(admin), cid, body="reply", thread_root_id=plain["id"], committed=committed
-    )
-    assert publishes_seen == [0, 1]
-    assert [[e.data["id"] for e in call] for call in published.calls] == [
-        [plain["id"]],
-        [reply["id"]],
+    await message_send.publish_sent(ctx, plain)
+    await message_send.publish_sent(ctx, reply)
+    assert [[(e.kind, e.data["id"]) for e in call] for call in published.calls] == [
+        [("message.created", plain.message["id"])],
+        [("message.created", reply.message["id"])],
     ]
 
-    # Nothing written, nothing committed: a repeat and a refused send don't call it.
-    repeat, created = await message_send.send_message(
-        ctx, actor(admin), cid, body="again", client_msg_id="p", committed=committed
+    # A repeat writes nothing and has nothing to publish.
+    repeat = await message_send.store_message(
+        ctx, actor(admin), cid, body="again", client_msg_id="p"
     )
-    assert (repeat["id"], created) == (plain["id"], False)
+    assert (repeat.message["id"], repeat.created, repeat.events) == (plain.message["id"], False, [])
+    await message_send.publish_sent(ctx, repeat)
+    assert len(published.calls) == 2
     with pytest.raises(NotFound):
-        await message_send.send_message(
-            ctx, actor(admin), MISSING, body="nowhere", committed=committed
-        )
-    assert publishes_seen == [0, 1]
+        await message_send.store_message(ctx, actor(admin), MISSING, body="nowhere")
 
 
-@ON_POSTGRESQL
+@on_postgresql
 async def test_the_next_send_started_at_commit_is_on_its_way_during_the_publish(
     team: Team,
 ) -> None:
-    """What a socket's sends rely on: the send started in `committed` has begun (and waits
-    on its statement) by the time the first's publish runs, and is stored after it."""
+    """A send started once the last one is stored has begun (and waits on its statement)
+    by the time the last one's publish runs, and is stored after it."""
     ctx, admin, cid = team.ctx, team.admin, team.cid
     second_send = message_send.send_message(ctx, actor(admin), cid, body="second")
-    started: list[asyncio.Task[Any]] = []
     states_at_publish: list[str] = []
 
     class Watching(Published):
@@ -328,15 +355,13 @@ async def test_the_next_send_started_at_commit_is_on_its_way_during_the_publish(
             await super().publish(events)
 
     published = ctx.publisher = Watching()
-
-    def committed() -> None:
-        if not started:
-            started.append(asyncio.create_task(second_send))
-
-    first, _ = await message_send.send_message(
-        ctx, actor(admin), cid, body="first", committed=committed
-    )
-    second, _ = await started[0]
+    first = await message_send.store_message(ctx, actor(admin), cid, body="first")
+    started = asyncio.create_task(second_send)
+    await message_send.publish_sent(ctx, first)
+    second, _ = await started
     assert states_at_publish[0] == inspect.CORO_SUSPENDED
-    assert second["seq"] == first["seq"] + 1
-    assert [[e.seq for e in call] for call in published.calls] == [[first["seq"]], [second["seq"]]]
+    assert second["seq"] == first.message["seq"] + 1
+    assert [[e.seq for e in call] for call in published.calls] == [
+        [first.message["seq"]],
+        [second["seq"]],
+    ]

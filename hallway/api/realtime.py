@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -24,7 +25,6 @@ from pydantic import ValidationError
 from hallway.api.errors import validation_failure
 from hallway.api.schemas import SendMessageRequest
 from hallway.domain import message_send
-from hallway.domain.context import Committed
 from hallway.domain.errors import DomainError, RateLimited, Unauthenticated
 from hallway.domain.rate_limits import SocketFrames
 from hallway.domain.tokens import VerifiedToken, verify_token
@@ -80,9 +80,10 @@ class RealtimeSession:
     handled, so an idle connection holds none (nor a timer: the hub's idle sweep closes
     silent ones).
 
-    A `send` holds the client's turn only until its message is committed: the next frame
-    starts then, while the message is still being fanned out, and answers wait for the
-    answers before them."""
+    A `send` holds the client's turn only until its message is committed: the session
+    stores it (message_send.store_message), passes the turn, and only then publishes it, so
+    the next frame starts while the message is still being fanned out, and a socket's sends
+    are stored in the order they were sent. Answers wait for the answers before them."""
 
     __slots__ = (
         "_auth_timer",
@@ -173,9 +174,9 @@ class RealtimeSession:
         return frame
 
     def _advance(self) -> None:
-        """Start on the next frame, unless one still holds the turn. Called from a send's
+        """Start on the next frame, unless one still holds the turn. Called at a send's
         commit, this starts a next send there and then, so that its statement is on the
-        wire before the last send's fan-out takes the CPU (DomainContext.transaction);
+        wire before the last send's fan-out takes the CPU (message_send.publish_sent);
         other frames are the worker's."""
         if (
             self._worker is not None
@@ -234,13 +235,17 @@ class RealtimeSession:
         self,
         conn: Connection,
         frame: dict[str, Any],
-        committed: Committed,
+        pass_turn: Callable[[], None],
         previous: asyncio.Task[None] | None,
     ) -> None:
         try:
             answer = await self._refusal(frame)
+            sent = None
             if answer is None:
-                answer = await _send_message(self.hub, conn, frame, committed)
+                answer, sent = await _store_message(self.hub, conn, frame)
+            pass_turn()
+            if sent is not None:
+                await message_send.publish_sent(self.hub.ctx, sent)
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
             conn.send(answer)
@@ -368,28 +373,29 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
         conn.send(error_frame("unknown_frame", f"unknown frame type {kind!r}"))
 
 
-async def _send_message(
-    hub: Hub, conn: Connection, frame: dict[str, Any], committed: Committed
-) -> str:
+async def _store_message(
+    hub: Hub, conn: Connection, frame: dict[str, Any]
+) -> tuple[str, message_send.Sent | None]:
     """`send`: a message, as POST /conversations/{id}/messages sends it, with the same
-    checks and the same idempotent client_msg_id. The answer: `sent {ref, created,
-    message}` once committed, or `error {ref, code, message, details}` with the HTTP API's
-    codes, having changed nothing. A socket's next send starts at `committed`, so its
-    sends are stored in the order they were sent."""
+    checks and the same idempotent client_msg_id, stored but not yet published. The answer
+    to send once it is: `sent {ref, created, message}`, or `error {ref, code, message,
+    details}` with the HTTP API's codes, having changed nothing (and then nothing to
+    publish)."""
     ref = frame.get("ref")
     if ref is not None and (not isinstance(ref, str) or not 1 <= len(ref) <= MAX_REF_CHARS):
-        return error_frame(
-            "invalid_frame", f"ref must be a string of 1..{MAX_REF_CHARS} characters"
+        return (
+            error_frame("invalid_frame", f"ref must be a string of 1..{MAX_REF_CHARS} characters"),
+            None,
         )
     echo = {} if ref is None else {"ref": ref}
     conversation_id = frame.get("conversation_id")
     if not isinstance(conversation_id, str) or not conversation_id:
-        return error_frame("invalid_frame", "send needs a conversation_id", **echo)
+        return error_frame("invalid_frame", "send needs a conversation_id", **echo), None
     try:
         request = SendMessageRequest.model_validate(
             {k: v for k, v in frame.items() if k not in _SEND_ENVELOPE}
         )
-        message, created = await message_send.send_message(
+        sent = await message_send.store_message(
             hub.ctx,
             conn.actor,
             conversation_id,
@@ -397,11 +403,11 @@ async def _send_message(
             client_msg_id=request.client_msg_id,
             attachment_ids=request.attachment_ids,
             thread_root_id=request.thread_root_id,
-            committed=committed,
         )
     except ValidationError as exc:
         text, details = validation_failure(exc.errors())
-        return error_frame("validation_error", text, details=details, **echo)
+        return error_frame("validation_error", text, details=details, **echo), None
     except DomainError as exc:
-        return domain_error_frame(exc, **echo)
-    return dumps({"type": "sent", **echo, "created": created, "message": message})
+        return domain_error_frame(exc, **echo), None
+    answer = dumps({"type": "sent", **echo, "created": sent.created, "message": sent.message})
+    return answer, sent

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, and_, bindparam, exists, select
+from sqlalchemy import RowMapping, Select, bindparam, select
 
 from hallway.domain.actor import Actor
 from hallway.domain.errors import Forbidden, NotFound
-from hallway.domain.message_views import MESSAGE_COLUMNS
+from hallway.store import message_log
 from hallway.store.database import Connection
+from hallway.store.message_log import MESSAGE_COLUMNS, Member
 from hallway.store.tables import conversations, messages, participants
 from hallway.store.types import AnyRow
 
@@ -43,25 +44,13 @@ _MEMBER_CONVERSATION = (
 )
 
 
-# For statements that check membership on the way (the send's seq allocation, a history
-# page), instead of spending a statement on conversation_for_member first.
-MEMBER_CONVERSATION = and_(
-    conversations.c.id == bindparam("cid"),
-    conversations.c.company_id == bindparam("company"),
-    exists().where(
-        participants.c.conversation_id == bindparam("cid"),
-        participants.c.user_id == bindparam("uid"),
-    ),
-)
-"""SQL: the conversations row is :cid, of the actor's company (:company), and the actor
-(:uid) takes part in it: what conversation_for_member checks."""
-
-
-def member_params(actor: Actor, conversation_id: str) -> dict[str, str]:
-    """The parameters of MEMBER_CONVERSATION; NotFound for what cannot be an id."""
+def as_member(actor: Actor, conversation_id: str) -> Member:
+    """The actor in the conversation, for the conversation log's statements that check
+    membership on the way (the send's seq allocation, a history window) instead of spending
+    a statement on conversation_for_member first. NotFound for what cannot be an id."""
     if not is_id(conversation_id):
         raise NotFound(CONVERSATION_NOT_FOUND)
-    return {"cid": conversation_id, "uid": actor.user_id, "company": actor.company_id}
+    return Member(conversation_id, actor.user_id, actor.company_id)
 
 
 # FOR NO KEY UPDATE: it orders membership changes without blocking inserts that merely
@@ -76,7 +65,7 @@ async def conversation_for_member(
 
     With `lock`, the conversation row stays locked until commit (PostgreSQL; SQLite runs one
     writer at a time anyway), so that concurrent membership changes see each other."""
-    params = member_params(actor, conversation_id)
+    params = as_member(actor, conversation_id).params()
     query = _MEMBER_CONVERSATION_LOCKED if lock else _MEMBER_CONVERSATION
     row = (await conn.execute(query, params)).first()
     if row is None:
@@ -116,8 +105,9 @@ async def joinable_conversation(
 
 async def message_for_member(
     conn: Connection, actor: Actor, message_id: str, *, lock: bool = False
-) -> AnyRow:
-    """A message in a conversation the actor takes part in, as message_views takes it.
+) -> RowMapping:
+    """A message in a conversation the actor takes part in, as message_views takes it
+    (MESSAGE_COLUMNS, by name).
     `lock`: hold the message's row until the transaction ends (PostgreSQL; SQLite's writes
     take turns anyway), so that changes to what hangs off it take turns too, and changing or
     erasing the message waits until then."""
@@ -135,7 +125,7 @@ async def message_for_member(
     )
     if lock:
         query = query.with_for_update(of=messages)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise NotFound(MESSAGE_NOT_FOUND)
     return row
@@ -145,19 +135,12 @@ def member_conversation_ids(actor: Actor) -> Select[tuple[str]]:
     """The ids of the conversations of the actor's company that the actor takes part in:
     all that search may look through (an open channel only once joined; a removed member
     sees nothing of it any more)."""
-    return (
-        select(participants.c.conversation_id)
-        .join(conversations, conversations.c.id == participants.c.conversation_id)
-        .where(
-            participants.c.user_id == actor.user_id,
-            conversations.c.company_id == actor.company_id,
-        )
-    )
+    return message_log.member_conversation_ids(actor.user_id, actor.company_id)
 
 
 async def read_member_conversation_ids(conn: Connection, actor: Actor) -> list[str]:
     """member_conversation_ids, read."""
-    return [str(i) for i in (await conn.execute(member_conversation_ids(actor))).scalars()]
+    return await message_log.read_member_conversation_ids(conn, actor.user_id, actor.company_id)
 
 
 def require_admin(actor: Actor) -> None:

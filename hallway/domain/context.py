@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,12 +11,12 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from hallway.config import Settings
-from hallway.domain.batching import NaturalBatcher
 from hallway.domain.rate_limits import RateLimits
 from hallway.domain.session_states import SessionStates
 from hallway.files.links import FileLinks
 from hallway.mail import Mailer
 from hallway.store.database import Connection, Database
+from hallway.store.message_log import MessageLog
 from hallway.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,10 +41,6 @@ class EventPublisher(Protocol):
     async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
         """These sessions of the person (None: all of them) have ended: their sockets close,
         on every process."""
-
-
-Committed = Callable[[], None]
-"""Called once a transaction has committed, before its events are published."""
 
 
 class NullPublisher:
@@ -74,12 +69,14 @@ class DomainContext:
     storage: Any = None
     # Set by the app (hallway.mail); a context of its own (the command line) mails nothing.
     mailer: Mailer | None = None
-    # Writes that queue behind each other in one conversation; keys begin with the use
-    # case's name (hallway.domain.batching).
-    write_batches: NaturalBatcher[Any, Any] = field(default_factory=NaturalBatcher)
     session_states: SessionStates = field(default_factory=SessionStates)
     # The app sets the settings' limits; a context of its own (the command line) has none.
     rate_limits: RateLimits = field(default_factory=RateLimits.off)
+
+    @cached_property
+    def message_log(self) -> MessageLog:
+        """The conversation log, with the lanes in which this process's sends queue."""
+        return MessageLog(self.db)
 
     @cached_property
     def links(self) -> FileLinks:
@@ -87,30 +84,25 @@ class DomainContext:
         return FileLinks.from_settings(self.settings)
 
     @asynccontextmanager
-    async def transaction(
-        self, *, one_statement: bool = False, committed: Committed | None = None
-    ) -> AsyncIterator[Transaction]:
+    async def transaction(self) -> AsyncIterator[Transaction]:
         """Commit, then publish what was appended. A failed publish loses nothing:
-        clients notice the gap in `seq` and fetch it from the log. `one_statement`: see
-        Database.write.
-
-        `committed` is called once the commit is done, before the publish: it starts what
-        had to wait for this commit (the conversation's next sends). On PostgreSQL the
-        publish then waits one turn of the event loop, so that what was started puts its
-        statement on the wire before this fan-out takes the CPU, and the database works on
-        it meanwhile. SQLite runs statements in this thread, so there the turn would only
-        delay this fan-out."""
-        async with self.db.write(one_statement=one_statement) as conn:
-            tx = Transaction(conn=conn, now=utcnow())
+        clients notice the gap in `seq` and fetch it from the log."""
+        async with self.write() as tx:
             yield tx
-        if committed is not None:
-            committed()
-            if tx.events and not self.db.is_sqlite:
-                await asyncio.sleep(0)
-        if tx.events:
-            try:
-                await self.publisher.publish(tx.events)
-            except Exception:
-                log.exception(
-                    "publishing %d events failed; clients resume from the log", len(tx.events)
-                )
+        await self.publish(tx.events)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Transaction]:
+        """A write transaction whose appended events the caller publishes (`publish`) once
+        it has committed."""
+        async with self.db.write() as conn:
+            yield Transaction(conn=conn, now=utcnow())
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Hand committed events to the publisher; a failure is logged, never raised."""
+        if not events:
+            return
+        try:
+            await self.publisher.publish(events)
+        except Exception:
+            log.exception("publishing %d events failed; clients resume from the log", len(events))

@@ -4,64 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-
-from hallway.domain.access import (
-    CONVERSATION_NOT_FOUND,
-    MEMBER_CONVERSATION,
-    conversation_for_member,
-    member_params,
-)
+from hallway.domain.access import CONVERSATION_NOT_FOUND, as_member, conversation_for_member
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
 from hallway.domain.errors import InvalidInput, NotFound
+from hallway.store import message_log
 from hallway.store.database import Connection
-from hallway.store.prepared import Prepared
-from hallway.store.tables import conversations, events
 
 MAX_EVENTS_PAGE = 1000
 MAX_SEQ = 2**63 - 1  # seqs are BIGINT; a larger number cannot even be compared with one
 
 
-# Prepared once: they run for every durable change.
-_next_seq = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("cid"))
-    .values(last_seq=conversations.c.last_seq + 1)
-    .returning(conversations.c.last_seq)
-)
-_next_seq_with_activity = _next_seq.values(last_activity_at=bindparam("now"))
-_NEXT_SEQ = Prepared(_next_seq)
-_NEXT_SEQ_WITH_ACTIVITY = Prepared(_next_seq_with_activity)
-# The send's: the membership check rides along instead of costing a statement of its own.
-_NEXT_SEQ_AS_MEMBER = Prepared(_next_seq_with_activity.where(MEMBER_CONVERSATION))
-_INSERT_EVENT = Prepared(events.insert())
-
-
 async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool = False) -> int:
-    """Take the conversation's next seq, in the caller's transaction.
-
-    The UPDATE ... RETURNING both allocates the number and, on PostgreSQL, row-locks the
-    conversation until commit, so concurrent writers get consecutive seqs and no gaps.
-    """
-    if activity:
-        rows = await tx.conn.run(_NEXT_SEQ_WITH_ACTIVITY, {"cid": conversation_id, "now": tx.now})
-    else:
-        rows = await tx.conn.run(_NEXT_SEQ, {"cid": conversation_id})
-    if not rows:
-        raise NotFound(CONVERSATION_NOT_FOUND)
-    return int(rows[0][0])
+    """Take the conversation's next seq, in the caller's transaction (hallway.store.
+    message_log: consecutive seqs, no gaps)."""
+    try:
+        return await message_log.next_seq(
+            tx.conn, conversation_id, activity_at=tx.now if activity else None
+        )
+    except LookupError:
+        raise NotFound(CONVERSATION_NOT_FOUND) from None
 
 
 async def allocate_member_seq(tx: Transaction, actor: Actor, conversation_id: str) -> int:
     """allocate_seq (with activity) in a conversation the actor takes part in; NotFound
     otherwise, exactly as conversation_for_member would answer."""
-    params = {**member_params(actor, conversation_id), "now": tx.now}
-    rows = await tx.conn.run(_NEXT_SEQ_AS_MEMBER, params)
-    if not rows:
+    member = as_member(actor, conversation_id)
+    seq = await message_log.next_member_seq(tx.conn, member, tx.now)
+    if seq is None:
         raise NotFound(CONVERSATION_NOT_FOUND)
-    return int(rows[0][0])
+    return seq
 
 
 def remember_event(
@@ -86,17 +59,7 @@ async def log_event(
 
     `message_id`: the message the event is about, for every event of a message
     (message.*, reaction.*): erasing the message finds the event by it."""
-    await tx.conn.run(
-        _INSERT_EVENT,
-        {
-            "conversation_id": conversation_id,
-            "seq": seq,
-            "kind": kind,
-            "payload": data,
-            "created_at": tx.now,
-            "message_id": message_id,
-        },
-    )
+    await message_log.insert_event(tx.conn, conversation_id, seq, kind, data, tx.now, message_id)
     return remember_event(tx, conversation_id, seq, kind, data)
 
 
@@ -117,23 +80,15 @@ async def append_event(
 async def read_events_after(
     conn: Connection, conversation_id: str, after_seq: int, limit: int
 ) -> list[Event]:
-    rows = await conn.execute(
-        select(events.c.seq, events.c.kind, events.c.payload, events.c.created_at)
-        .where(events.c.conversation_id == conversation_id, events.c.seq > after_seq)
-        .order_by(events.c.seq)
-        .limit(limit)
-    )
-    return [Event(conversation_id, r.seq, r.kind, r.payload, r.created_at) for r in rows]
+    rows = await message_log.read_events_after(conn, conversation_id, after_seq, limit)
+    return [
+        Event(conversation_id, r["seq"], r["kind"], r["payload"], r["created_at"]) for r in rows
+    ]
 
 
 async def read_last_seqs(conn: Connection, conversation_ids: list[str]) -> dict[str, int]:
     """The newest seq of each of these conversations (those that exist)."""
-    rows = await conn.execute(
-        select(conversations.c.id, conversations.c.last_seq).where(
-            conversations.c.id.in_(conversation_ids)
-        )
-    )
-    return {r.id: int(r.last_seq) for r in rows}
+    return await message_log.read_last_seqs(conn, conversation_ids)
 
 
 async def events_after(

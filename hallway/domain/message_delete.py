@@ -15,10 +15,10 @@ async def delete_message(ctx: DomainContext, actor: Actor, message_id: str) -> N
     is not an error: the message is gone either way."""
     async with ctx.transaction() as tx:
         row = await message_for_member(tx.conn, actor, message_id)
-        if row.deleted_at is not None:
+        if row["deleted_at"] is not None:
             return
-        if row.sender_id != actor.user_id and not actor.is_admin:
-            conversation = await conversation_for_member(tx.conn, actor, row.conversation_id)
+        if row["sender_id"] != actor.user_id and not actor.is_admin:
+            conversation = await conversation_for_member(tx.conn, actor, row["conversation_id"])
             if conversation.my_role != "owner":
                 raise Forbidden(
                     "only the sender, the conversation's owner or an admin may delete it",

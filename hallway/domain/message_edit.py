@@ -12,7 +12,8 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
 from hallway.domain.message_send import clean_body
-from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
+from hallway.domain.message_views import message_views
+from hallway.store.message_log import MESSAGE_COLUMNS
 from hallway.store.tables import attachments, message_edits, messages
 
 
@@ -22,9 +23,9 @@ async def edit_message(
     await ctx.rate_limits.hit(ctx.rate_limits.edit, actor.user_id)
     async with ctx.transaction() as tx:
         row = await message_for_member(tx.conn, actor, message_id)
-        if row.sender_id != actor.user_id:
+        if row["sender_id"] != actor.user_id:
             raise Forbidden("only the sender may edit a message", code="not_sender")
-        if row.deleted_at is not None:
+        if row["deleted_at"] is not None:
             raise Conflict("the message was deleted", code="message_deleted")
         has_files = (
             await tx.conn.execute(
@@ -32,7 +33,7 @@ async def edit_message(
             )
         ).first() is not None
         body = clean_body(ctx, body, has_files=has_files)
-        if body != row.body:
+        if body != row["body"]:
             # Only a message still not deleted: on PostgreSQL a deletion that committed
             # since the read above (or waits to) would otherwise get its text back.
             changed = await tx.conn.execute(
@@ -45,21 +46,23 @@ async def edit_message(
             await tx.conn.execute(
                 message_edits.insert().values(
                     message_id=message_id,
-                    old_body=row.body,
+                    old_body=row["body"],
                     edited_by=actor.user_id,
                     edited_at=tx.now,
                 )
             )
             await append_event(
                 tx,
-                row.conversation_id,
+                row["conversation_id"],
                 "message.edited",
                 {"id": message_id, "body": body, "edited_at": tx.now, "edited_by": actor.user_id},
                 message_id=message_id,
             )
         fresh = (
-            await tx.conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == message_id))
-        ).one()
+            (await tx.conn.execute(select(*MESSAGE_COLUMNS).where(messages.c.id == message_id)))
+            .mappings()
+            .one()
+        )
         links = ctx.links
         return (await message_views(tx.conn, actor, [fresh], links))[0]
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 
 from hallway.domain.access import conversation_for_member, member_conversation_ids
 from hallway.domain.actor import Actor
@@ -20,10 +20,11 @@ from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_number_cursor, decode_time_cursor, encode_cursor
 from hallway.domain.errors import InvalidInput
 from hallway.domain.message_history import check_limit
-from hallway.domain.message_views import MESSAGE_COLUMNS, message_views
+from hallway.domain.message_views import message_views
 from hallway.store import search, search_index
+from hallway.store.message_log import MESSAGE_COLUMNS
 from hallway.store.tables import messages
-from hallway.store.types import AnyRow, AnySelect
+from hallway.store.types import AnySelect
 
 MAX_WORDS = 16
 MAX_WORD_LENGTH = 100  # PostgreSQL cannot index a word of more than 2,047 bytes at all
@@ -83,10 +84,10 @@ def _matching(
     return query
 
 
-def _cursor_after(ctx: DomainContext, row: AnyRow) -> str:
+def _cursor_after(ctx: DomainContext, row: RowMapping) -> str:
     if ctx.db.is_sqlite:
-        return encode_cursor(_ROW_CURSOR, row.search_rowid)
-    return encode_cursor(row.created_at.isoformat(), row.id)
+        return encode_cursor(_ROW_CURSOR, row["search_rowid"])
+    return encode_cursor(row["created_at"].isoformat(), row["id"])
 
 
 async def search_messages(
@@ -119,7 +120,7 @@ async def search_messages(
     async with ctx.db.read() as conn:
         if conversation_id is not None:
             await conversation_for_member(conn, actor, conversation_id)
-        rows = list(await conn.execute(query))
+        rows = list((await conn.execute(query)).mappings())
         has_more = len(rows) > limit
         rows = rows[:limit]
         views = await message_views(conn, actor, rows, ctx.links)

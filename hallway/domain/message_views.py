@@ -3,47 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import RowMapping, and_, case, func, or_, select
 
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import attachment_with_links
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection
+from hallway.store.message_log import MESSAGE_COLUMNS
 from hallway.store.tables import attachments, messages, reactions
 from hallway.store.types import AnyRow
 
-MESSAGE_COLUMNS = (
-    messages.c.id,
-    messages.c.conversation_id,
-    messages.c.seq,
-    messages.c.sender_id,
-    messages.c.body,
-    messages.c.client_msg_id,
-    messages.c.thread_root_id,
-    messages.c.created_at,
-    messages.c.edited_at,
-    messages.c.deleted_at,
-    messages.c.deleted_by,
-    # Index probes that let message_views skip its follow-up queries for the (usual) page
-    # without files or reactions.
-    exists()
-    .where(attachments.c.message_id == messages.c.id, attachments.c.deleted_at.is_(None))
-    .label("has_files"),
-    exists().where(reactions.c.message_id == messages.c.id).label("has_reactions"),
-)
-"""A message row as message_views takes it: every column plus whether it has files and
-reactions. They are read by position (rows may carry more columns after these): a Row's
-attribute access costs about 0.9 us (SQLAlchemy 2.1), and a page of 50 messages read 800
-attributes."""
-_ID, _HAS_FILES, _HAS_REACTIONS = 0, 11, 12
-
-MessageRow = Sequence[Any]
-"""A row that starts with MESSAGE_COLUMNS: a SQLAlchemy Row, or a hot statement's tuple
-(hallway.store.prepared)."""
+MessageRow = Mapping[str, Any] | RowMapping
+"""A message as MESSAGE_COLUMNS reads it (hallway.store.message_log), by column name: a
+dict from the conversation log's hot statements, or SQLAlchemy's RowMapping."""
 
 
 def deleted_message_dict(
@@ -84,42 +60,29 @@ def message_dict(
     attachment_list: list[dict[str, Any]] | None = None,
     reaction_list: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The message as readers see it, from a row that starts with MESSAGE_COLUMNS."""
-    (
-        message_id,
-        conversation_id,
-        seq,
-        sender_id,
-        body,
-        client_msg_id,
-        thread_root_id,
-        created_at,
-        edited_at,
-        deleted_at,
-        deleted_by,
-    ) = row[:_HAS_FILES]
-    if deleted_at is not None:
+    """The message as readers see it, from its row."""
+    if row["deleted_at"] is not None:
         return deleted_message_dict(
-            message_id=message_id,
-            conversation_id=conversation_id,
-            seq=seq,
-            sender_id=sender_id,
-            client_msg_id=client_msg_id,
-            thread_root_id=thread_root_id,
-            created_at=created_at,
-            deleted_at=deleted_at,
-            deleted_by=deleted_by,
+            message_id=row["id"],
+            conversation_id=row["conversation_id"],
+            seq=row["seq"],
+            sender_id=row["sender_id"],
+            client_msg_id=row["client_msg_id"],
+            thread_root_id=row["thread_root_id"],
+            created_at=row["created_at"],
+            deleted_at=row["deleted_at"],
+            deleted_by=row["deleted_by"],
         )
     return {
-        "id": message_id,
-        "conversation_id": conversation_id,
-        "seq": int(seq),
-        "sender_id": sender_id,
-        "body": body,
-        "client_msg_id": client_msg_id,
-        "thread_root_id": thread_root_id,
-        "created_at": created_at,
-        "edited_at": edited_at,
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "seq": int(row["seq"]),
+        "sender_id": row["sender_id"],
+        "body": row["body"],
+        "client_msg_id": row["client_msg_id"],
+        "thread_root_id": row["thread_root_id"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
         "deleted_at": None,
         "deleted_by": None,
         "attachments": attachment_list or [],
@@ -184,22 +147,22 @@ async def load_reactions(
 
 def needs_lookups(rows: Sequence[MessageRow]) -> bool:
     """Whether message_views has files or reactions to look up for these rows."""
-    return any(r[_HAS_FILES] or r[_HAS_REACTIONS] for r in rows)
+    return any(r["has_files"] or r["has_reactions"] for r in rows)
 
 
 async def message_views(
     conn: Connection, actor: Actor, rows: Sequence[MessageRow], links: FileLinks
 ) -> list[dict[str, Any]]:
-    """Rows that start with MESSAGE_COLUMNS as messages, with their files and reactions."""
-    with_files = [r[_ID] for r in rows if r[_HAS_FILES]]
+    """Message rows as messages, with their files and reactions."""
+    with_files = [r["id"] for r in rows if r["has_files"]]
     found_attachments = await load_attachments(conn, with_files, links)
-    with_reactions = [r[_ID] for r in rows if r[_HAS_REACTIONS]]
+    with_reactions = [r["id"] for r in rows if r["has_reactions"]]
     found_reactions = await load_reactions(conn, actor, with_reactions)
     return [
         message_dict(
             r,
-            attachment_list=found_attachments.get(r[_ID]),
-            reaction_list=found_reactions.get(r[_ID]),
+            attachment_list=found_attachments.get(r["id"]),
+            reaction_list=found_reactions.get(r["id"]),
         )
         for r in rows
     ]
@@ -211,12 +174,11 @@ async def load_messages_by_seq(
     """Messages by (conversation_id, seq): the last message of each listed conversation."""
     if not keys:
         return {}
-    rows = list(
-        await conn.execute(
-            select(*MESSAGE_COLUMNS).where(
-                or_(*(and_(messages.c.conversation_id == c, messages.c.seq == s) for c, s in keys))
-            )
+    result = await conn.execute(
+        select(*MESSAGE_COLUMNS).where(
+            or_(*(and_(messages.c.conversation_id == c, messages.c.seq == s) for c, s in keys))
         )
     )
+    rows = list(result.mappings())
     views = await message_views(conn, actor, rows, links)
     return {view["conversation_id"]: view for view in views}

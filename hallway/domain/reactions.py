@@ -90,7 +90,7 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
         # finishes first (this one then finds the message deleted), or waits for this
         # reaction and erases it too.
         message = await message_for_member(tx.conn, actor, message_id, lock=True)
-        if message.deleted_at is not None:
+        if message["deleted_at"] is not None:
             raise Conflict("the message was deleted", code="message_deleted")
         mine = reactions.c.user_id == actor.user_id
         this_emoji = reactions.c.emoji == emoji
@@ -126,7 +126,7 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
         )
         await append_event(
             tx,
-            message.conversation_id,
+            message["conversation_id"],
             "reaction.added",
             {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
             message_id=message_id,
@@ -147,7 +147,7 @@ async def remove_reaction(ctx: DomainContext, actor: Actor, message_id: str, emo
         if removed.rowcount:
             await append_event(
                 tx,
-                message.conversation_id,
+                message["conversation_id"],
                 "reaction.removed",
                 {"message_id": message_id, "emoji": emoji, "user_id": actor.user_id},
                 message_id=message_id,

@@ -1,26 +1,23 @@
 """The engine wrapper: read and write transactions on SQLite or PostgreSQL.
 
-Domain code executes statements on a `Connection` from `Database.read()`, `write()` or
-`read_statement()`, never on an engine. PostgreSQL runs through SQLAlchemy's asyncio engine
-(asyncpg), and a statement that commits by itself on a connection of asyncpg's own pool.
-SQLite runs through SQLAlchemy's plain engine (the standard library's sqlite3), called on
-the event loop's own thread: a local SQLite statement in WAL mode takes microseconds, less
-than any hand-off to a thread, and SQLAlchemy's asyncio layer would add a greenlet per call
-(measured: an empty write transaction took 371 us through it and 118 us without it;
-docs/benchmarks.md). This is the one-process laptop mode; scaled-out deployments use
-PostgreSQL. The few statements every send and history window runs go through
-`Connection.run` with a `Prepared` statement instead (hallway.store.prepared).
+Domain code executes statements on a `Connection` from `Database.read()` or `write()`, or runs
+one statement by itself (`read_statement`, `write_statement`), never on an engine. Each
+database has one engine and one pool, SQLAlchemy's. PostgreSQL runs through SQLAlchemy's
+asyncio engine (asyncpg). SQLite runs through SQLAlchemy's plain engine (the standard
+library's sqlite3), called on the event loop's own thread: a local SQLite statement in WAL
+mode takes less time than any hand-off to a thread, and SQLAlchemy's asyncio layer would
+add a greenlet per call. This is the one-process laptop mode; scaled-out deployments use
+PostgreSQL. The conversation log's hot statements run on the driver beneath SQLAlchemy
+(`Connection.fetch`, hallway.store.driver_sql).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any, TypeVar, TypeVarTuple, overload
 
-import asyncpg
 import orjson
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
@@ -38,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
-from hallway.store.prepared import Prepared, PreparedRow
+from hallway.store.driver_sql import DriverStatement, Row
 from hallway.store.sqlite_checkpoint import Checkpointer
 
 _Ts = TypeVarTuple("_Ts")
@@ -53,25 +50,15 @@ def dumps_json(value: Any) -> str:
 
 
 class Connection:
-    """A connection inside one of Database's transactions, whatever the engine: a plain
-    SQLAlchemy connection on SQLite, an asyncio one on PostgreSQL, or for a PostgreSQL
-    statement that commits by itself, asyncpg's own connection (which runs `Prepared`
-    statements only)."""
+    """A connection inside one of Database's transactions: a plain SQLAlchemy connection on
+    SQLite, an asyncio one on PostgreSQL."""
 
-    __slots__ = ("_async", "_raw", "_sync", "dialect")
+    __slots__ = ("_async", "_sync", "dialect")
 
-    def __init__(
-        self,
-        conn: SyncConnection | AsyncConnection | asyncpg.Connection,
-        dialect: Dialect | None = None,
-    ) -> None:
+    def __init__(self, conn: SyncConnection | AsyncConnection) -> None:
         self._sync = conn if isinstance(conn, SyncConnection) else None
         self._async = conn if isinstance(conn, AsyncConnection) else None
-        self._raw = conn if isinstance(conn, asyncpg.Connection) else None
-        if self._raw is None:
-            dialect = conn.dialect
-        assert dialect is not None
-        self.dialect: Dialect = dialect
+        self.dialect: Dialect = conn.dialect
 
     @overload
     async def execute(
@@ -90,32 +77,26 @@ class Connection:
     ) -> CursorResult[*tuple[Any, ...]]:
         if self._sync is not None:
             return self._sync.execute(statement, parameters)
-        if self._async is None:
-            raise TypeError("a statement that commits by itself runs as a Prepared (run)")
+        assert self._async is not None
         return await self._async.execute(statement, parameters)
 
-    async def run(self, prepared: Prepared, parameters: Mapping[str, Any]) -> list[PreparedRow]:
-        """A hot statement's rows, on the driver itself wherever that keeps the
-        transaction's meaning: on SQLite (Database issues BEGIN itself) and for a
-        PostgreSQL statement that commits by itself. Inside a PostgreSQL transaction the
-        same SQL and values go through SQLAlchemy's connection, whose driver adapter
-        begins the transaction with its first statement."""
-        if self._async is not None:
-            return await prepared.run_in_sqlalchemy(self._async, parameters)
+    async def fetch(self, statement: DriverStatement, parameters: Mapping[str, Any]) -> list[Row]:
+        """A hot statement's rows, in this transaction: on SQLite straight on the driver
+        (Database issues BEGIN itself); on PostgreSQL through SQLAlchemy's connection, whose
+        driver adapter begins the transaction with its first statement."""
         if self._sync is not None:
             driver = self._sync.connection.driver_connection
-            return prepared.run_sqlite(driver, self.dialect, parameters)  # type: ignore[arg-type]
-        assert self._raw is not None
-        return await prepared.run_asyncpg(self._raw, self.dialect, parameters)
+            return statement.fetch_sqlite(driver, parameters)  # type: ignore[arg-type]
+        assert self._async is not None
+        return await statement.fetch_in_sqlalchemy(self._async, parameters)
 
     async def driver_connection(self) -> Any:
         """The driver's own connection (sqlite3 or asyncpg), for what SQLAlchemy does not
         offer, such as PostgreSQL's COPY for bulk loads."""
         if self._sync is not None:
             return self._sync.connection.driver_connection
-        if self._async is not None:
-            return (await self._async.get_raw_connection()).driver_connection
-        return self._raw
+        assert self._async is not None
+        return (await self._async.get_raw_connection()).driver_connection
 
     @asynccontextmanager
     async def begin_nested(self) -> AsyncIterator[None]:
@@ -152,12 +133,11 @@ class Database:
         self._checkpointer: Checkpointer | None = None
         self._sqlite: Engine | None = None
         self._held_connections: dict[str, SyncConnection] = {}
-        self._statement_pool: asyncpg.Pool | None = None
-        self._statement_pool_lock = asyncio.Lock()
-        # One connection of that pool, kept out of it (see _statement_connection).
-        self._held_statement: asyncpg.Connection | None = None
-        self._held_statement_busy = False
         self._async: AsyncEngine | None = None
+        # PostgreSQL: pooled connections kept checked out, idle, for statements that commit
+        # by themselves (see _on_driver): each with its asyncpg connection.
+        self._statement_connections: list[tuple[AsyncConnection, Any]] = []
+        self._statement_connections_kept = pool_size
         if path is not None:
             file_backed = path != ":memory:"
             self._sqlite = create_engine(
@@ -183,8 +163,6 @@ class Database:
                 pool_recycle=1800,
             )
             self._reader = self._async.execution_options(isolation_level="REPEATABLE READ")
-            self._statement_dsn = make_url(url).set(drivername="postgresql")
-            self._statement_pool_size = 2 * pool_size  # as many as SQLAlchemy's at most
 
     @property
     def dialect(self) -> str:
@@ -201,29 +179,11 @@ class Database:
         async with self._reader.connect() as conn, conn.begin():
             yield Connection(conn)
 
-    async def read_statement(
-        self, prepared: Prepared, params: Mapping[str, Any]
-    ) -> list[PreparedRow]:
-        """The rows of one query. One statement reads one snapshot by itself, so it runs
-        without a transaction: on PostgreSQL no BEGIN and COMMIT round trips."""
-        if self._sqlite is not None:
-            return await Connection(self._held("reader")).run(prepared, params)
-        async with self._statement_connection() as conn:
-            return await conn.run(prepared, params)
-
     @asynccontextmanager
-    async def write(self, *, one_statement: bool = False) -> AsyncIterator[Connection]:
-        """A write transaction: committed on normal exit, rolled back on any exception.
-
-        With `one_statement` the caller runs a single `Prepared` statement (`Connection.run`),
-        which PostgreSQL then commits by itself (atomic all the same): no BEGIN and COMMIT
-        round trips."""
+    async def write(self) -> AsyncIterator[Connection]:
+        """A write transaction: committed on normal exit, rolled back on any exception."""
         if self._sqlite is None:
             assert self._async is not None
-            if one_statement:
-                async with self._statement_connection() as conn:
-                    yield conn
-                return
             async with self._async.begin() as conn:
                 yield Connection(conn)
             return
@@ -233,61 +193,68 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.wake()
 
-    @asynccontextmanager
-    async def _statement_connection(self) -> AsyncIterator[Connection]:
-        """PostgreSQL: a connection of asyncpg's own pool, for a statement that commits by
-        itself. SQLAlchemy's asyncio pool spent about 130 us of CPU checking a connection
-        out and in again around a `SELECT 1` of 25; asyncpg's, 35-45 (docs/benchmarks.md).
-        One of its connections is held out of it for whichever statement finds it free,
-        which saves even that; statements that overlap it check one out."""
-        pool = self._statement_pool or await self._open_statement_pool()
-        assert self._async is not None
-        if self._held_statement_busy:
-            async with pool.acquire() as raw:
-                yield Connection(raw, self._async.dialect)
-            return
-        self._held_statement_busy = True
-        try:
-            held = self._held_statement
-            if held is None:
-                held = self._held_statement = await pool.acquire()
-            clean = False
-            try:
-                yield Connection(held, self._async.dialect)
-                clean = not held.is_in_transaction() and not held.is_closed()
-            finally:
-                if not clean:
-                    # After an error, a cancelled query or a transaction left open, the pool
-                    # puts it right (waits the cancel out, rolls back, or closes it).
-                    self._held_statement = None
-                    await pool.release(held)
-        finally:
-            self._held_statement_busy = False
+    async def read_statement(
+        self, statement: DriverStatement, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of one query. One statement reads one snapshot by itself, so it runs
+        without a transaction: on PostgreSQL no BEGIN and COMMIT round trips."""
+        if self._sqlite is not None:
+            return statement.fetch_sqlite(self._held_driver("reader"), params)
+        return await self._on_driver(statement, params)
 
-    async def _open_statement_pool(self) -> asyncpg.Pool:
-        async with self._statement_pool_lock:
-            if self._statement_pool is None:
-                self._statement_pool = await asyncpg.create_pool(
-                    self._statement_dsn.render_as_string(hide_password=False),
-                    min_size=0,
-                    max_size=self._statement_pool_size,
-                    init=_decode_json_as_sqlalchemy_does,
-                    reset=_keep_session,
-                )
-            return self._statement_pool
+    async def write_statement(
+        self, statement: DriverStatement, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of one statement that writes, committed by itself (atomic all the same):
+        on PostgreSQL no BEGIN and COMMIT round trips. On SQLite it is a transaction of one
+        statement, which takes its turn among the writes."""
+        if self._sqlite is None:
+            return await self._on_driver(statement, params)
+        async with self.write() as conn:
+            return await conn.fetch(statement, params)
+
+    async def _on_driver(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[Row]:
+        """PostgreSQL: one statement on the driver of a pooled connection in no transaction,
+        where it commits by itself. The connections these statements used stay checked out
+        (up to pool_size of them) for the next ones: a checkout and return through
+        SQLAlchemy's pool costs more CPU than such a statement. They are the pool's all the
+        same, counted against its size."""
+        assert self._async is not None
+        if self._statement_connections:
+            conn, driver = self._statement_connections.pop()
+        else:
+            conn = await self._async.connect()
+            driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            return await statement.fetch_asyncpg(driver, params)
+        finally:
+            # A statement that failed or was cancelled leaves its connection usable (asyncpg
+            # waits a cancelled one out before the next); one found closed, or left in a
+            # transaction, is never handed on.
+            if driver.is_closed() or driver.is_in_transaction():
+                await conn.invalidate()
+                await conn.close()
+            elif len(self._statement_connections) < self._statement_connections_kept:
+                self._statement_connections.append((conn, driver))
+            else:
+                await conn.close()
 
     def _held(self, role: str) -> SyncConnection:
-        """SQLite: a connection kept open for one role on the loop's thread, where a pool
-        checkout and return cost 35 us of an empty write transaction's 50 (measured). The
-        writer's transactions are one at a time under the write lock, and a one-statement
-        read never gives the loop up while it runs; a transaction that may (`read`) takes
-        a connection of its own from the pool. One that broke is invalidated by
-        SQLAlchemy, which connects it again when next used."""
+        """SQLite: a connection kept open for one role on the loop's thread, which saves a
+        pool checkout and return, most of an empty write transaction's cost. The writer's
+        transactions are one at a time under the write lock, and a one-statement read never
+        gives the loop up while it runs; a transaction that may (`read`) takes a connection
+        of its own from the pool. One that broke is invalidated by SQLAlchemy, which
+        connects it again when next used."""
         assert self._sqlite is not None
         conn = self._held_connections.get(role)
         if conn is None:
             conn = self._held_connections[role] = self._sqlite.connect()
         return conn
+
+    def _held_driver(self, role: str) -> Any:
+        """The sqlite3 connection beneath `_held(role)`."""
+        return self._held(role).connection.driver_connection
 
     @contextmanager
     def _sqlite_transaction(
@@ -296,8 +263,7 @@ class Database:
         """A SQLite transaction begun by our own statement, on `held` or on a connection
         from the pool: the driver's transaction handling is off (see _configure_sqlite),
         and SQLAlchemy's commit or rollback ends it. Not through a "begin" event: any
-        connection event makes SQLAlchemy dispatch events around every statement (10-18
-        us each, measured)."""
+        connection event makes SQLAlchemy dispatch events around every statement."""
         assert self._sqlite is not None
         with nullcontext(held) if held is not None else self._sqlite.connect() as conn:
             conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
@@ -331,40 +297,11 @@ class Database:
         self._held_connections.clear()
         if self._sqlite is not None:
             self._sqlite.dispose()
-        if self._statement_pool is not None:
-            if self._held_statement is not None:
-                await self._statement_pool.release(self._held_statement)
-                self._held_statement = None
-            await self._statement_pool.close()
-            self._statement_pool = None
+        for statement_conn, _driver in self._statement_connections:
+            await statement_conn.close()
+        self._statement_connections.clear()
         if self._async is not None:
             await self._async.dispose()
-
-
-async def _decode_json_as_sqlalchemy_does(conn: asyncpg.Connection) -> None:
-    """The JSON codecs SQLAlchemy's asyncpg dialect sets on its own connections, so that a
-    Prepared statement's values and rows are the same whichever pool ran it."""
-    await conn.set_type_codec(
-        "json",
-        encoder=str.encode,
-        decoder=lambda value: json.loads(value.decode()),
-        schema="pg_catalog",
-        format="binary",
-    )
-    # PostgreSQL's binary jsonb starts with a version byte, 1.
-    await conn.set_type_codec(
-        "jsonb",
-        encoder=lambda value: b"\x01" + value.encode(),
-        decoder=lambda value: json.loads(value[1:].decode()),
-        schema="pg_catalog",
-        format="binary",
-    )
-
-
-async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """In place of asyncpg's reset query on release (RESET ALL, UNLISTEN * and more): a
-    round trip each time for session state these statements never change. asyncpg still
-    rolls back a transaction left open before it calls this."""
 
 
 def _configure_sqlite(engine: Engine, *, checkpoint_in_background: bool) -> None:

@@ -8,8 +8,8 @@ nothing. Writes arriving while one runs wait, and when it ends they run as one b
 the order they came: one statement and one flush for them all, however many there are
 (up to `max_batch`). Nothing waits for a batch to fill.
 
-A write hands its key on as soon as it has committed (`HandOn`), so the next batch's
-statement is on its way while this one's events are still being published.
+A run ends at its commit, and the key's next batch starts then, before the callers of the
+run that ended go on to publish what they wrote: its statement is on its way meanwhile.
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ from typing import Generic, TypeVar
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
 
-HandOn = Callable[[], None]
-"""Called by a write once it has committed: the key's next writes may start. Calling it
-again does nothing; a write that never calls it hands on when it ends."""
-RunOne = Callable[[_Item, HandOn], Awaitable[_Result]]
-RunBatch = Callable[[Sequence[_Item], HandOn], Awaitable[Sequence[_Result | Exception]]]
+RunOne = Callable[[_Item], Awaitable[_Result]]
+RunBatch = Callable[[Sequence[_Item]], Awaitable[Sequence[_Result | Exception]]]
 """Runs a batch; one outcome per item, in order: its result or the error it answers."""
 
 
@@ -62,25 +59,13 @@ class NaturalBatcher(Generic[_Item, _Result]):
             lane.waiting.append((item, future))
             return await future
         lane = self._lanes[key] = _Lane(run_batch)
-        hand_on = self._hand_on(key, lane)
         try:
-            return await run_one(item, hand_on)
+            return await run_one(item)
         finally:
-            hand_on()
-
-    def _hand_on(self, key: Hashable, lane: _Lane[_Item, _Result]) -> HandOn:
-        """Starts what waits for `key` (or frees the key), once."""
-        handed_on = False
-
-        def hand_on() -> None:
-            nonlocal handed_on
-            if not handed_on:
-                handed_on = True
-                self._start_next(key, lane)
-
-        return hand_on
+            self._start_next(key, lane)
 
     def _start_next(self, key: Hashable, lane: _Lane[_Item, _Result]) -> None:
+        """Starts what waits for `key`, or frees the key."""
         waiting = [(item, future) for item, future in lane.waiting if not future.done()]
         if not waiting:
             del self._lanes[key]
@@ -96,10 +81,9 @@ class NaturalBatcher(Generic[_Item, _Result]):
         lane: _Lane[_Item, _Result],
         batch: list[tuple[_Item, asyncio.Future[_Result]]],
     ) -> None:
-        hand_on = self._hand_on(key, lane)
         try:
             outcomes: Sequence[_Result | Exception] = await lane.run_batch(
-                [item for item, _ in batch], hand_on
+                [item for item, _ in batch]
             )
         except Exception as error:
             outcomes = [error] * len(batch)
@@ -108,7 +92,7 @@ class NaturalBatcher(Generic[_Item, _Result]):
                 future.cancel()
             raise
         finally:
-            hand_on()
+            self._start_next(key, lane)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
