@@ -116,7 +116,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     routes = [
         route
         for router in (
-            messages.direct_router,
             messages.router,
             conversations.router,
             auth.router,

@@ -116,6 +116,11 @@ class SendMessageRequest(Request):
     thread_root_id: str | None = Field(default=None, max_length=36)
 
 
+class HistoryWindowQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    before: str | None = Field(default=None, max_length=200)
+
+
 class EditMessageRequest(Request):
     body: str = Field(max_length=1_000_000)
 

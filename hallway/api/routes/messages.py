@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
+from hallway.api import parsed_request
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.direct_route import DirectRoute
 from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
     EditMessageRequest,
     EventPage,
+    HistoryWindowQuery,
     Message,
     MessageEdits,
     MessagePage,
@@ -29,24 +30,21 @@ from hallway.domain import (
 )
 
 router = APIRouter(prefix=API_PREFIX, tags=["messages"], responses=ERRORS)
-# Sends and history windows are most of the requests: DirectRoute serves them without
-# FastAPI's per-request dependency solving (hallway/api/direct_route.py).
-direct_router = APIRouter(
-    prefix=API_PREFIX, tags=["messages"], responses=ERRORS, route_class=DirectRoute
-)
 
 
 def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
     """The hot routes' answer, serialised by orjson straight from the domain's dicts.
 
-    FastAPI neither validates nor re-serialises a returned Response (which cost more than
-    the queries); the route's response_model still documents it, and tests/test_schemas.py
-    checks the real answers against that documentation."""
+    FastAPI neither validates nor re-serialises a returned Response (which would cost more
+    than the queries); the route's response_model still documents it, and
+    tests/test_schemas.py checks the real answers against that documentation."""
     body = orjson.dumps(content, option=orjson.OPT_UTC_Z)
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-@direct_router.post(
+# Sends and history windows are most of the requests: they read their request themselves
+# (hallway/api/parsed_request.py).
+@router.post(
     "/conversations/{conversation_id}/messages",
     status_code=status.HTTP_201_CREATED,
     response_model=Message,
@@ -54,17 +52,16 @@ def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
         200: {"model": Message, "description": "client_msg_id seen before: the original"},
         **RATE_LIMITED,
     },
+    openapi_extra=parsed_request.documented(path=("conversation_id",), body=SendMessageRequest),
 )
-async def send_message(
-    conversation_id: str,
-    body: SendMessageRequest,
-    ctx: Ctx,
-    actor: CurrentActor,
-) -> Response:
+async def send_message(request: Request) -> Response:
     """Send a message (text, uploaded attachments, or both). Repeating a `client_msg_id`
     returns the message it created (200) instead of a duplicate."""
+    conversation_id = parsed_request.path_parameter(request, "conversation_id")
+    actor = await parsed_request.actor(request)
+    body = await parsed_request.json_body(request, SendMessageRequest)
     message, created = await message_send.send_message(
-        ctx,
+        parsed_request.context(request),
         actor,
         conversation_id,
         body=body.body,
@@ -75,18 +72,23 @@ async def send_message(
     return _json(message, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-@direct_router.get("/conversations/{conversation_id}/messages", response_model=MessagePage)
-async def message_history_page(
-    conversation_id: str,
-    ctx: Ctx,
-    actor: CurrentActor,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[str | None, Query(max_length=200)] = None,
-) -> Response:
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response_model=MessagePage,
+    openapi_extra=parsed_request.documented(path=("conversation_id",), query=HistoryWindowQuery),
+)
+async def message_history_page(request: Request) -> Response:
     """A window of history, oldest first: the newest `limit` messages, or those before the
     `before` cursor (the `next_cursor` of the previous window)."""
+    conversation_id = parsed_request.path_parameter(request, "conversation_id")
+    actor = await parsed_request.actor(request)
+    window = parsed_request.query(request, HistoryWindowQuery)
     page = await message_history.message_page(
-        ctx, actor, conversation_id, limit=limit, before=before
+        parsed_request.context(request),
+        actor,
+        conversation_id,
+        limit=window.limit,
+        before=window.before,
     )
     return _json(
         {
