@@ -1,8 +1,9 @@
 """SQLite's search index, brought up to date in batches rather than inside every send.
 
 FTS5 writes a new segment of its index at the end of each transaction that adds to it: as a
-trigger on the message INSERT that was about half of a send's own SQLite work, and a batch
-of a few hundred messages costs a few microseconds each (docs/benchmarks.md). Every message
+trigger on the message INSERT that was about half of a send's own SQLite work, while in a
+batch of a few hundred messages each costs next to nothing (docs/notes/performance.md).
+Every message
 with a rowid up to `message_search_progress.indexed_upto` is in the index (migration 0005
 keeps the triggers to those rows); `index_pending` adds the ones after it. The app runs it
 a few times a second, and search runs it before each query, so a search still finds every

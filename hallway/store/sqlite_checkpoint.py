@@ -2,8 +2,8 @@
 
 In WAL mode a commit appends pages to the log, and by default the commit that takes the log
 past 1,000 pages also copies them back into the database file and waits for the disk twice.
-With commits running on the event loop, that wait stalled every request: a send's commit
-took 442 us on average with it and 155 us without it (docs/benchmarks.md). Here a thread
+With commits running on the event loop, that wait stalled every request, and made a send's
+commit several times dearer on average (docs/notes/performance.md). Here a thread
 checkpoints in PASSIVE mode, which never blocks readers or writers, a few times a second
 when something was written; sqlite3 releases the GIL while SQLite works, so the loop goes on.
 """
