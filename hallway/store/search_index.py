@@ -3,11 +3,10 @@
 FTS5 writes a new segment of its index at the end of each transaction that adds to it: as a
 trigger on the message INSERT that was about half of a send's own SQLite work, while in a
 batch of a few hundred messages each costs next to nothing (docs/notes/performance.md).
-Every message
-with a rowid up to `message_search_progress.indexed_upto` is in the index (migration 0005
-keeps the triggers to those rows); `index_pending` adds the ones after it. The app runs it
-a few times a second, and search runs it before each query, so a search still finds every
-message whose send had returned. PostgreSQL's index is a generated column: nothing to do.
+Every message with a rowid up to `message_search_progress.indexed_upto` is in the index
+(migration 0005 keeps the triggers to those rows); `index_pending` adds the ones after it.
+The app runs it a few times a second, and search runs it before each query, so a search
+still finds every message whose send had returned. PostgreSQL's index is a generated column: nothing to do.
 """
 
 from __future__ import annotations
