@@ -175,8 +175,13 @@ class Feeds:
         """Read the feed's events after feed.last up to seq `upto` from the log and dispatch
         them in order, with whatever else is pending."""
         assert feed.last is not None
+        # Taken before waiting for a connection: live frames may move feed.last on meanwhile
+        # (past `upto`, even), and drain drops what they already dispatched.
+        after = feed.last
+        if upto <= after:
+            return
         async with self.ctx.db.read() as db:
-            missing = await read_events_after(db, feed.conversation_id, feed.last, upto - feed.last)
+            missing = await read_events_after(db, feed.conversation_id, after, upto - after)
         for event in missing:
             frame = event_frame(event, self.links)
             feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))

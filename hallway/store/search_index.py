@@ -6,7 +6,8 @@ batch of a few hundred messages each costs next to nothing (docs/notes/performan
 Every message with a rowid up to `message_search_progress.indexed_upto` is in the index
 (migration 0005 keeps the triggers to those rows); `index_pending` adds the ones after it.
 The app runs it a few times a second, and search runs it before each query, so a search
-still finds every message whose send had returned. PostgreSQL's index is a generated column: nothing to do.
+still finds every message whose send had returned. PostgreSQL's index is a generated
+column: nothing to do.
 """
 
 from __future__ import annotations
