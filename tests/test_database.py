@@ -1,13 +1,13 @@
-"""The SQLite side of the Database wrapper: statements on the loop's thread, a connection
-each for the writer and for one-statement reads, a pool that never makes the loop wait for
-the rest, savepoints, and WAL checkpoints on a thread of their own."""
+"""The SQLite side of the Database wrapper: statements on the loop's thread, long work off
+it, a connection each for the writer and for one-statement reads, a pool that never makes
+the loop wait for the rest, savepoints, and WAL checkpoints on a thread of their own."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -167,3 +167,71 @@ async def test_the_background_thread_checkpoints_after_writes(db: Database) -> N
             break
         await asyncio.sleep(0.05)
     assert checkpointer.runs > 0
+
+
+# A statement long enough that the loop, if free, gets round many times while it runs.
+LONG_STATEMENT = text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)"
+    " SELECT count(*) FROM n"
+)
+
+
+async def loop_turns_during(work: Callable[[], Awaitable[object]]) -> int:
+    """How many times another task got the loop while `work` ran."""
+    turns = 0
+    running = True
+
+    async def turn() -> None:
+        nonlocal turns
+        while running:
+            await asyncio.sleep(0)
+            turns += 1
+
+    other = asyncio.create_task(turn())
+    await asyncio.sleep(0)
+    before = turns
+    try:
+        await work()
+        return turns - before
+    finally:
+        running = False
+        await other
+
+
+async def test_long_work_off_the_loop_lets_other_tasks_run(db: Database) -> None:
+    async def read(*, off_loop: bool) -> None:
+        async with db.read(off_loop=off_loop) as conn:
+            assert (await conn.execute(LONG_STATEMENT)).scalar_one() == 1_000_000
+
+    async def write(*, off_loop: bool) -> None:
+        async with db.write(off_loop=off_loop) as conn:
+            await conn.execute(LONG_STATEMENT)
+            await conn.execute(
+                companies.insert().values(id=str(uuid.uuid4()), name="Off", created_at=utcnow())
+            )
+
+    # On the loop's thread a statement holds the loop: nothing else runs meanwhile.
+    assert await loop_turns_during(lambda: read(off_loop=False)) == 0
+    assert await loop_turns_during(lambda: write(off_loop=False)) == 0
+    assert await loop_turns_during(lambda: read(off_loop=True)) > 0
+    assert await loop_turns_during(lambda: write(off_loop=True)) > 0
+    assert await count_companies(db) == 2
+
+
+async def test_off_loop_writes_take_their_turn_among_the_writes(db: Database) -> None:
+    """An off-loop write holds the one write lock too: writes on both engines never
+    collide (SQLITE_BUSY) and all commit."""
+
+    async def off_loop_write(n: int) -> None:
+        async with db.write(off_loop=True) as conn:
+            await conn.execute(LONG_STATEMENT)
+            await conn.execute(
+                companies.insert().values(
+                    id=str(uuid.uuid4()), name=f"Off {n}", created_at=utcnow()
+                )
+            )
+
+    await asyncio.gather(
+        *(off_loop_write(n) for n in range(3)), *(add_company(db) for _ in range(5))
+    )
+    assert await count_companies(db) == 8

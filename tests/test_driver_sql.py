@@ -66,7 +66,12 @@ async def test_rows_match_sqlalchemys_and_values_round_trip(db: Database) -> Non
         await conn.fetch(INSERT_EVENT, event(cid, 1))
         await conn.fetch(INSERT_EVENT, event(cid, 2, n=[1, None]))
 
+    async with db.write(off_loop=True) as conn:
+        await conn.fetch(INSERT_EVENT, event(cid, 3))
+
     alone = await db.read_statement(EVENTS_OF, {"cid": cid})
+    async with db.read(off_loop=True) as conn:
+        off_the_loop = await conn.fetch(EVENTS_OF, {"cid": cid})
     async with db.read() as conn:
         in_a_transaction = await conn.fetch(EVENTS_OF, {"cid": cid})
         through_sqlalchemy = await conn.execute(
@@ -76,7 +81,8 @@ async def test_rows_match_sqlalchemys_and_values_round_trip(db: Database) -> Non
         )
         stored = [dict(row) for row in through_sqlalchemy.mappings()]
 
-    assert [dict(r) for r in alone] == in_a_transaction
+    assert [dict(r) for r in alone] == in_a_transaction == off_the_loop
+    assert [r["seq"] for r in alone] == [1, 2, 3]
     assert [(r["seq"], r["created_at"]) for r in alone] == [
         (r["seq"], r["created_at"]) for r in stored
     ]

@@ -80,7 +80,8 @@ async def _delete(
     ctx: DomainContext, actor: Actor, user_id: str, *, erase_messages: bool
 ) -> dict[str, Any]:
     files: list[str] = []
-    async with ctx.transaction() as tx:
+    # Erasing every message of a long-standing member is long work.
+    async with ctx.transaction(off_loop=erase_messages) as tx:
         person = await locked_colleague(tx, actor, user_id)
         await keep_an_admin(tx, actor, person)
         ended = await revoke_sessions(ctx, tx, user_id)

@@ -84,18 +84,19 @@ class DomainContext:
         return FileLinks.from_settings(self.settings)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
+    async def transaction(self, *, off_loop: bool = False) -> AsyncIterator[Transaction]:
         """Commit, then publish what was appended. A failed publish loses nothing:
-        clients notice the gap in `seq` and fetch it from the log."""
-        async with self.write() as tx:
+        clients notice the gap in `seq` and fetch it from the log. `off_loop`: work that
+        may take long (Database.write)."""
+        async with self.write(off_loop=off_loop) as tx:
             yield tx
         await self.publish(tx.events)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Transaction]:
+    async def write(self, *, off_loop: bool = False) -> AsyncIterator[Transaction]:
         """A write transaction whose appended events the caller publishes (`publish`) once
         it has committed."""
-        async with self.db.write() as conn:
+        async with self.db.write(off_loop=off_loop) as conn:
             yield Transaction(conn=conn, now=utcnow())
 
     async def publish(self, events: Sequence[Event]) -> None:

@@ -117,7 +117,9 @@ async def search_messages(
     query = _matching(ctx, query, words, cursor).limit(limit + 1)
     # SQLite's index catches up in batches; what was sent before this search is in it now.
     await search_index.index_pending(ctx.db)
-    async with ctx.db.read() as conn:
+    # A word common in the company but rare in the actor's conversations means reading far
+    # into the matches.
+    async with ctx.db.read(off_loop=True) as conn:
         if conversation_id is not None:
             await conversation_for_member(conn, actor, conversation_id)
         rows = list((await conn.execute(query)).mappings())

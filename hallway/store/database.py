@@ -6,7 +6,10 @@ database has one engine and one pool, SQLAlchemy's. PostgreSQL runs through SQLA
 asyncio engine (asyncpg). SQLite runs through SQLAlchemy's plain engine (the standard
 library's sqlite3), called on the event loop's own thread: a local SQLite statement in WAL
 mode takes less time than any hand-off to a thread, and SQLAlchemy's asyncio layer would
-add a greenlet per call. This is the one-process laptop mode; scaled-out deployments use
+add a greenlet per call. Work that can take long (search, the search index's batches) asks
+for `off_loop=True`: its statements run through a second engine over aiosqlite, whose
+connections each work on a thread of their own, so that a slow statement never stalls the
+sockets the loop serves. This is the one-process laptop mode; scaled-out deployments use
 PostgreSQL. The conversation log's hot statements run on the driver beneath SQLAlchemy
 (`Connection.fetch`, hallway.store.driver_sql).
 """
@@ -51,7 +54,7 @@ def dumps_json(value: Any) -> str:
 
 class Connection:
     """A connection inside one of Database's transactions: a plain SQLAlchemy connection on
-    SQLite, an asyncio one on PostgreSQL."""
+    SQLite, an asyncio one on PostgreSQL and for SQLite's work off the loop."""
 
     __slots__ = ("_async", "_sync", "dialect")
 
@@ -134,6 +137,7 @@ class Database:
         self._sqlite: Engine | None = None
         self._held_connections: dict[str, SyncConnection] = {}
         self._async: AsyncEngine | None = None
+        self._sqlite_off_loop: AsyncEngine | None = None
         # PostgreSQL: pooled connections kept checked out, idle, for statements that commit
         # by themselves (see _on_driver): each with its asyncpg connection.
         self._statement_connections: list[tuple[AsyncConnection, Any]] = []
@@ -151,6 +155,12 @@ class Database:
             _configure_sqlite(self._sqlite, checkpoint_in_background=file_backed)
             if file_backed:
                 self._checkpointer = Checkpointer(path)
+                # An in-memory database is private to its one connection: its off-loop work
+                # stays on the loop.
+                self._sqlite_off_loop = create_async_engine(
+                    f"sqlite+aiosqlite:///{path}", echo=echo, json_serializer=dumps_json
+                )
+                _configure_sqlite(self._sqlite_off_loop.sync_engine, checkpoint_in_background=True)
         else:
             # No pre-ping: it costs a round trip per checkout; stale connections are
             # recycled instead and a dead one fails one request, not every request.
@@ -169,10 +179,16 @@ class Database:
         return "sqlite" if self.is_sqlite else "postgresql"
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Connection]:
+    async def read(self, *, off_loop: bool = False) -> AsyncIterator[Connection]:
         """A read transaction that sees one snapshot throughout: SQLite's deferred
-        transaction does; PostgreSQL's default (read committed) would not."""
+        transaction does; PostgreSQL's default (read committed) would not. `off_loop`: the
+        work may take long, so on SQLite its statements run on a thread (PostgreSQL's
+        always wait without holding the loop)."""
         if self._sqlite is not None:
+            if off_loop and self._sqlite_off_loop is not None:
+                async with self._off_loop_transaction("BEGIN") as async_conn:
+                    yield Connection(async_conn)
+                return
             with self._sqlite_transaction("BEGIN") as sync_conn:
                 yield Connection(sync_conn)
             return
@@ -180,16 +196,21 @@ class Database:
             yield Connection(conn)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
-        """A write transaction: committed on normal exit, rolled back on any exception."""
+    async def write(self, *, off_loop: bool = False) -> AsyncIterator[Connection]:
+        """A write transaction: committed on normal exit, rolled back on any exception.
+        `off_loop` as for `read`: on SQLite it still takes its turn among the writes."""
         if self._sqlite is None:
             assert self._async is not None
             async with self._async.begin() as conn:
                 yield Connection(conn)
             return
         async with self._write_lock:
-            with self._sqlite_transaction("BEGIN IMMEDIATE", self._held("writer")) as sync_conn:
-                yield Connection(sync_conn)
+            if off_loop and self._sqlite_off_loop is not None:
+                async with self._off_loop_transaction("BEGIN IMMEDIATE") as async_conn:
+                    yield Connection(async_conn)
+            else:
+                with self._sqlite_transaction("BEGIN IMMEDIATE", self._held("writer")) as sync_conn:
+                    yield Connection(sync_conn)
         if self._checkpointer is not None:
             self._checkpointer.wake()
 
@@ -270,6 +291,15 @@ class Database:
             with conn.begin():
                 yield conn
 
+    @asynccontextmanager
+    async def _off_loop_transaction(self, begin: str) -> AsyncIterator[AsyncConnection]:
+        """A SQLite transaction on the aiosqlite engine, begun by our own statement as in
+        `_sqlite_transaction`; SQLAlchemy's commit or rollback ends it."""
+        assert self._sqlite_off_loop is not None
+        async with self._sqlite_off_loop.connect() as conn, conn.begin():
+            await conn.exec_driver_sql(begin)
+            yield conn
+
     async def run_sync(self, function: Callable[..., _T], *args: Any) -> _T:
         """`function(connection, *args)` on a plain SQLAlchemy connection in a transaction
         (Alembic and schema inspection work that way)."""
@@ -297,6 +327,8 @@ class Database:
         self._held_connections.clear()
         if self._sqlite is not None:
             self._sqlite.dispose()
+        if self._sqlite_off_loop is not None:
+            await self._sqlite_off_loop.dispose()
         for statement_conn, _driver in self._statement_connections:
             await statement_conn.close()
         self._statement_connections.clear()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,20 +52,10 @@ class DriverStatement:
         return text
 
     def fetch_sqlite(self, conn: sqlite3.Connection, params: Mapping[str, Any]) -> list[Row]:
-        text = self.text_for("sqlite")
-        cursor = conn.execute(text, _sqlite_values(_named(params, self.sqlite_names)))
+        cursor = conn.execute(self.text_for("sqlite"), self._sqlite_parameters(params))
         if cursor.description is None:
             return []
-        names = [column[0] for column in cursor.description]
-        timestamps = [name for name in names if name in self.timestamps]
-        rows: list[Row] = []
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
-            for name in timestamps:
-                if row[name] is not None:
-                    row[name] = datetime.fromisoformat(row[name] + "+00:00")
-            rows.append(row)
-        return rows
+        return self._sqlite_rows([column[0] for column in cursor.description], cursor.fetchall())
 
     async def fetch_asyncpg(self, conn: asyncpg.Connection, params: Mapping[str, Any]) -> list[Row]:
         """On a connection in no transaction, the statement commits by itself."""
@@ -77,8 +67,16 @@ class DriverStatement:
     async def fetch_in_sqlalchemy(
         self, conn: AsyncConnection, params: Mapping[str, Any]
     ) -> list[Row]:
-        """PostgreSQL inside SQLAlchemy's transaction, which its driver adapter begins with
-        the first statement it runs: the same text and values, through SQLAlchemy."""
+        """Inside SQLAlchemy's asyncio transaction, which on PostgreSQL its driver adapter
+        begins with the first statement: the same text and values, through SQLAlchemy (on
+        SQLite, that is a connection working on a thread of its own: Database's off_loop)."""
+        if conn.dialect.name == "sqlite":
+            result = await conn.exec_driver_sql(
+                self.text_for("sqlite"), self._sqlite_parameters(params)
+            )
+            if not result.returns_rows:
+                return []
+            return self._sqlite_rows(list(result.keys()), result.all())
         result = await conn.exec_driver_sql(
             self.text_for("postgresql"), tuple(self._positional(params))
         )
@@ -86,6 +84,21 @@ class DriverStatement:
             return []
         names = list(result.keys())
         return [dict(zip(names, values, strict=True)) for values in result.all()]
+
+    def _sqlite_parameters(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return _sqlite_values(_named(params, self.sqlite_names))
+
+    def _sqlite_rows(self, names: list[str], records: Sequence[Sequence[Any]]) -> list[Row]:
+        """Rows by column name, with SQLite's timestamp text read back as aware datetimes."""
+        timestamps = [name for name in names if name in self.timestamps]
+        rows: list[Row] = []
+        for values in records:
+            row = dict(zip(names, values, strict=True))
+            for name in timestamps:
+                if row[name] is not None:
+                    row[name] = datetime.fromisoformat(row[name] + "+00:00")
+            rows.append(row)
+        return rows
 
     def _positional(self, params: Mapping[str, Any]) -> list[Any]:
         values = list(_named(params, self.names).values())

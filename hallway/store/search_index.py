@@ -21,7 +21,7 @@ from hallway.store.database import Connection, Database
 
 log = logging.getLogger(__name__)
 
-BATCH = 2_000  # messages a transaction: a few ms of the loop, and one index segment
+BATCH = 2_000  # messages a transaction: one index segment, and the write lock held briefly
 
 _PENDING = text(
     "SELECT indexed_upto, (SELECT max(rowid) FROM messages) FROM message_search_progress"
@@ -44,7 +44,7 @@ async def _pending(conn: Connection) -> tuple[int, int] | None:
 
 
 async def _index_one_batch(db: Database, batch: int) -> int:
-    async with db.write() as conn:
+    async with db.write(off_loop=True) as conn:
         pending = await _pending(conn)  # again: another process may have done it meanwhile
         if pending is None:
             return 0
