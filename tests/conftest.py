@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy import make_url
 
 from hallway.api.app import create_app
 from hallway.config import Settings
+from hallway.logs import JsonFormatter
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
@@ -62,6 +65,44 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep(
             "!", f"{len(missed)} skipped. {POSTGRESQL_MISSING}", red=True, bold=True
         )
+
+
+# What no log line may hold: an access token (a JWT), a refresh token, the suite's password, a
+# file link's signature.
+SECRETS_IN_LOGS = re.compile(
+    r"eyJ[\w-]{8,}\.[\w-]{8,}|[0-9a-f-]{36}\.\d+\.[\w-]{20,}|correct horse battery|signature="
+)
+
+
+class LeakWatch(logging.Handler):
+    """Every log record of the in-process apps, formatted as the server writes it, checked."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.formatter_used = JsonFormatter()
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.formatter_used.format(record)
+        if SECRETS_IN_LOGS.search(line):
+            self.leaks.append(line[:400])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secrets_in_logs() -> Iterator[None]:
+    """The whole run's log lines, Hallway's at INFO and a line per request included
+    (HALLWAY_ACCESS_LOG in stack_env), hold no secret."""
+    watch = LeakWatch()
+    root, hallway_logger = logging.getLogger(), logging.getLogger("hallway")
+    level = hallway_logger.level
+    root.addHandler(watch)
+    hallway_logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(watch)
+        hallway_logger.setLevel(level)
+    assert not watch.leaks, f"{len(watch.leaks)} log lines hold secrets, e.g. {watch.leaks[:3]}"
 
 
 @pytest.fixture(scope="session")

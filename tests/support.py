@@ -149,6 +149,8 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
         # Counters in the shared Redis are this run's own.
         "HALLWAY_RATE_LIMIT_KEY_PREFIX": f"hallway-test:{RUN_DATABASE}",
         "HALLWAY_MAIL_OUTBOX_DIR": str(MAIL_OUTBOX),
+        # A line per request, so that tests/conftest.py's watch on secrets in logs sees them.
+        "HALLWAY_ACCESS_LOG": "true",
         **TEST_RATE_LIMITS,
     }
     if stack == "postgresql":

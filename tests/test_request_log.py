@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import httpx
 import orjson
 import pytest
 
@@ -54,10 +53,12 @@ async def test_the_access_log_is_a_line_per_request_without_the_query(
 
 
 async def test_without_the_access_log_no_line_is_written(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="hallway.requests"):
-        assert (await client.get("/healthz")).status_code == 200
+    settings = settings_from_env(env, access_log=False)
+    async with running_app(settings) as (_app, client):
+        with caplog.at_level(logging.INFO, logger="hallway.requests"):
+            assert (await client.get("/healthz")).status_code == 200
     assert [r for r in caplog.records if r.name == "hallway.requests"] == []
 
 
