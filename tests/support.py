@@ -377,7 +377,7 @@ class Directory:
     async def colleague(self, admin: Person, name: str = "Colleague") -> Person:
         invite = await admin.post("/api/v1/invites", json={})
         assert invite.status_code == 201, invite.text
-        address = unique_email(name.lower())
+        address = unique_email(name.lower().replace(" ", "."))
         r = await self.client.post(
             "/api/v1/auth/join",
             json={

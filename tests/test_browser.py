@@ -669,6 +669,37 @@ async def test_at_phone_width_one_pane_shows_at_a_time(live: Directory, tabs: Op
     await expect(conversation).to_be_hidden()
 
 
+async def test_the_search_box_offers_filters_and_completes_names(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    await send(alice, group_id, "deck from alice")
+    await send(bob, group_id, "deck from bob")
+    tab = await tabs(bob)
+    page = tab.page
+    offered = page.get_by_role("list", name="Search filters").get_by_role("button")
+
+    await tab.search_box.fill("deck h")
+    await expect(offered).to_have_text(["has:file with a file", "has:link with a link"])
+    await tab.search_box.fill("deck f")
+    await expect(offered).to_have_text(["from:@ from a person"])
+    await offered.first.click()
+    await expect(tab.search_box).to_have_value("deck from:@")
+    await expect(tab.search_box).to_be_focused()
+    await tab.search_box.press_sequentially("acm")
+    await expect(offered).to_have_text(["Acme Admin"])
+    await offered.first.click()
+    await expect(tab.search_box).to_have_value('deck from:@"Acme Admin" ')
+    await expect(tab.search_results).to_have_count(1)
+    await expect(tab.search_results.first.locator(".snippet")).to_have_text("deck from alice")
+
+    await tab.search_box.fill("in:#pl")
+    await expect(offered).to_have_text(["plans"])
+    await tab.search_box.press("Escape")
+    await expect(tab.search_box).to_have_value("")
+    await expect(page.get_by_role("list", name="Search filters")).to_be_hidden()
+
+
 def search_query(url: str) -> str:
     return parse_qs(urlparse(url).query)["q"][0]
 

@@ -86,9 +86,9 @@ async def found(db: Database, word: str) -> list[str]:
         await search_index.index_pending(db)
     query = select(messages.c.body)
     if db.is_sqlite:
-        query = search.sqlite_matches(query, [word], prefix_last=False)
+        query = search.sqlite_matches(query, [word], [], prefix_last=False)
     else:
-        query = search.postgresql_matches(query, [word], prefix_last=False)
+        query = search.postgresql_matches(query, [word], [], prefix_last=False)
     async with db.read() as conn:
         return [row.body for row in await conn.execute(query)]
 

@@ -241,7 +241,8 @@ async def test_query_syntax_is_taken_as_words(team: Any) -> None:
     admin, bob, conversation = team
     await send(admin, conversation["id"], "alpha beta")
     await send(admin, conversation["id"], "go or stay")
-    # No operators: OR is a word, quotes and NEAR( only separate words, "-" does not negate.
+    # No database's syntax: OR and NEAR are words, "-" does not negate, a quoted word is
+    # that word (test_search_operators.py has the phrases and filters).
     assert await found(bob, "alpha OR beta") == []
     assert await found(bob, "go OR") == ["go or stay"]
     assert await found(bob, 'NEAR("alpha" beta)') == []

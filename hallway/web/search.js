@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { h, timeElement } from "./dom.js";
+import { SearchFilters } from "./search_filters.js";
 import { conversationTitle, personName, state } from "./store.js";
 
 const TYPING_PAUSE_MS = 250; // search once typing stops for this long (Enter: at once)
@@ -90,22 +91,32 @@ export class Search {
     this.query = null; // {q, conversationId} of the results shown
     this.cursor = null;
 
+    this.filters = new SearchFilters(
+      this.input,
+      document.getElementById("search-suggestions"),
+      () => this.searchAfterPause(),
+    );
+
     this.input.addEventListener("input", () => {
-      clearTimeout(this.timer);
-      if (this.input.value.trim()) this.timer = setTimeout(() => this.run(), TYPING_PAUSE_MS);
-      else this.close();
+      this.filters.update();
+      this.searchAfterPause();
     });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       clearTimeout(this.timer);
+      this.filters.hide();
       if (this.input.value.trim()) this.run();
       else this.close();
     });
     this.sidebar.addEventListener("keydown", (event) => {
-      const inSearch = event.target === this.input || this.panel.contains(event.target);
+      const inSearch =
+        event.target === this.input ||
+        this.panel.contains(event.target) ||
+        this.filters.list.contains(event.target);
       if (event.key !== "Escape" || !inSearch) return;
       event.preventDefault();
       this.input.value = "";
+      this.filters.hide();
       this.close();
       this.input.focus();
     });
@@ -117,6 +128,12 @@ export class Search {
       if (result) onPick(result.dataset.conversation, result.dataset.message);
     });
     this.more.addEventListener("click", () => this.loadMore());
+  }
+
+  searchAfterPause() {
+    clearTimeout(this.timer);
+    if (this.input.value.trim()) this.timer = setTimeout(() => this.run(), TYPING_PAUSE_MS);
+    else this.close();
   }
 
   /** The open conversation changed: "only this conversation" follows it. */

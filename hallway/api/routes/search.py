@@ -23,7 +23,11 @@ async def search(
         Query(
             min_length=1,
             max_length=1000,
-            description="words, all of which must occur; the last may be the start of a word",
+            description=(
+                'words (all must occur; the last may be the start of a word), "quoted '
+                'phrases" and filters: from:@person in:#conversation before:/after:/on:'
+                "YYYY-MM-DD has:file has:link is:thread"
+            ),
         ),
     ],
     conversation_id: Annotated[str | None, Query(description="only this conversation")] = None,
@@ -31,11 +35,17 @@ async def search(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
     """Messages of the conversations the caller takes part in, newest first, with the
-    ranges of the matched words. `q` is plain words, not a query language: letters and
-    digits make words, anything else only separates them; case does not matter; the last
-    word of three letters or more also matches longer words it starts. Deleted messages never
-    match, edited ones by their current text. A `q` without any word, of more than 16 words
-    or with a word of more than 100 characters answers 422. See docs/search.md."""
+    ranges of the matched words. Words: letters and digits make words, anything else only
+    separates them; case does not matter; the last word of three letters or more also
+    matches longer words it starts. A "quoted phrase" needs its words together and in
+    order. Filters narrow the search or stand alone: `from:@person` (display name, email
+    before the @, or id), `in:#conversation` (a title), `before:`, `after:`, `on:` (UTC
+    days, YYYY-MM-DD), `has:file`, `has:link`, `is:thread`. Nothing in `q` reaches the
+    database's query syntax. Deleted messages never match, edited ones by their current
+    text. 422: no word and no filter (`empty_query`), more than 16 words or filters or a
+    word of more than 100 characters (`invalid_input`), a filter's value it cannot take
+    (`invalid_filter`), a `from:` naming no one of the company (`unknown_person`), an `in:`
+    naming none of the caller's conversations (`unknown_conversation`). See docs/search.md."""
     return await message_search.search_messages(
         ctx, actor, q, conversation_id=conversation_id, limit=limit, cursor=cursor
     )
