@@ -29,16 +29,21 @@ PURGE_GRACE = timedelta(hours=1)
 SWEEP_BATCH = 500
 
 
-async def mark_message_attachments(tx: Transaction, message_id: str) -> list[str]:
-    """Mark a message's files for removal, in the transaction that deletes the message.
-    Pass the ids returned to `purge_soon` once that transaction has committed."""
+async def mark_messages_attachments(
+    tx: Transaction, message_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Mark these messages' files for removal, in the transaction that erases them; their
+    ids by message. Pass them to `purge_soon` once that transaction has committed."""
     marked = await tx.conn.execute(
         update(attachments)
-        .where(attachments.c.message_id == message_id, attachments.c.deleted_at.is_(None))
+        .where(attachments.c.message_id.in_(message_ids), attachments.c.deleted_at.is_(None))
         .values(deleted_at=tx.now)
-        .returning(attachments.c.id)
+        .returning(attachments.c.id, attachments.c.message_id)
     )
-    return list(marked.scalars())
+    found: dict[str, list[str]] = {}
+    for row in marked:
+        found.setdefault(row.message_id, []).append(row.id)
+    return found
 
 
 async def purge_attachments(ctx: DomainContext, ids: Sequence[str]) -> int:

@@ -12,14 +12,16 @@ nobody as `deleted_by`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 
-from hallway.domain.attachment_cleanup import mark_message_attachments
+from hallway.domain.attachment_cleanup import mark_messages_attachments
 from hallway.domain.context import Transaction
-from hallway.domain.events import append_event
+from hallway.domain.events import append_events
 from hallway.domain.message_send import CREATED
 from hallway.domain.message_views import deleted_message_dict
 from hallway.store.tables import events, message_edits, messages, reactions
@@ -39,20 +41,33 @@ class Erased:
 
 
 async def erase_message(tx: Transaction, message_id: str, deleted_by: str | None) -> Erased | None:
-    """Erase the message in the caller's transaction and log `message.deleted`; None when
-    it is already erased (or does not exist), and then nothing changes. The caller checks
-    who may do this. `deleted_by` is the person who deleted it, None for no one (a
-    retention job).
+    """Erase one message (erase_messages); None when it is already erased or does not
+    exist, and then nothing changes."""
+    erased = await erase_messages(tx, [message_id], deleted_by)
+    return erased[0] if erased else None
 
-    The message row is changed first, as an edit changes it before taking the
-    conversation's seq: on PostgreSQL an edit or another erasure of the same message
-    waits for this one's row lock and then finds it deleted."""
-    erased = (
+
+async def erase_messages(
+    tx: Transaction, message_ids: Sequence[str], deleted_by: str | None
+) -> list[Erased]:
+    """Erase these messages in the caller's transaction and log a `message.deleted` for
+    each, by conversation and seq; those already erased (or absent) are skipped and
+    change nothing. A handful of statements whatever the number of messages. The caller
+    checks who may do this. `deleted_by` is the person who deleted them, None for no one
+    (a retention job).
+
+    The message rows are changed first, as an edit changes its row before taking the
+    conversation's seq: on PostgreSQL an edit or another erasure of the same message waits
+    for this one's row lock and then finds it deleted."""
+    if not message_ids:
+        return []
+    returned = (
         await tx.conn.execute(
             update(messages)
-            .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
+            .where(messages.c.id.in_(message_ids), messages.c.deleted_at.is_(None))
             .values(body="", edited_at=None, deleted_at=tx.now, deleted_by=deleted_by)
             .returning(
+                messages.c.id,
                 messages.c.conversation_id,
                 messages.c.seq,
                 messages.c.sender_id,
@@ -61,32 +76,43 @@ async def erase_message(tx: Transaction, message_id: str, deleted_by: str | None
                 messages.c.created_at,
             )
         )
-    ).first()
-    if erased is None:
-        return None
-    message = deleted_message_dict(
-        message_id=message_id,
-        conversation_id=erased.conversation_id,
-        seq=erased.seq,
-        sender_id=erased.sender_id,
-        client_msg_id=erased.client_msg_id,
-        thread_root_id=erased.thread_root_id,
-        created_at=erased.created_at,
-        deleted_at=tx.now,
-        deleted_by=deleted_by,
-    )
-    await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id == message_id))
-    await tx.conn.execute(delete(reactions).where(reactions.c.message_id == message_id))
-    attachment_ids = await mark_message_attachments(tx, message_id)
-    await _erase_events(tx, message)
-    await append_event(
-        tx,
-        erased.conversation_id,
-        DELETED,
-        {"id": message_id, "deleted_at": tx.now, "deleted_by": deleted_by},
-        message_id=message_id,
-    )
-    return Erased(message, attachment_ids)
+    ).all()
+    if not returned:
+        return []
+    rows = sorted(returned, key=lambda row: (row.conversation_id, row.seq))
+    erased_ids = [row.id for row in rows]
+    await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id.in_(erased_ids)))
+    await tx.conn.execute(delete(reactions).where(reactions.c.message_id.in_(erased_ids)))
+    files = await mark_messages_attachments(tx, erased_ids)
+    erased = [
+        Erased(
+            deleted_message_dict(
+                message_id=row.id,
+                conversation_id=row.conversation_id,
+                seq=row.seq,
+                sender_id=row.sender_id,
+                client_msg_id=row.client_msg_id,
+                thread_root_id=row.thread_root_id,
+                created_at=row.created_at,
+                deleted_at=tx.now,
+                deleted_by=deleted_by,
+            ),
+            files.get(row.id, []),
+        )
+        for row in rows
+    ]
+    await _erase_events(tx, [e.message for e in erased])
+    deletion = {"deleted_at": tx.now, "deleted_by": deleted_by}
+    for conversation_id, of_conversation in groupby(erased, lambda e: e.message["conversation_id"]):
+        await append_events(
+            tx,
+            conversation_id,
+            [
+                (DELETED, {"id": e.message["id"], **deletion}, e.message["id"])
+                for e in of_conversation
+            ],
+        )
+    return erased
 
 
 def event_tombstones(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -101,10 +127,16 @@ def event_tombstones(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _erase_events(tx: Transaction, message: dict[str, Any]) -> None:
-    for kind, tombstone in event_tombstones(message).items():
-        await tx.conn.execute(
-            update(events)
-            .where(events.c.message_id == message["id"], events.c.kind == kind)
-            .values(payload=tombstone)
-        )
+async def _erase_events(tx: Transaction, erased: Sequence[dict[str, Any]]) -> None:
+    """Every earlier event of these messages becomes its kind's tombstone: one statement,
+    run for each message and kind."""
+    await tx.conn.execute(
+        update(events)
+        .where(events.c.message_id == bindparam("erased_id"), events.c.kind == bindparam("of_kind"))
+        .values(payload=bindparam("tombstone")),
+        [
+            {"erased_id": message["id"], "of_kind": kind, "tombstone": tombstone}
+            for message in erased
+            for kind, tombstone in event_tombstones(message).items()
+        ],
+    )

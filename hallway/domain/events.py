@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hallway.domain.access import CONVERSATION_NOT_FOUND, as_member, conversation_for_member
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
-from hallway.domain.errors import InvalidInput, NotFound
+from hallway.domain.errors import InvalidInput, LogTruncated, NotFound
 from hallway.store import message_log
 from hallway.store.database import Connection
 
@@ -63,6 +64,37 @@ async def log_event(
     return remember_event(tx, conversation_id, seq, kind, data)
 
 
+async def append_events(
+    tx: Transaction,
+    conversation_id: str,
+    entries: Sequence[tuple[str, dict[str, Any], str | None]],
+) -> list[Event]:
+    """Log several events of one conversation under consecutive seqs taken at once; each
+    entry is (kind, data, message_id) as for log_event. Published after commit."""
+    try:
+        seqs = await message_log.next_seqs(tx.conn, conversation_id, len(entries))
+    except LookupError:
+        raise NotFound(CONVERSATION_NOT_FOUND) from None
+    await message_log.insert_events(
+        tx.conn,
+        [
+            {
+                "conversation_id": conversation_id,
+                "seq": seq,
+                "kind": kind,
+                "payload": data,
+                "created_at": tx.now,
+                "message_id": message_id,
+            }
+            for seq, (kind, data, message_id) in zip(seqs, entries, strict=True)
+        ],
+    )
+    return [
+        remember_event(tx, conversation_id, seq, kind, data)
+        for seq, (kind, data, _) in zip(seqs, entries, strict=True)
+    ]
+
+
 async def append_event(
     tx: Transaction,
     conversation_id: str,
@@ -102,6 +134,11 @@ async def events_after(
     async with ctx.db.read() as conn:
         conversation = await conversation_for_member(conn, actor, conversation_id)
         found = await read_events_after(conn, conversation_id, after_seq, limit)
+    if after_seq < int(conversation.last_seq) and (not found or found[0].seq != after_seq + 1):
+        raise LogTruncated(
+            f"the log no longer holds the events after seq {after_seq} (retention): load the "
+            "history window again, then follow from its last seq"
+        )
     links = ctx.links
     found = [event_with_links(links, e) for e in found]
     # On PostgreSQL each statement of a read sees the latest commits, so events committed

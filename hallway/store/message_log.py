@@ -101,8 +101,8 @@ class Refused(enum.Enum):
 
 # --- seqs and events, in the caller's transaction ------------------------------------------
 
-_NEXT_SEQ = driver_statement(
-    "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = :cid RETURNING last_seq"
+_NEXT_SEQS = driver_statement(
+    "UPDATE conversations SET last_seq = last_seq + :count WHERE id = :cid RETURNING last_seq"
 )
 _NEXT_SEQ_WITH_ACTIVITY = driver_statement(
     "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = :now"
@@ -132,7 +132,7 @@ async def next_seq(conn: Connection, conversation_id: str, *, activity_at: datet
     """The conversation's next seq, in the caller's transaction; with `activity_at`, also
     its last activity. Raises LookupError for no such conversation."""
     if activity_at is None:
-        rows = await conn.fetch(_NEXT_SEQ, {"cid": conversation_id})
+        return (await next_seqs(conn, conversation_id, 1))[0]
     else:
         rows = await conn.fetch(
             _NEXT_SEQ_WITH_ACTIVITY, {"cid": conversation_id, "now": activity_at}
@@ -140,6 +140,16 @@ async def next_seq(conn: Connection, conversation_id: str, *, activity_at: datet
     if not rows:
         raise LookupError(conversation_id)
     return int(rows[0]["last_seq"])
+
+
+async def next_seqs(conn: Connection, conversation_id: str, count: int) -> range:
+    """The conversation's next `count` seqs at once, in the caller's transaction. Raises
+    LookupError for no such conversation."""
+    rows = await conn.fetch(_NEXT_SEQS, {"cid": conversation_id, "count": count})
+    if not rows:
+        raise LookupError(conversation_id)
+    last = int(rows[0]["last_seq"])
+    return range(last - count + 1, last + 1)
 
 
 async def next_member_seq(conn: Connection, member: Member, activity_at: datetime) -> int | None:
@@ -169,6 +179,13 @@ async def insert_event(
             "message_id": message_id,
         },
     )
+
+
+async def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Log many events at once (each a row of events by column name, under seqs from
+    next_seqs), in the caller's transaction."""
+    if rows:
+        await conn.execute(events.insert(), list(rows))
 
 
 async def insert_message(conn: Connection, message: Mapping[str, Any]) -> bool:
