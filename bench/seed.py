@@ -154,11 +154,12 @@ def numbered_body(seq: int) -> str:
 
 
 def _history_rows(
-    room: Room, count: int, body: Callable[[int], str]
+    room: Room, count: int, body: Callable[[int], str], age: timedelta
 ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Batches of (message rows, event rows) for seq 1..count, as send_message writes them."""
+    """Batches of (message rows, event rows) for seq 1..count, as send_message writes them:
+    a second apart, the last `age` ago."""
     sender = room.people[0].id
-    start = utcnow() - timedelta(seconds=count)
+    start = utcnow() - age - timedelta(seconds=count)
     for first in range(1, count + 1, BATCH):
         message_rows, event_rows = [], []
         for seq in range(first, min(first + BATCH, count + 1)):
@@ -192,15 +193,19 @@ def _history_rows(
 
 
 async def history(
-    db: Database, room: Room, count: int, body: Callable[[int], str] = numbered_body
+    db: Database,
+    room: Room,
+    count: int,
+    body: Callable[[int], str] = numbered_body,
+    age: timedelta = timedelta(0),
 ) -> None:
     """`count` messages (and their events) in the room, fast: COPY on PostgreSQL,
     executemany on SQLite; then the conversation's last_seq, and on SQLite the search index.
-    `body` makes message seq's text."""
+    `body` makes message seq's text; the newest was sent `age` ago."""
     async with db.write() as conn:
         if db.dialect == "postgresql":
             raw = await conn.driver_connection()
-            for message_rows, event_rows in _history_rows(room, count, body):
+            for message_rows, event_rows in _history_rows(room, count, body, age):
                 await raw.copy_records_to_table(
                     "messages",
                     records=[tuple(r.values()) for r in message_rows],
@@ -214,7 +219,7 @@ async def history(
                     columns=list(event_rows[0]),
                 )
         else:
-            for message_rows, event_rows in _history_rows(room, count, body):
+            for message_rows, event_rows in _history_rows(room, count, body, age):
                 await conn.execute(messages.insert(), message_rows)
                 await conn.execute(events.insert(), event_rows)
         await conn.execute(

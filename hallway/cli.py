@@ -1,4 +1,5 @@
-"""`hallway serve | migrate | create-company | create-user | backup | restore | demo`."""
+"""`hallway serve | migrate | create-company | create-user | backup | restore | retention run |
+demo`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hallway.config import ConfigError, Settings
-from hallway.domain import accounts, conversations, message_send
+from hallway.domain import accounts, conversations, message_send, retention
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.files.storage import open_storage
 from hallway.store import backup
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
@@ -201,6 +203,36 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> retention.RetentionReport:
+        ctx, db = await _with_ctx(settings)
+        ctx.storage = open_storage(settings)
+        try:
+            await ctx.storage.start()
+            return await retention.run_retention(ctx, dry_run=args.dry_run)
+        finally:
+            await ctx.storage.close()
+            await db.dispose()
+
+    report = asyncio.run(run())
+    if not report.ran:
+        print("another node is running retention now; nothing done")
+        return 0
+    verb = "would erase" if report.dry_run else "erased"
+    for found in report.conversations:
+        print(
+            f"conversation {found.conversation_id} (company {found.company_id}), before "
+            f"{found.cutoff:%Y-%m-%d %H:%M} UTC: {verb} {found.messages} messages, "
+            f"{found.files} files; {found.events} events of the log"
+        )
+    print(
+        f"{verb} {report.messages} messages and {report.files} files, and "
+        f"{'would drop' if report.dry_run else 'dropped'} {report.events} events, in "
+        f"{len(report.conversations)} conversations ({report.seconds:.1f} s)"
+    )
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -263,6 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     give.add_argument("--from", dest="source", required=True, help="a folder `backup` wrote")
     give.set_defaults(run=cmd_restore)
+
+    retention_job = sub.add_parser("retention", help="apply the retention policies")
+    retention_sub = retention_job.add_subparsers(dest="action", required=True)
+    retention_run = retention_sub.add_parser("run", help="erase what has expired, now")
+    retention_run.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed; change nothing"
+    )
+    retention_run.set_defaults(run=cmd_retention_run)
 
     demo = sub.add_parser("demo", help="seed a demo company and print how to log in")
     demo.set_defaults(run=cmd_demo)

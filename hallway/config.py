@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     attachment_sweep_interval_seconds: float = Field(
         default=300.0, gt=0, description="how often unsent and deleted files are removed"
     )
+    retention_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="how often the server applies retention policies; 0: never by itself "
+        "(`hallway retention run` still does)",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1017,6 +1017,39 @@ async def test_changing_the_password_in_the_account_dialog(live: Directory, tabs
     await log_in(live, bob, LINUX_CHROME, password="a brand new secret")
 
 
+async def test_an_admin_sets_how_long_messages_are_kept(live: Directory, tabs: OpenTab) -> None:
+    alice, bob, group_id = await group_of_two(live, "records")
+    page = (await tabs(alice, group_id)).page
+    await page.get_by_role("button", name="Manage people").click()
+    form = page.get_by_role("form", name="Message retention")
+    forever = form.get_by_role("radio", name="Keep messages forever")
+    days = form.get_by_role("spinbutton", name="days")
+    await expect(forever).to_be_checked()
+    await expect(days).to_be_disabled()
+
+    await form.get_by_role("radio", name="Keep messages for days").check()
+    await expect(days).to_be_focused()
+    await days.fill("0")
+    await form.get_by_role("button", name="Save retention").click()
+    await expect(form.locator("#retention-days-error")).to_contain_text("36,500")
+    assert (await bob.get("/api/v1/company/retention")).json()["retention"] == "forever"
+
+    await days.fill("30")
+    await form.get_by_role("checkbox", name="Archive expired messages").check()
+    await form.get_by_role("button", name="Save retention").click()
+    await expect(form.get_by_role("status")).to_have_text(
+        "Messages are kept for 30 days, then erased."
+    )
+    policy = (await bob.get("/api/v1/company/retention")).json()
+    assert policy == {"retention": 30, "archive_expired": True}
+
+    # Opened again, the dialog shows what the server holds.
+    await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Manage people").click()
+    await expect(days).to_have_value("30")
+    await expect(form.get_by_role("checkbox", name="Archive expired messages")).to_be_checked()
+
+
 async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs: OpenTab) -> None:
     alice, bob, group_id = await group_of_two(live, "staff")
     await send(bob, group_id, "my last words")
@@ -1079,14 +1112,14 @@ async def test_an_admin_manages_the_people_of_the_company(live: Directory, tabs:
 
     # The last admin cannot make herself a member: said in words, not as a code.
     await me_row.get_by_role("button", name="Make member").click()
-    await expect(dialog.locator(".form-error")).to_have_text(
+    await expect(dialog.locator(":scope > .form-error")).to_have_text(
         "Your company needs at least one active admin. Make someone else an admin first."
     )
     await expect(me_row.locator(".tag")).to_have_text(["Admin"])
 
     await bob_row.get_by_role("button", name="Make admin").click()
     await expect(bob_row.locator(".tag")).to_have_text(["Admin"])
-    await expect(dialog.locator(".form-error")).to_have_text("")
+    await expect(dialog.locator(":scope > .form-error")).to_have_text("")
     await expect(dialog.locator("#admin-done")).to_have_text("Bob is now an admin.")
     directory = (await alice.get("/api/v1/users")).json()["users"]
     assert {p["display_name"]: p["role"] for p in directory}["Bob"] == "admin"

@@ -18,12 +18,22 @@ from hallway.api.errors import install_error_handlers
 from hallway.api.realtime import HUB_STATE_KEY
 from hallway.api.realtime_route import realtime_route
 from hallway.api.request_log import RequestLog
-from hallway.api.routes import auth, conversations, files, messages, ops, people, search
+from hallway.api.routes import (
+    auth,
+    conversations,
+    files,
+    messages,
+    ops,
+    people,
+    retention,
+    search,
+)
 from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
 from hallway.domain.rate_limits import RateLimits
+from hallway.domain.retention import retention_forever
 from hallway.files.staging import remove_orphaned
 from hallway.files.storage import open_storage
 from hallway.mail import open_mailer
@@ -89,6 +99,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
         app.state.presence = presence
         background = [asyncio.create_task(sweep_forever(ctx))]
+        if settings.retention_interval_seconds:
+            background.append(
+                asyncio.create_task(retention_forever(ctx, settings.retention_interval_seconds))
+            )
         if db.is_sqlite:
             background.append(asyncio.create_task(search_index.index_forever(db)))
         try:
@@ -122,6 +136,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             people.router,
             files.router,
             search.router,
+            retention.router,
             ops.router,
         )
         for route in router.routes

@@ -18,6 +18,7 @@ from hallway.domain.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    LogTruncated,
     NotFound,
     RateLimited,
     TooLarge,
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     TooLarge: 413,
     UnsupportedMediaType: 415,
     Unavailable: 503,
+    LogTruncated: 410,
     RateLimited: 429,
 }
 

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 
 class Request(BaseModel):
@@ -93,6 +103,59 @@ class PersonDeletionRequest(Request):
 
 class AccountDeletionRequest(PersonDeletionRequest):
     password: str = Field(min_length=1, max_length=1024, description="your current password")
+
+
+RetentionDays = Annotated[StrictInt, Field(ge=1, le=36_500)]
+
+
+def _one_error(sentence: str) -> WrapValidator:
+    """A union answers one error per member; the caller needs one sentence."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(sentence) from None
+
+    return WrapValidator(validate)
+
+
+CompanyRetentionValue = Annotated[
+    RetentionDays | Literal["forever"],
+    _one_error('a number of days, 1 to 36,500, or "forever"'),
+]
+ConversationRetentionValue = Annotated[
+    RetentionDays | Literal["forever", "company"],
+    _one_error('a number of days, 1 to 36,500, "forever" or "company"'),
+]
+
+
+class CompanyRetention(BaseModel):
+    retention: CompanyRetentionValue = Field(description="days a message is kept, or forever")
+    archive_expired: bool = Field(
+        description="expired messages are archived before they are erased"
+    )
+
+
+class CompanyRetentionChange(Request):
+    retention: CompanyRetentionValue | None = Field(
+        default=None,
+        description='days a message is kept (1 to 36,500), or "forever"; absent: unchanged',
+    )
+    archive_expired: StrictBool | None = Field(default=None, description="absent: unchanged")
+
+
+class ConversationRetention(BaseModel):
+    retention: ConversationRetentionValue = Field(
+        description="this conversation's own choice: days, forever, or the company's policy"
+    )
+    effective: CompanyRetentionValue = Field(description="what applies to it")
+
+
+class ConversationRetentionChange(Request):
+    retention: ConversationRetentionValue = Field(
+        description='days (1 to 36,500), "forever", or "company": the company\'s policy'
+    )
 
 
 class CreateConversationRequest(Request):

@@ -40,6 +40,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class LogTruncated(DomainError):
+    """The events asked for are no longer in the log: retention dropped them."""
+
+    code = "resync"
+
+
 class Unavailable(DomainError):
     """Something the request needs outside Hallway (a mail server) did not do its part."""
 

@@ -176,12 +176,14 @@ class Hub:
         last_seq: int,
         replay: list[Event],
     ) -> None:
-        """Send `subscribed`, the replay (or `resync` when it is too long), then what the
-        feed buffered meanwhile; the subscription is live from then on."""
+        """Send `subscribed`, the replay (or `resync` when it is too long, or when the log
+        no longer holds its start: retention dropped it), then what the feed buffered
+        meanwhile; the subscription is live from then on."""
         conn.send(
             dumps({"type": "subscribed", "conversation_id": conversation_id, "last_seq": last_seq})
         )
-        if len(replay) > self.settings.ws_replay_limit:
+        dropped = start < last_seq and (not replay or replay[0].seq != start + 1)
+        if dropped or len(replay) > self.settings.ws_replay_limit:
             conn.send(
                 dumps({"type": "resync", "conversation_id": conversation_id, "last_seq": last_seq})
             )

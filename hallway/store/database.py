@@ -310,6 +310,29 @@ class Database:
         async with self._async.begin() as conn:
             return await conn.run_sync(function, *args)
 
+    @asynccontextmanager
+    async def exclusive_job(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process may run the job named by `key` now: on PostgreSQL, True for
+        the one session holding the advisory lock on `key` until the block ends, False
+        for every other (another node runs it). On SQLite, always True: its deployments are
+        one process, and jobs written for several nodes are safe to repeat."""
+        if self._async is None:
+            yield True
+            return
+        async with self._async.connect() as conn:
+            held = bool(
+                (
+                    await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+                ).scalar_one()
+            )
+            await conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    await conn.commit()
+
     async def ping(self) -> None:
         if self._sqlite is not None:
             with self._sqlite.connect() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from hallway.store.types import UTCDateTime
@@ -37,8 +39,11 @@ companies = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("name", String(200), nullable=False),
+    # Days a message is kept; NULL: forever (hallway/domain/retention_policy.py).
     Column("retention_days", Integer, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Expired messages are archived before they are erased.
+    Column("archive_expired", Boolean, nullable=False, server_default=false()),
 )
 
 users = Table(
@@ -143,6 +148,8 @@ conversations = Table(
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("last_activity_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # NULL: the company's policy; 0: forever; N: N days.
+    Column("retention_days", Integer, nullable=True),
     CheckConstraint("kind IN ('direct', 'group', 'channel')", name="kind"),
     UniqueConstraint("direct_key", name="uq_conversations_direct_key"),
     Index("uq_conversations_channel_key", "company_id", "channel_key", unique=True),

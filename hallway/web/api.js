@@ -163,6 +163,9 @@ export const api = {
   invites: () => request("GET", "/invites"),
   revokeInvite: (code) => request("DELETE", `/invites/${id(code)}`),
   people: () => request("GET", "/users"),
+  retention: () => request("GET", "/company/retention"),
+  /** {retention: days | "forever", archive_expired} */
+  setRetention: (fields) => request("PUT", "/company/retention", fields),
   // The sidebar shows up to 200 conversations (the API's largest page).
   conversations: () => request("GET", "/conversations?limit=200"),
   channels: () => request("GET", "/channels"),

@@ -9,6 +9,7 @@ import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireInvites } from "./invites.js";
+import { wireRetention } from "./retention.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
 import {
@@ -230,6 +231,7 @@ function showApp() {
   wireAccount({ logOutEverywhere, deleteAccount });
   wireAdmin({ onChange: peopleChanged });
   wireInvites();
+  wireRetention();
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";

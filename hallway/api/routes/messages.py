@@ -12,6 +12,7 @@ from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
 from hallway.api.schemas import (
     EditMessageRequest,
+    ErrorBody,
     EventPage,
     HistoryWindowQuery,
     Message,
@@ -161,7 +162,17 @@ async def thread(
     return await message_history.thread_page(ctx, actor, message_id, limit=limit, after=after)
 
 
-@router.get("/conversations/{conversation_id}/events", response_model=EventPage)
+@router.get(
+    "/conversations/{conversation_id}/events",
+    response_model=EventPage,
+    responses={
+        410: {
+            "model": ErrorBody,
+            "description": "`resync`: retention dropped events after `after_seq` from the "
+            "log; load the history window again and follow from its last seq",
+        }
+    },
+)
 async def events_after(
     conversation_id: str,
     ctx: Ctx,
