@@ -9,6 +9,7 @@ import asyncio
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,14 +158,26 @@ def _authenticated(server: ServerProcess, token: str) -> RawSocket:
     return ws
 
 
+@dataclass
+class Logged:
+    """A server whose output goes to a file, and a person's token for it."""
+
+    server: ServerProcess
+    token: str
+    log: Path
+
+    def assert_no_exception_logged(self) -> None:
+        text = self.log.read_text(errors="replace")
+        assert "Traceback" not in text and "Exception" not in text, text
+
+
 @pytest.fixture
-def logged_server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
-    """A server whose output goes to a file, to be read for exceptions."""
+def logged(env: dict[str, str], tmp_path: Path) -> Iterator[Logged]:
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         server = ServerProcess(env, stdout=out, stderr=out).start()
         try:
-            yield server, log
+            yield Logged(server, _token(server), log)
         finally:
             server.stop()
 
@@ -177,22 +190,12 @@ def _token(server: ServerProcess) -> str:
     return asyncio.run(sign_up())
 
 
-def _assert_no_exception_logged(log: Path) -> None:
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text and "Exception" not in text, text
-
-
 @ON_SQLITE
-def test_any_frame_text_is_handled_or_refused_as_a_protocol_error(
-    logged_server: tuple[ServerProcess, Path],
-) -> None:
-    server, log = logged_server
-    token = _token(server)
-
+def test_any_frame_text_is_handled_or_refused_as_a_protocol_error(logged: Logged) -> None:
     @FUZZ
     @given(payload=frame_texts)
     def exchange(payload: bytes) -> None:
-        ws = _authenticated(server, token)
+        ws = _authenticated(logged.server, logged.token)
         try:
             ws.send_text(payload)
             ws.send_text(PING)
@@ -208,20 +211,17 @@ def test_any_frame_text_is_handled_or_refused_as_a_protocol_error(
                 assert {"code", "message"} <= set(answer), answer
 
     exchange()
-    _assert_no_exception_logged(log)
+    logged.assert_no_exception_logged()
 
 
 @ON_SQLITE
 def test_any_bytes_on_the_socket_are_read_or_refused_and_the_server_goes_on(
-    logged_server: tuple[ServerProcess, Path],
+    logged: Logged,
 ) -> None:
-    server, log = logged_server
-    token = _token(server)
-
     @FUZZ
     @given(data=st.binary(max_size=200), then_ping=st.booleans())
     def exchange(data: bytes, then_ping: bool) -> None:
-        ws = _authenticated(server, token)
+        ws = _authenticated(logged.server, logged.token)
         try:
             ws.send(data)
             if then_ping:
@@ -233,9 +233,9 @@ def test_any_bytes_on_the_socket_are_read_or_refused_and_the_server_goes_on(
         assert CLOSE_INTERNAL_ERROR not in codes, (data, codes)
 
     exchange()
-    _assert_no_exception_logged(log)
+    logged.assert_no_exception_logged()
     # And it still serves.
-    ws = _authenticated(server, token)
+    ws = _authenticated(logged.server, logged.token)
     try:
         ws.send_text(PING)
         assert _answers_until_pong(ws) == ([], None)
