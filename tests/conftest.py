@@ -22,6 +22,7 @@ from hallway.logs import JsonFormatter
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
 from tests.support import (
+    FUZZ_SUMMARY,
     MAIL_OUTBOX,
     POSTGRESQL_MISSING,
     POSTGRESQL_URL,
@@ -55,7 +56,13 @@ def pytest_report_header() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say loudly what PostgreSQL-only tests did not run, after everything else."""
+    """Say what the API fuzzing ran, and loudly what PostgreSQL-only tests did not run,
+    after everything else."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == FUZZ_SUMMARY:
+                    terminalreporter.write_line(f"schemathesis on {value}")
     missed = [
         report
         for report in terminalreporter.stats.get("skipped", [])

@@ -103,6 +103,9 @@ PLAIN_UVICORN = ("-m", "uvicorn", "--factory", "hallway.api.app:create_app")
 
 TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
 
+# The property under which tests/test_fuzz_api.py records its counts, for the run's summary.
+FUZZ_SUMMARY = "schemathesis"
+
 
 def on_two_nodes(test: TestFunction) -> TestFunction:
     """Mark one test with TWO_NODES."""

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
+from hallway.api.openapi import install_openapi
 from hallway.api.realtime import HUB_STATE_KEY
 from hallway.api.realtime_route import realtime_route
 from hallway.api.request_log import RequestLog
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     # Outermost of Hallway's: every answer, errors of the layers within included, has its id.
     app.add_middleware(RequestLog, log_each=settings.access_log)

@@ -67,7 +67,9 @@ class ReadControl(FrameSink, Protocol):
     def resume_reading(self) -> None: ...
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def parse_client_frame(text: str) -> dict[str, Any] | None:
+    """A client frame: a JSON object with a string `type`; None for any other text (the
+    socket is then closed as a protocol error)."""
     try:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -120,7 +122,7 @@ class RealtimeSession:
         """A text frame from the client (called by the transport, in arrival order)."""
         if self.conn is not None:
             self.conn.last_seen = time.monotonic()
-        self._pending.append(_parse(text))
+        self._pending.append(parse_client_frame(text))
         if len(self._pending) >= MAX_PENDING_CLIENT_FRAMES and not self._reading_paused:
             self._reading_paused = True
             self._socket.pause_reading()

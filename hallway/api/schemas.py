@@ -17,6 +17,15 @@ from pydantic import (
     field_validator,
 )
 
+from hallway.domain.accounts import EMAIL_PATTERN
+from hallway.domain.cursors import CURSOR_PATTERN
+
+# Rules the domain checks itself, with codes of their own (`invalid_email`,
+# `invalid_cursor`): documented in the schema, not checked a second time.
+EMAIL_RULE: dict[str, Any] = {"pattern": EMAIL_PATTERN}
+CURSOR_RULE: dict[str, Any] = {"pattern": CURSOR_PATTERN}
+CURSOR_DESCRIPTION = "a `next_cursor` from the previous page, passed back unchanged"
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +46,7 @@ class Request(BaseModel):
 
 class SignupRequest(Request):
     company_name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra=EMAIL_RULE)
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(min_length=1, max_length=100)
 
@@ -49,7 +58,7 @@ class LoginRequest(Request):
 
 class JoinRequest(Request):
     invite_code: str = Field(min_length=1, max_length=64)
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra=EMAIL_RULE)
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(min_length=1, max_length=100)
 
@@ -181,7 +190,9 @@ class SendMessageRequest(Request):
 
 class HistoryWindowQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
-    before: str | None = Field(default=None, max_length=200)
+    before: str | None = Field(
+        default=None, max_length=200, description=CURSOR_DESCRIPTION, json_schema_extra=CURSOR_RULE
+    )
 
 
 class EditMessageRequest(Request):

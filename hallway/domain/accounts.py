@@ -24,7 +24,9 @@ from hallway.store.tables import companies, users
 from hallway.store.types import AnyRow
 
 MIN_PASSWORD_LENGTH = 8
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Something, an @, and a domain with a dot in it; checked after surrounding spaces go.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def clean_email(email: str) -> str:

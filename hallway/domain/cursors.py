@@ -11,6 +11,10 @@ from hallway.domain.errors import InvalidInput
 from hallway.domain.events import MAX_SEQ
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+# What encode_cursor makes: unpadded URL-safe base64. Anything else is refused before it
+# is decoded, since base64 decoding skips characters outside its alphabet.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def encode_cursor(*parts: str | int) -> str:
@@ -23,6 +27,8 @@ def _invalid(field: str) -> InvalidInput:
 
 
 def decode_cursor(cursor: str, field: str = "before") -> list[str]:
+    if not _CURSOR.fullmatch(cursor):
+        raise _invalid(field)
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = base64.urlsafe_b64decode(padded.encode()).decode()

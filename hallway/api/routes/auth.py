@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from hallway.api.deps import Client, Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
+from hallway.api.routes import API_PREFIX, RATE_LIMITED, Responses
 from hallway.api.schemas import (
     AccountDeletionRequest,
     Invite,
@@ -36,7 +36,7 @@ from hallway.domain import (
 )
 from hallway.domain import signup as signup_flow
 
-router = APIRouter(prefix=API_PREFIX, tags=["auth"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["auth"])
 
 
 def _session(tokens: sessions.Tokens) -> Session:
@@ -51,7 +51,7 @@ def _session(tokens: sessions.Tokens) -> Session:
     )
 
 
-_PENDING = {
+_PENDING: Responses = {
     **RATE_LIMITED,
     503: {"description": "`mail_failed`: the mail could not be sent; nothing was kept"},
 }
@@ -74,7 +74,17 @@ async def signup(body: SignupRequest, request: Request, ctx: Ctx, client: Client
     return SignupPending.model_validate(pending)
 
 
-@router.post("/auth/login", response_model=Session, responses=RATE_LIMITED)
+@router.post(
+    "/auth/login",
+    response_model=Session,
+    responses={
+        401: {
+            "description": "`invalid_credentials`: no account with that email and password; "
+            "`account_deactivated`"
+        },
+        **RATE_LIMITED,
+    },
+)
 async def login(body: LoginRequest, ctx: Ctx, client: Client) -> Session:
     """Exchange email and password for a new session: an access token and a refresh token.
     Wrong passwords are limited per account and per client address: past the limit every
@@ -98,7 +108,15 @@ async def join(body: JoinRequest, request: Request, ctx: Ctx, client: Client) ->
     return SignupPending.model_validate(pending)
 
 
-@router.post("/auth/confirm", status_code=status.HTTP_201_CREATED, response_model=Session)
+@router.post(
+    "/auth/confirm",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Session,
+    responses={
+        404: {"description": "the company of the invite is gone"},
+        409: {"description": "`email_taken`: the address got an account meanwhile"},
+    },
+)
 async def confirm(body: SignupConfirmation, ctx: Ctx, client: Client) -> Session:
     """Finish a sign-up or a join with the token of its mailed link, and log in. The link
     works once; 422 `invalid_signup_token` when it is unknown, used or expired, 409
@@ -106,7 +124,11 @@ async def confirm(body: SignupConfirmation, ctx: Ctx, client: Client) -> Session
     return _session(await signup_flow.confirm_signup(ctx, client, body.token))
 
 
-@router.post("/auth/refresh", response_model=Session)
+@router.post(
+    "/auth/refresh",
+    response_model=Session,
+    responses={401: {"description": "`invalid_refresh_token`, or `session_revoked`"}},
+)
 async def refresh(body: RefreshRequest, ctx: Ctx, client: Client) -> Session:
     """A fresh access token and the next refresh token for the session; the refresh token
     given is spent. Using a spent one again ends the session (401 `session_revoked`): two
@@ -184,7 +206,12 @@ async def change_password(body: PasswordChangeRequest, ctx: Ctx, actor: CurrentA
     )
 
 
-@router.post("/invites", status_code=status.HTTP_201_CREATED, response_model=Invite)
+_ADMINS_ONLY: Responses = {403: {"description": "`admin_required`: admins only"}}
+
+
+@router.post(
+    "/invites", status_code=status.HTTP_201_CREATED, response_model=Invite, responses=_ADMINS_ONLY
+)
 async def create_invite(body: InviteRequest, ctx: Ctx, actor: CurrentActor) -> Invite:
     """An invite code for the caller's company (admins only): good until it expires, for
     `max_uses` people (unset: any number), unless revoked."""
@@ -193,14 +220,14 @@ async def create_invite(body: InviteRequest, ctx: Ctx, actor: CurrentActor) -> I
     )
 
 
-@router.get("/invites", response_model=Invites)
+@router.get("/invites", response_model=Invites, responses=_ADMINS_ONLY)
 async def list_invites(ctx: Ctx, actor: CurrentActor) -> Invites:
     """The company's invites that can still be used (admins only), the newest first."""
     found = await invites.list_invites(ctx, actor)
     return Invites(invites=[Invite.model_validate(i) for i in found])
 
 
-@router.delete("/invites/{code}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/invites/{code}", status_code=status.HTTP_204_NO_CONTENT, responses=_ADMINS_ONLY)
 async def revoke_invite(code: str, ctx: Ctx, actor: CurrentActor) -> None:
     """Nobody joins with this code from now on (admins only); who joined stays."""
     await invites.revoke_invite(ctx, actor, code)

@@ -7,23 +7,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, Cursor
 from hallway.api.schemas import (
     AddMembersRequest,
     Channels,
     Conversation,
     ConversationList,
     CreateConversationRequest,
-    ErrorBody,
     MarkReadRequest,
     ReadMarker,
     UpdateConversationRequest,
 )
 from hallway.domain import conversations, members, receipts
 
-router = APIRouter(prefix=API_PREFIX, tags=["conversations"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["conversations"])
 _NAME_TAKEN = {
-    "model": ErrorBody,
     "description": "`channel_name_taken`: the company has a channel of that name (ignoring case)",
 }
 
@@ -56,7 +54,7 @@ async def list_conversations(
     ctx: Ctx,
     actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Any:
     """The caller's conversations, most recently active first, with unread counts and the
     last message; page with `cursor`."""

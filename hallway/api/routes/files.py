@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.downloads import serve_file
 from hallway.api.multipart_upload import MultipartUpload
-from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
-from hallway.api.schemas import Attachment, ErrorBody
+from hallway.api.routes import API_PREFIX, RATE_LIMITED, Responses
+from hallway.api.schemas import Attachment
 from hallway.domain import attachment_download, attachment_upload
 from hallway.files.links import Variant
 
@@ -28,10 +28,10 @@ _UPLOAD_BODY = {
         }
     },
 }
-_LINK_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorBody, "description": "`invalid_link` (tampered) or `link_expired`"},
-    404: {"model": ErrorBody, "description": "the file is gone (its message was deleted)"},
-    416: {"model": ErrorBody, "description": "the range lies outside the file"},
+_LINK_ERRORS: Responses = {
+    403: {"description": "`invalid_link` (tampered) or `link_expired`"},
+    404: {"description": "the file is gone (its message was deleted)"},
+    416: {"description": "the range lies outside the file"},
 }
 
 
@@ -41,9 +41,8 @@ _LINK_ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=Attachment,
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
-        **ERRORS,
-        413: {"model": ErrorBody, "description": "`file_too_large`"},
-        415: {"model": ErrorBody, "description": "`blocked_content_type`, `multipart_required`"},
+        413: {"description": "`file_too_large`"},
+        415: {"description": "`blocked_content_type`, `multipart_required`"},
         **RATE_LIMITED,
     },
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from hallway.api import parsed_request
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
+from hallway.api.routes import API_PREFIX, RATE_LIMITED, Cursor
 from hallway.api.schemas import (
     EditMessageRequest,
     ErrorBody,
@@ -29,8 +29,21 @@ from hallway.domain import (
     message_send,
     reactions,
 )
+from hallway.domain.reactions import MAX_EMOJI_CHARS
 
-router = APIRouter(prefix=API_PREFIX, tags=["messages"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["messages"])
+_DELETED: dict[str, Any] = {"description": "`message_deleted`"}
+# The rule is the domain's (hallway/domain/reactions.py), which answers `invalid_emoji`:
+# documented here, not checked twice.
+Emoji = Annotated[
+    str,
+    Path(
+        description="one emoji (👍, 👍🏽, 🇫🇷) or a short name such as `:thumbs_up:` (1..32 of "
+        "a-z, 0-9, `_`, `+`, `-` between colons); no control, bidi or other invisible "
+        "character",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_EMOJI_CHARS},
+    ),
+]
 
 
 def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
@@ -110,7 +123,11 @@ async def get_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
 @router.patch(
     "/messages/{message_id}",
     response_model=Message,
-    responses={403: {"description": "only the sender may edit"}, **RATE_LIMITED},
+    responses={
+        403: {"description": "`not_sender`: only the sender may edit"},
+        409: _DELETED,
+        **RATE_LIMITED,
+    },
 )
 async def edit_message(
     message_id: str, body: EditMessageRequest, ctx: Ctx, actor: CurrentActor
@@ -123,7 +140,9 @@ async def edit_message(
 @router.delete(
     "/messages/{message_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={403: {"description": "only the sender, the owner or an admin may delete"}},
+    responses={
+        403: {"description": "`not_owner`: only the sender, the owner or an admin may delete"}
+    },
 )
 async def delete_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> None:
     """Delete a message (sender, conversation owner or admin). It keeps its place in history
@@ -138,14 +157,23 @@ async def message_edits(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
     return {"edits": await message_edit.list_edits(ctx, actor, message_id)}
 
 
-@router.put("/messages/{message_id}/reactions/{emoji}", status_code=status.HTTP_204_NO_CONTENT)
-async def add_reaction(message_id: str, emoji: str, ctx: Ctx, actor: CurrentActor) -> None:
+@router.put(
+    "/messages/{message_id}/reactions/{emoji}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        409: {
+            "description": "`message_deleted`; `too_many_reactions` (of the caller's) or "
+            "`too_many_emoji` (different ones) on the message: `details.limit` names the cap"
+        }
+    },
+)
+async def add_reaction(message_id: str, emoji: Emoji, ctx: Ctx, actor: CurrentActor) -> None:
     """React with an emoji (idempotent); logs `reaction.added` the first time."""
     await reactions.add_reaction(ctx, actor, message_id, emoji)
 
 
 @router.delete("/messages/{message_id}/reactions/{emoji}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_reaction(message_id: str, emoji: str, ctx: Ctx, actor: CurrentActor) -> None:
+async def remove_reaction(message_id: str, emoji: Emoji, ctx: Ctx, actor: CurrentActor) -> None:
     """Take back a reaction (idempotent); logs `reaction.removed` if there was one."""
     await reactions.remove_reaction(ctx, actor, message_id, emoji)
 
@@ -156,7 +184,7 @@ async def thread(
     ctx: Ctx,
     actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    after: Annotated[str | None, Query(max_length=200)] = None,
+    after: Cursor = None,
 ) -> Any:
     """A thread's root message and its replies, oldest first."""
     return await message_history.thread_page(ctx, actor, message_id, limit=limit, after=after)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from hallway.api.errors import error_response
+from hallway.api.routes import Responses
 from hallway.realtime.broker import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
-@router.head("/readyz", response_model=None, operation_id="readyz_head")
+_NOT_READY: Responses = {
+    503: {"description": "`database_unavailable`, `storage_unavailable` or `broker_unavailable`"}
+}
+
+
+@router.get("/readyz", response_model=None, responses=_NOT_READY)
+@router.head("/readyz", response_model=None, responses=_NOT_READY, operation_id="readyz_head")
 async def readyz(request: Request) -> Any:
     """Ready for traffic: the database, the file storage and (when Redis is configured) the
     broker answer."""

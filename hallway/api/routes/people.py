@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX, Responses
 from hallway.api.schemas import (
     PasswordResetLink,
     People,
@@ -18,7 +16,7 @@ from hallway.api.schemas import (
 )
 from hallway.domain import account_deletion, accounts, password_reset, people_admin
 
-router = APIRouter(prefix=API_PREFIX, tags=["people"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["people"])
 
 
 @router.get("/users", response_model=People)
@@ -35,9 +33,9 @@ async def list_people(request: Request, ctx: Ctx, actor: CurrentActor) -> People
     )
 
 
-_ADMIN_ONLY: dict[int | str, dict[str, Any]] = {
-    403: {"description": "admins only"},
-    409: {"description": "the company would be left without an active admin"},
+_ADMIN_ONLY: Responses = {
+    403: {"description": "`admin_required`: admins only"},
+    409: {"description": "`last_admin`: the company would be left without an active admin"},
 }
 
 
@@ -58,7 +56,14 @@ async def reactivate(user_id: str, ctx: Ctx, actor: CurrentActor) -> User:
     "/users/{user_id}/password-reset",
     status_code=201,
     response_model=PasswordResetLink,
-    responses={**_ADMIN_ONLY, 503: {"description": "the mail server did not take the mail"}},
+    responses={
+        **_ADMIN_ONLY,
+        409: {
+            "description": "`account_deactivated`: reactivate the person first; `no_password`: "
+            "they sign in through an identity provider"
+        },
+        503: {"description": "`mail_failed`: the mail server did not take the mail"},
+    },
 )
 async def issue_password_reset(
     user_id: str, request: Request, ctx: Ctx, actor: CurrentActor

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS, RATE_LIMITED
+from hallway.api.routes import API_PREFIX, RATE_LIMITED, Cursor
 from hallway.api.schemas import SearchPage
 from hallway.domain import message_search
 
-router = APIRouter(prefix=API_PREFIX, tags=["search"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["search"])
 
 
 @router.get("/search", response_model=SearchPage, summary="Search messages", responses=RATE_LIMITED)
@@ -32,7 +32,7 @@ async def search(
     ],
     conversation_id: Annotated[str | None, Query(description="only this conversation")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Any:
     """Messages of the conversations the caller takes part in, newest first, with the
     ranges of the matched words. Words: letters and digits make words, anything else only
