@@ -12,7 +12,6 @@ from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import API_PREFIX, RATE_LIMITED, Cursor
 from hallway.api.schemas import (
     EditMessageRequest,
-    ErrorBody,
     EventPage,
     HistoryWindowQuery,
     Message,
@@ -195,7 +194,6 @@ async def thread(
     response_model=EventPage,
     responses={
         410: {
-            "model": ErrorBody,
             "description": "`resync`: retention dropped events after `after_seq` from the "
             "log; load the history window again and follow from its last seq",
         }

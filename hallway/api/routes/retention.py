@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from hallway.api.deps import Ctx, CurrentActor
-from hallway.api.routes import API_PREFIX, ERRORS
+from hallway.api.routes import API_PREFIX
 from hallway.api.schemas import (
     CompanyRetention,
     CompanyRetentionChange,
@@ -17,7 +17,7 @@ from hallway.api.schemas import (
 )
 from hallway.domain import retention_policy
 
-router = APIRouter(prefix=API_PREFIX, tags=["retention"], responses=ERRORS)
+router = APIRouter(prefix=API_PREFIX, tags=["retention"])
 
 _ADMIN_ONLY: dict[int | str, dict[str, Any]] = {403: {"description": "admins only"}}
 
