@@ -15,10 +15,20 @@ from fastapi import FastAPI
 import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
+from hallway.api.export_runner import ExportRunner
 from hallway.api.realtime import HUB_STATE_KEY
 from hallway.api.realtime_route import realtime_route
 from hallway.api.request_log import RequestLog
-from hallway.api.routes import auth, conversations, files, messages, ops, people, search
+from hallway.api.routes import (
+    auth,
+    conversations,
+    exports,
+    files,
+    messages,
+    ops,
+    people,
+    search,
+)
 from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
@@ -88,6 +98,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await hub.start()
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
         app.state.presence = presence
+        app.state.exports = ExportRunner(ctx)
+        await app.state.exports.resume()
         background = [asyncio.create_task(sweep_forever(ctx))]
         if db.is_sqlite:
             background.append(asyncio.create_task(search_index.index_forever(db)))
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.exports.stop()
             await storage.close()
             await ctx.rate_limits.close()
             await hub.close()
@@ -122,6 +135,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             people.router,
             files.router,
             search.router,
+            exports.router,
             ops.router,
         )
         for route in router.routes
