@@ -16,9 +16,9 @@ from hallway.domain import accounts, conversations, message_send
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.domain.export_import import ImportSummary, import_hallway_export
+from hallway.domain.export_jobs import find_scope
 from hallway.exports.format import InvalidExport, Manifest
-from hallway.exports.importer import ImportSummary, import_hallway_export
-from hallway.exports.rows import find_scope
 from hallway.exports.writer import write_export
 from hallway.files.storage import open_storage
 from hallway.store import backup

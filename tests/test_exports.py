@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from hallway.domain import export_jobs
 from hallway.domain.actor import Actor
-from hallway.exports.day_archive import day_keys, read_object, write_day_archive
-from hallway.exports.importer import imported_company_id
+from hallway.domain.day_archives import day_keys, read_object, write_day_archive
+from hallway.domain.export_import import imported_company_id
 from hallway.files.links import FileLinks
 from hallway.store import tables as t
 from hallway.store.database import Database

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select, update
 
-from hallway.domain.access import require_admin
+from hallway.domain.access import is_id, require_admin
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_download import FileDownload, require_valid_link
 from hallway.domain.context import DomainContext
@@ -30,7 +30,8 @@ from hallway.domain.errors import InvalidInput, NotFound
 from hallway.exports.format import Scope, day_start
 from hallway.exports.writer import write_export
 from hallway.files.storage import Storage
-from hallway.store.tables import conversations, exports
+from hallway.store.database import Database
+from hallway.store.tables import companies, conversations, exports
 from hallway.store.types import AnyRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ async def request_export(
         raise InvalidInput(
             "conversation_id is for a conversation's export", field="conversation_id"
         )
+    if conversation_id is not None and not is_id(conversation_id):
+        raise NotFound("conversation not found")
     since_at = None if since is None else day_start(since)
     async with ctx.transaction() as tx:
         if conversation_id is not None:
@@ -116,6 +119,8 @@ def _same(column: Any, value: Any) -> Any:
 async def get_export(ctx: DomainContext, actor: Actor, export_id: str) -> dict[str, Any]:
     """An export its requester may see, and so may the company's admins unless it is a
     person's own; with a fresh download link once it is done."""
+    if not is_id(export_id):
+        raise NotFound(EXPORT_NOT_FOUND)
     async with ctx.db.read() as conn:
         row = (
             await conn.execute(
@@ -164,6 +169,8 @@ async def resolve_export_download(
     require_valid_link(
         ctx, "export", export_id, scope, expires, signature, refresh="look at the export again"
     )
+    if not is_id(export_id):
+        raise NotFound(EXPORT_NOT_FOUND)
     async with ctx.db.read() as conn:
         row = (
             await conn.execute(
@@ -286,3 +293,29 @@ async def waiting_exports(ctx: DomainContext) -> list[str]:
             select(exports.c.id).where(exports.c.state == "queued").order_by(exports.c.created_at)
         )
         return list(queued.scalars())
+
+
+async def find_scope(
+    db: Database, *, company_id: str | None, conversation_id: str | None, since: date | None
+) -> Scope:
+    """A company's scope, or a conversation's (in its company); NotFound for neither."""
+    since_at = None if since is None else day_start(since)
+    async with db.read() as conn:
+        if company_id is not None:
+            found = await conn.execute(select(companies.c.id).where(companies.c.id == company_id))
+            if found.first() is None:
+                raise NotFound(f"no company {company_id}")
+            return Scope(kind="company", company_id=company_id, since=since_at)
+        row = (
+            await conn.execute(
+                select(conversations.c.company_id).where(conversations.c.id == conversation_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    return Scope(
+        kind="conversation",
+        company_id=row.company_id,
+        conversation_id=conversation_id,
+        since=since_at,
+    )

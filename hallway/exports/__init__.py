@@ -1,8 +1,8 @@
 """The Hallway export format (docs/exports.md): its records and manifest, what a scope
-covers in the database, writing an export or a day's archive, and importing an export.
+covers in the database, and writing records or a whole export zip.
 
-A package of its own rather than a domain module or a store one: the format is used by
-the command line, by the API's export jobs (hallway/domain/export_jobs.py) and by the
-retention job's daily archives, and it spans reading the database, file storage and
-files on disk, like hallway/files/ does for attachments.
+A package of its own, beside hallway/files/ and below the domain: the format is used by
+several use cases (export jobs, day archives, importing an export: hallway/domain/
+export_jobs.py, day_archives.py, export_import.py) and by the command line, and it spans
+the database, file storage and files on disk. It imports only store/ and files/.
 """

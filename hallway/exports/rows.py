@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 
-from hallway.domain.errors import NotFound
 from hallway.exports.format import (
     AttachmentRecord,
     CompanyRecord,
@@ -74,32 +73,6 @@ def _message_filter(scope: Scope) -> ColumnElement[bool]:
     if scope.kind == "person":
         conditions.append(messages.c.sender_id == scope.user_id)
     return and_(true(), *conditions)
-
-
-async def find_scope(
-    db: Database, *, company_id: str | None, conversation_id: str | None, since: date | None
-) -> Scope:
-    """A company's scope, or a conversation's (in its company); NotFound for neither."""
-    since_at = None if since is None else day_start(since)
-    async with db.read() as conn:
-        if company_id is not None:
-            found = await conn.execute(select(companies.c.id).where(companies.c.id == company_id))
-            if found.first() is None:
-                raise NotFound(f"no company {company_id}")
-            return Scope(kind="company", company_id=company_id, since=since_at)
-        row = (
-            await conn.execute(
-                select(conversations.c.company_id).where(conversations.c.id == conversation_id)
-            )
-        ).first()
-    if row is None:
-        raise NotFound(f"no conversation {conversation_id}")
-    return Scope(
-        kind="conversation",
-        company_id=row.company_id,
-        conversation_id=conversation_id,
-        since=since_at,
-    )
 
 
 def person_state(row: AnyRow) -> PersonState:
