@@ -119,22 +119,21 @@ def _same(column: Any, value: Any) -> Any:
 async def get_export(ctx: DomainContext, actor: Actor, export_id: str) -> dict[str, Any]:
     """An export its requester may see, and so may the company's admins unless it is a
     person's own; with a fresh download link once it is done."""
-    if not is_id(export_id):
-        raise NotFound(EXPORT_NOT_FOUND)
-    async with ctx.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(exports).where(
-                    exports.c.id == export_id, exports.c.company_id == actor.company_id
-                )
-            )
-        ).first()
+    row = await _read_export(ctx, export_id, actor.company_id)
     visible = row is not None and (
         row.requested_by == actor.user_id or (actor.is_admin and row.scope != "person")
     )
     if row is None or not visible:
         raise NotFound(EXPORT_NOT_FOUND)
     return export_view(ctx, row)
+
+
+async def _read_export(ctx: DomainContext, export_id: str, company_id: str) -> AnyRow | None:
+    if not is_id(export_id):
+        return None
+    async with ctx.db.read() as conn:
+        query = select(exports).where(exports.c.id == export_id, exports.c.company_id == company_id)
+        return (await conn.execute(query)).first()
 
 
 def export_view(ctx: DomainContext, row: AnyRow) -> dict[str, Any]:
@@ -169,19 +168,8 @@ async def resolve_export_download(
     require_valid_link(
         ctx, "export", export_id, scope, expires, signature, refresh="look at the export again"
     )
-    if not is_id(export_id):
-        raise NotFound(EXPORT_NOT_FOUND)
-    async with ctx.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(exports).where(
-                    exports.c.id == export_id,
-                    exports.c.company_id == scope,
-                    exports.c.state == "done",
-                )
-            )
-        ).first()
-    if row is None or row.storage_key is None:
+    row = await _read_export(ctx, export_id, scope)
+    if row is None or row.state != "done" or row.storage_key is None:
         raise NotFound(EXPORT_NOT_FOUND)
     return FileDownload(
         key=row.storage_key,
