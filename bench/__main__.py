@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, disk, e2e, fanout, history, retention, search, send
+from bench import connections, disk, e2e, exports, fanout, history, retention, search, send
 from bench.server import BACKENDS, Stack
 from bench.stats import Result
 
@@ -33,6 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
     "history": history.run,
     "search": search.run,
     "retention": retention.run,
+    "exports": exports.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-messages", type=int, default=1_000_000)
     parser.add_argument("--search-rounds", type=int, default=100, help="queries per kind")
     parser.add_argument("--retention-messages", type=int, default=1_000_000)
+    parser.add_argument(
+        "--export-messages", type=int, default=100_000, help="exports: messages exported"
+    )
     return parser
 
 

@@ -1,5 +1,5 @@
 """`hallway serve | migrate | create-company | create-user | backup | restore | retention run |
-demo`."""
+demo | export | import`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from hallway.config import ConfigError, Settings
@@ -15,6 +16,10 @@ from hallway.domain import accounts, conversations, message_send, retention
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.domain.export_import import ImportSummary, import_hallway_export
+from hallway.domain.export_jobs import find_scope
+from hallway.exports.format import InvalidExport, Manifest
+from hallway.exports.writer import write_export
 from hallway.files.storage import open_storage
 from hallway.store import backup
 from hallway.store.database import Database
@@ -233,6 +238,65 @@ def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    target = Path(args.out)
+    if target.exists():
+        print(f"hallway: {target} exists already; name a new file", file=sys.stderr)
+        return 2
+
+    async def run() -> Manifest:
+        _ctx, db = await _with_ctx(settings)
+        storage = open_storage(settings)
+        await storage.start()
+        try:
+            scope = await find_scope(
+                db, company_id=args.company, conversation_id=args.conversation, since=args.since
+            )
+            return await write_export(db, storage, scope, target)
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    manifest = asyncio.run(run())
+    counts = manifest.counts
+    print(
+        f"export written to {target}: {counts.get('messages', 0)} messages "
+        f"({counts.get('deleted_messages', 0)} deleted), {counts.get('people', 0)} people, "
+        f"{counts.get('conversations', 0)} conversations, {counts.get('files', 0)} files"
+    )
+    if manifest.missing_files:
+        print(f"{len(manifest.missing_files)} files were missing from storage and are left out")
+    return 0
+
+
+def cmd_import_hallway(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> ImportSummary:
+        ctx, db = await _with_ctx(settings)
+        ctx.storage = open_storage(settings)
+        await ctx.storage.start()
+        try:
+            return await import_hallway_export(ctx, Path(args.export), company_name=args.company)
+        finally:
+            await ctx.storage.close()
+            await db.dispose()
+
+    summary = asyncio.run(run())
+    where = "a new company" if summary.company_created else "the company of an earlier import"
+    added = ", ".join(f"{n} {k}" for k, n in sorted(summary.added.items()) if n) or "nothing"
+    print(f"imported into {where}, {summary.company_id}: added {added}")
+    for reason, n in sorted(summary.skipped.items()):
+        print(f"  {n} x {reason.replace('_', ' ')}")
+    print("imported people have no password: an admin sends each one a password-reset link")
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a day as YYYY-MM-DD") from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -306,6 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="seed a demo company and print how to log in")
     demo.set_defaults(run=cmd_demo)
+
+    export = sub.add_parser(
+        "export", help="write a company's or a conversation's export (a zip; docs/exports.md)"
+    )
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--company", metavar="ID", help="the whole company")
+    which.add_argument("--conversation", metavar="ID", help="one conversation")
+    export.add_argument("--since", type=_day, help="only messages from this day (UTC) on")
+    export.add_argument("out", metavar="OUT", help="the zip file to write (must not exist)")
+    export.set_defaults(run=cmd_export)
+
+    importing = sub.add_parser("import", help="bring a team's history in from an export")
+    kinds = importing.add_subparsers(dest="kind", required=True, metavar="KIND")
+    from_hallway = kinds.add_parser(
+        "hallway", help="a Hallway export (`hallway export`, the API) into a company of its own"
+    )
+    from_hallway.add_argument("export", metavar="EXPORT", help="the export's zip file")
+    from_hallway.add_argument(
+        "--company", required=True, metavar="NAME", help="the new company's name"
+    )
+    from_hallway.set_defaults(run=cmd_import_hallway)
     return parser
 
 
@@ -321,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"hallway: {exc.message}", file=sys.stderr)
         return 1
-    except backup.BackupFailed as exc:
+    except (backup.BackupFailed, InvalidExport) as exc:
         print(f"hallway: {exc}", file=sys.stderr)
         return 1
 

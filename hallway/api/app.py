@@ -15,6 +15,7 @@ from fastapi import FastAPI
 import hallway
 from hallway.api.body_limit import BodyLimit
 from hallway.api.errors import install_error_handlers
+from hallway.api.export_runner import ExportRunner
 from hallway.api.openapi import install_openapi
 from hallway.api.realtime import HUB_STATE_KEY
 from hallway.api.realtime_route import realtime_route
@@ -22,6 +23,7 @@ from hallway.api.request_log import RequestLog
 from hallway.api.routes import (
     auth,
     conversations,
+    exports,
     files,
     messages,
     ops,
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         await hub.start()
         app.state.ctx, app.state.broker, app.state.hub = ctx, broker, hub
         app.state.presence = presence
+        app.state.exports = ExportRunner(ctx)
+        await app.state.exports.resume()
         background = [asyncio.create_task(sweep_forever(ctx))]
         if settings.retention_interval_seconds:
             background.append(
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.exports.stop()
             await storage.close()
             await ctx.rate_limits.close()
             await hub.close()
@@ -138,6 +143,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             files.router,
             search.router,
             retention.router,
+            exports.router,
             ops.router,
         )
         for route in router.routes

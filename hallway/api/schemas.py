@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -432,3 +432,44 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+# --- exports (docs/exports.md) --------------------------------------------------------------
+
+
+class ExportRequest(Request):
+    scope: Literal["company", "conversation"] = Field(
+        description="the caller's whole company, or one of its conversations"
+    )
+    conversation_id: str | None = Field(
+        default=None, max_length=36, description="with scope `conversation`: which one"
+    )
+    since: date | None = Field(
+        default=None, description="only messages from this day (UTC) on; unset: all"
+    )
+
+
+class OwnExportRequest(Request):
+    since: date | None = Field(
+        default=None, description="only messages from this day (UTC) on; unset: all"
+    )
+
+
+class Export(BaseModel):
+    id: str
+    scope: Literal["company", "conversation", "person"]
+    conversation_id: str | None
+    since: date | None
+    state: Literal["queued", "running", "done", "failed"]
+    messages_written: int = Field(description="messages in the archive so far")
+    messages_total: int | None = Field(
+        description="messages the export covers; unknown until it runs"
+    )
+    size: int | None = Field(description="the archive's bytes, once done")
+    error: str | None = Field(description="why it failed")
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None = Field(
+        description="once done: a signed link to the zip, fresh on every look"
+    )
+    download_expires_at: datetime | None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Forbidden, NotFound
 from hallway.files.images import THUMBNAIL_TYPE, THUMBNAILED_TYPES
-from hallway.files.links import LinkCheck, Variant
+from hallway.files.links import LinkCheck, Signed, Variant
 from hallway.store.tables import attachments
 
 
@@ -26,6 +26,25 @@ class FileDownload:
     expires: int  # the link's expiry: how long a response may be cached
 
 
+def require_valid_link(
+    ctx: DomainContext,
+    kind: Signed,
+    object_id: str,
+    scope: str,
+    expires: int,
+    signature: str,
+    *,
+    refresh: str,
+) -> None:
+    """Forbidden for a tampered link (`invalid_link`) or a late one (`link_expired`, which
+    says how to get a fresh one: `refresh`)."""
+    verdict = ctx.links.check(kind, object_id, scope, expires, signature, time.time())
+    if verdict is LinkCheck.INVALID:
+        raise Forbidden("the link is not valid", code="invalid_link")
+    if verdict is LinkCheck.EXPIRED:
+        raise Forbidden(f"the link has expired; {refresh} for a fresh one", code="link_expired")
+
+
 async def resolve_download(
     ctx: DomainContext,
     variant: Variant,
@@ -38,13 +57,9 @@ async def resolve_download(
     """A tampered link is refused before anything is looked up (403 `invalid_link`), an
     expired one too (403 `link_expired`: fetch the message again for a fresh link). A valid
     link to a file that has since gone (deleted message, purged upload) is NotFound."""
-    verdict = ctx.links.check(variant, attachment_id, scope, expires, signature, time.time())
-    if verdict is LinkCheck.INVALID:
-        raise Forbidden("the link is not valid", code="invalid_link")
-    if verdict is LinkCheck.EXPIRED:
-        raise Forbidden(
-            "the link has expired; fetch the message again for a fresh one", code="link_expired"
-        )
+    require_valid_link(
+        ctx, variant, attachment_id, scope, expires, signature, refresh="fetch the message again"
+    )
     async with ctx.db.read() as conn:
         row = (
             await conn.execute(

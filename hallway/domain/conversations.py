@@ -101,7 +101,8 @@ async def get_conversation(
         return await conversation_view(conn, actor, conversation_id)
 
 
-def _direct_key(a: str, b: str) -> str:
+def direct_pair_key(a: str, b: str) -> str:
+    """`conversations.direct_key` of the direct conversation between two people."""
     return ":".join(sorted((a, b)))
 
 
@@ -127,7 +128,7 @@ async def create_conversation(
             f"a conversation may have at most {ctx.settings.max_group_members} members",
             field="member_ids",
         )
-    direct_key = _direct_key(actor.user_id, next(iter(others))) if kind == "direct" else None
+    direct_key = direct_pair_key(actor.user_id, next(iter(others))) if kind == "direct" else None
     try:
         async with ctx.transaction() as tx:
             await require_colleagues(tx.conn, actor, others)

@@ -1,6 +1,7 @@
 """Signed, expiring download links.
 
-A link names one stored object (an attachment's file or its thumbnail), the scope it was
+A link names one stored object (an attachment's file or its thumbnail, or an export's
+archive), the scope it was
 issued for (the attachment's conversation: every member may hold the same link, so a message
 event is signed once for all its subscribers) and an expiry, under an HMAC of all three.
 Changing any part of a link, or using it late, makes it worthless.
@@ -19,9 +20,12 @@ from urllib.parse import urlencode
 from hallway.config import Settings
 
 Variant = Literal["file", "thumbnail"]
+Signed = Variant | Literal["export"]
+"""What a link opens; signed with it, so that no link opens another kind of object."""
 
-# The download route (hallway/api/routes/files.py).
+# The download routes (hallway/api/routes/files.py, hallway/api/routes/exports.py).
 DOWNLOAD_PATH = "/api/v1/files/{attachment_id}/{variant}"
+EXPORT_DOWNLOAD_PATH = "/api/v1/exports/{export_id}/download"
 
 
 class LinkCheck(enum.Enum):
@@ -48,34 +52,42 @@ class FileLinks:
         return int(now) // step * step + self.ttl_seconds
 
     def url(self, variant: Variant, attachment_id: str, scope: str, now: float) -> str:
-        expires = self.expiry(now)
         path = DOWNLOAD_PATH.format(attachment_id=attachment_id, variant=variant)
+        return self._url(path, variant, attachment_id, scope, now)
+
+    def export_url(self, export_id: str, scope: str, now: float) -> tuple[str, int]:
+        """A link to an export's archive (`scope`: its company), and when it expires."""
+        path = EXPORT_DOWNLOAD_PATH.format(export_id=export_id)
+        return self._url(path, "export", export_id, scope, now), self.expiry(now)
+
+    def _url(self, path: str, kind: Signed, object_id: str, scope: str, now: float) -> str:
+        expires = self.expiry(now)
         query = urlencode(
             {
                 "scope": scope,
                 "expires": expires,
-                "signature": self._sign(variant, attachment_id, scope, expires),
+                "signature": self._sign(kind, object_id, scope, expires),
             }
         )
         return f"{path}?{query}"
 
     def check(
         self,
-        variant: Variant,
-        attachment_id: str,
+        kind: Signed,
+        object_id: str,
         scope: str,
         expires: int,
         signature: str,
         now: float,
     ) -> LinkCheck:
-        expected = self._sign(variant, attachment_id, scope, expires)
+        expected = self._sign(kind, object_id, scope, expires)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             return LinkCheck.INVALID
         if now >= expires:
             return LinkCheck.EXPIRED
         return LinkCheck.VALID
 
-    def _sign(self, variant: Variant, attachment_id: str, scope: str, expires: int) -> str:
-        message = f"{variant}\n{attachment_id}\n{scope}\n{expires}".encode()
+    def _sign(self, kind: Signed, object_id: str, scope: str, expires: int) -> str:
+        message = f"{kind}\n{object_id}\n{scope}\n{expires}".encode()
         digest = hmac.digest(self.key, message, hashlib.sha256)
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

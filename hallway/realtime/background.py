@@ -20,3 +20,10 @@ class BackgroundTasks:
     def cancel(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+    async def stop(self) -> None:
+        """Cancel every step and wait until each has ended (its clean-up included)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

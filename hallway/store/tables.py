@@ -280,3 +280,36 @@ events = Table(
     PrimaryKeyConstraint("conversation_id", "seq"),
     Index("ix_events_message", "message_id"),
 )
+
+# An export an admin (a company or a conversation) or a person (what they wrote) asked for,
+# built in the background into one archive in file storage (hallway/domain/export_jobs.py,
+# docs/exports.md). `updated_at` moves with its progress, so a job whose process stopped is
+# told from one still running.
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("requested_by", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("since", UTCDateTime, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("messages_written", BigInteger, nullable=False, default=0),
+    Column("messages_total", BigInteger, nullable=True),
+    Column("storage_key", String(512), nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("error", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    CheckConstraint("scope IN ('company', 'conversation', 'person')", name="scope"),
+    CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+    Index("ix_exports_requester", "requested_by", "created_at"),
+    Index("ix_exports_state", "state", "updated_at"),
+)

@@ -28,7 +28,7 @@ _UPLOAD_BODY = {
         }
     },
 }
-_LINK_ERRORS: Responses = {
+LINK_ERRORS: Responses = {
     403: {"description": "`invalid_link` (tampered) or `link_expired`"},
     404: {"description": "the file is gone (its message was deleted)"},
     416: {"description": "the range lies outside the file"},
@@ -71,11 +71,9 @@ Signature = Annotated[str, Query(max_length=128)]
 _DOWNLOAD = "/files/{attachment_id}/{variant}"
 
 
-@router.get(
-    _DOWNLOAD, response_class=Response, responses=_LINK_ERRORS, operation_id="download_file"
-)
+@router.get(_DOWNLOAD, response_class=Response, responses=LINK_ERRORS, operation_id="download_file")
 @router.head(
-    _DOWNLOAD, response_class=Response, responses=_LINK_ERRORS, operation_id="download_file_head"
+    _DOWNLOAD, response_class=Response, responses=LINK_ERRORS, operation_id="download_file_head"
 )
 async def download(
     attachment_id: str,
