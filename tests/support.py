@@ -40,6 +40,7 @@ from hallway.domain.actor import Actor, Role
 from hallway.domain.signup import confirmation_token_in, outbox_confirmation_token
 from hallway.domain.tokens import issue_access_token
 from hallway.store import tables as t
+from hallway.store.acting import SYSTEM_ROLE
 from hallway.store.database import Database
 from hallway.store.types import utcnow
 
@@ -119,6 +120,10 @@ def on_postgresql(test: TestFunction) -> TestFunction:
 
 
 RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+# The run's app role on PostgreSQL: the suite's servers connect as it, so that row-level
+# security holds everything they do (docs/deploy.md, "Row-level security"); the server's
+# own user owns the tables and migrates.
+RUN_APP_ROLE = f"hallway_rls_{RUN_DATABASE.removeprefix('hallway_test_')}"
 
 # Without SMTP a server writes its mail to an outbox folder; every server of the run, in
 # process or not, writes to this one, where Directory finds each sign-up's link (addresses
@@ -153,7 +158,9 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
     }
     if stack == "postgresql":
         assert POSTGRESQL_URL
-        env["HALLWAY_DATABASE_URL"] = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
+        owner_url = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
+        env["HALLWAY_DATABASE_URL"] = role_url(owner_url, RUN_APP_ROLE)
+        env["HALLWAY_MIGRATION_DATABASE_URL"] = owner_url
         if TEST_REDIS_URL:
             env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
     elif sqlite_path is not None:
@@ -171,6 +178,48 @@ def run_database_url(url: str, name: str) -> str:
     """The URL of database `name` on the same server as `url`."""
     url_object = make_url(Settings(database_url=url).effective_database_url)
     return url_object.set(database=name).render_as_string(hide_password=False)
+
+
+def role_url(url: str, role: str) -> str:
+    """The same database as `url`, as `role` (the test server trusts local connections)."""
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+async def create_app_role(url: str, role: str) -> None:
+    """An app role for the database at `url` (its owner's URL), as docs/deploy.md makes one:
+    it may read and write every table, it is held by row-level security, and it may act as
+    the system (a member of hallway_system)."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(
+            text(
+                f"DO $$ BEGIN CREATE ROLE {SYSTEM_ROLE} NOLOGIN;"
+                " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+        )
+        await conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        for statement in APP_ROLE_GRANTS:
+            await conn.execute(text(statement.format(role=f'"{role}"')))
+    await engine.dispose()
+
+
+APP_ROLE_GRANTS = (
+    "CREATE ROLE {role} LOGIN",
+    f"GRANT {SYSTEM_ROLE} TO {{role}}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+)
+"""What docs/deploy.md grants an app role (after `hallway migrate`)."""
+
+
+async def drop_role(url: str, role: str) -> None:
+    """Drop a role made by create_app_role, once the databases it has rights in are gone."""
+    engine = create_async_engine(
+        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+    await engine.dispose()
 
 
 async def create_run_database(url: str, name: str) -> None:

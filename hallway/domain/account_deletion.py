@@ -36,6 +36,7 @@ from hallway.domain.password_change import confirm_password
 from hallway.domain.people_admin import keep_an_admin, locked_colleague
 from hallway.domain.sessions import revoke_sessions, sessions_ended
 from hallway.domain.user_views import user_dict
+from hallway.store.acting import as_system
 from hallway.store.tables import (
     conversations,
     invites,
@@ -44,6 +45,7 @@ from hallway.store.tables import (
     password_resets,
     users,
 )
+from hallway.store.types import AnyRow
 
 FORMER_MEMBER = "former member"
 
@@ -80,12 +82,24 @@ async def _delete(
     ctx: DomainContext, actor: Actor, user_id: str, *, erase_messages: bool
 ) -> dict[str, Any]:
     files: list[str] = []
+    # The account's messages and memberships are in conversations the admin may not be in:
+    # the domain has checked who may do this (locked_colleague, keep_an_admin).
+    with as_system():
+        person, ended = await _delete_in_transaction(ctx, actor, user_id, erase_messages, files)
+    await sessions_ended(ctx, user_id, ended, every_socket=True)
+    await purge_soon(ctx, files)
+    return user_dict(person)
+
+
+async def _delete_in_transaction(
+    ctx: DomainContext, actor: Actor, user_id: str, erase_messages: bool, files: list[str]
+) -> tuple[AnyRow, list[str]]:
     async with ctx.transaction() as tx:
         person = await locked_colleague(tx, actor, user_id)
         await keep_an_admin(tx, actor, person)
         ended = await revoke_sessions(ctx, tx, user_id)
         if erase_messages:
-            files = await _erase_messages(tx, user_id, deleted_by=actor.user_id)
+            files.extend(await _erase_messages(tx, user_id, deleted_by=actor.user_id))
         await _leave_conversations(tx, user_id, removed_by=actor.user_id)
         await _end_invites_and_resets(tx, user_id)
         await tx.conn.execute(
@@ -102,9 +116,7 @@ async def _delete(
             )
         )
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
-    await sessions_ended(ctx, user_id, ended, every_socket=True)
-    await purge_soon(ctx, files)
-    return user_dict(person)
+    return person, ended
 
 
 async def _erase_messages(tx: Transaction, user_id: str, *, deleted_by: str) -> list[str]:
