@@ -185,22 +185,28 @@ def role_url(url: str, role: str) -> str:
     return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
 
 
+async def _autocommit(url: str, *statements: str) -> None:
+    """Run statements one by one, each committing by itself, on the server of `url`."""
+    engine = create_async_engine(
+        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    await engine.dispose()
+
+
 async def create_app_role(url: str, role: str) -> None:
     """An app role for the database at `url` (its owner's URL), as docs/deploy.md makes one:
     it may read and write every table, it is held by row-level security, and it may act as
     the system (a member of hallway_system)."""
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(
-            text(
-                f"DO $$ BEGIN CREATE ROLE {SYSTEM_ROLE} NOLOGIN;"
-                " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-            )
-        )
-        await conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-        for statement in APP_ROLE_GRANTS:
-            await conn.execute(text(statement.format(role=f'"{role}"')))
-    await engine.dispose()
+    await _autocommit(
+        url,
+        f"DO $$ BEGIN CREATE ROLE {SYSTEM_ROLE} NOLOGIN;"
+        " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        f'DROP ROLE IF EXISTS "{role}"',
+        *(statement.format(role=f'"{role}"') for statement in APP_ROLE_GRANTS),
+    )
 
 
 APP_ROLE_GRANTS = (
@@ -214,33 +220,17 @@ APP_ROLE_GRANTS = (
 
 async def drop_role(url: str, role: str) -> None:
     """Drop a role made by create_app_role, once the databases it has rights in are gone."""
-    engine = create_async_engine(
-        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
-    )
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-    await engine.dispose()
+    await _autocommit(url, f'DROP ROLE IF EXISTS "{role}"')
 
 
 async def create_run_database(url: str, name: str) -> None:
     """A database of this test run's own, so runs sharing the machine's server (CI, each
     developer, parallel runs) never see each other's rows."""
-    engine = create_async_engine(
-        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
-    )
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
+    await _autocommit(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
 
 
 async def drop_run_database(url: str, name: str) -> None:
-    engine = create_async_engine(
-        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
-    )
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+    await _autocommit(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def insert_channel(db: Database, at: datetime) -> str:
