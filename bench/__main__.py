@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios", nargs="*", metavar="SCENARIO", help=f"{', '.join(SCENARIOS)} (default: all)"
     )
     parser.add_argument("--backend", choices=BACKENDS, action="append", help="default: both")
+    parser.add_argument(
+        "--rls",
+        action="store_true",
+        help="PostgreSQL: also run each scenario as an app role held by row-level security",
+    )
     parser.add_argument("--send-messages", type=int, default=2000)
     parser.add_argument(
         "--send-processes",
@@ -146,6 +151,13 @@ async def run(args: argparse.Namespace, data_dir: Path) -> list[Result]:
     results: list[Result] = []
     for name in args.scenarios or list(SCENARIOS):
         stacks = [Stack(b, data_dir / b) for b in backends]
+        if args.rls:
+            # Each PostgreSQL scenario again as an app role held by row-level security.
+            stacks += [
+                Stack(b, data_dir / f"{b}-rls", row_security=True)
+                for b in backends
+                if b == "postgresql"
+            ]
         print(f"--- {name} on {', '.join(backends)}", file=sys.stderr, flush=True)
         found = await SCENARIOS[name](stacks, args)
         for result in found:

@@ -74,5 +74,5 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
     results = []
     for stack in stacks:
         results.append(await measure(stack, 1))
-        results.append(await measure(Stack(stack.backend, stack.data_dir, redis=True), 2))
+        results.append(await measure(stack.with_redis(), 2))
     return results

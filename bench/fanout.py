@@ -330,7 +330,7 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
     for stack in stacks:
         for servers_count in (1, 2):
             if servers_count == 2:
-                stack = Stack(stack.backend, stack.data_dir, redis=True)
+                stack = stack.with_redis()
             for r in runs(args):
                 if servers_count == 2 and r.compression:
                     continue

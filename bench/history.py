@@ -99,7 +99,7 @@ async def measure(stack: Stack, count: int, pages: int, processes: int) -> Resul
         many_rate = await _readers([server.port], token, path, count, pages)
     spread_rate = None
     if processes > 1:
-        several = Stack(stack.backend, stack.data_dir, redis=True)
+        several = stack.with_redis()
         with hallway_servers(several, processes) as servers:
             ports = [s.port for s in servers]
             await _readers(ports, token, path, count, READERS * 5)  # warm up

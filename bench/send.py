@@ -89,6 +89,6 @@ async def run(stacks: list[Stack], args: argparse.Namespace) -> list[Result]:
         results.extend(await measure(stack, args, 1))
         if args.send_processes > 1:
             # More than one process needs the Redis broker for their realtime clients.
-            several = Stack(stack.backend, stack.data_dir, redis=True)
+            several = stack.with_redis()
             results.extend(await measure(several, args, args.send_processes))
     return results

@@ -8,11 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from hallway.store.database import Database
 from hallway.store.migrate import upgrade_to_head
@@ -34,6 +34,9 @@ class Stack:
     backend: str  # sqlite | postgresql
     data_dir: Path
     redis: bool = False  # the Redis broker (needed by two server processes)
+    # PostgreSQL: the servers connect as an app role that row-level security holds, the
+    # owner (database_url) migrating and seeding (docs/deploy.md, "Row-level security").
+    row_security: bool = False
 
     @property
     def database_url(self) -> str:
@@ -43,7 +46,11 @@ class Stack:
 
     @property
     def label(self) -> str:
-        return f"{self.backend}+redis" if self.redis else self.backend
+        label = f"{self.backend}+redis" if self.redis else self.backend
+        return f"{label}+rls" if self.row_security else label
+
+    def with_redis(self) -> Stack:
+        return replace(self, redis=True)
 
     def env(self, **settings: str) -> dict[str, str]:
         """HALLWAY_* variables for a server of this stack, plus any extra settings."""
@@ -57,6 +64,13 @@ class Stack:
             "HALLWAY_RATE_LIMITING": "false",
             "HALLWAY_WS_CONNECTIONS_PER_PERSON": "1000000",
         }
+        if self.row_security:
+            env["HALLWAY_MIGRATION_DATABASE_URL"] = self.database_url
+            env["HALLWAY_DATABASE_URL"] = (
+                make_url(self.database_url)
+                .set(username=APP_ROLE, password=None)
+                .render_as_string(hide_password=False)
+            )
         if self.redis:
             env["HALLWAY_REDIS_URL"] = REDIS_URL
         env.update({f"HALLWAY_{k.upper()}": v for k, v in settings.items()})
@@ -75,7 +89,25 @@ async def fresh_database(stack: Stack) -> Database:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
     await upgrade_to_head(db)
+    if stack.row_security:
+        async with db.write() as conn:
+            for statement in APP_ROLE_SQL:
+                await conn.execute(text(statement))
     return db
+
+
+APP_ROLE = "hallway_bench_app"
+# The app role of docs/deploy.md, made again for each fresh schema (trust authentication).
+APP_ROLE_SQL = (
+    "DO $$ BEGIN CREATE ROLE hallway_system NOLOGIN;"
+    " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN;"
+    " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    f"GRANT hallway_system TO {APP_ROLE}",
+    f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}",
+    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
+    f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
+)
 
 
 def free_port() -> int:

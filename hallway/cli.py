@@ -30,7 +30,9 @@ DEMO_PASSWORD = "hallway-demo"
 
 async def _with_ctx(settings: Settings) -> tuple[DomainContext, Database]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url)
+    # The operator's commands act for no one person: as the owner, whom row-level
+    # security does not hold.
+    db = Database(settings.effective_migration_database_url)
     await upgrade_to_head(db)
     return DomainContext(settings=settings, db=db), db
 
@@ -73,7 +75,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     async def run() -> None:
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_migration_database_url)
         try:
             await upgrade_to_head(db)
         finally:

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; unset = SQLite file in the data dir"
     )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL: the tables' owner, who migrates (and backs up), when "
+        "database_url is an app role that row-level security holds; unset = database_url",
+    )
     redis_url: str | None = Field(default=None, description="unset = in-memory broker")
     secret_key: str | None = Field(
         default=None, description="signs tokens and file links; dev mode generates one"
@@ -153,7 +158,7 @@ class Settings(BaseSettings):
         "(`hallway retention run` still does)",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -190,6 +195,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hallway.db').resolve()}"
+
+    @property
+    def effective_migration_database_url(self) -> str:
+        """Whom migrations, backups and the command line's work connect as: the owner."""
+        return self.migration_database_url or self.effective_database_url
 
     @property
     def is_sqlite(self) -> bool:

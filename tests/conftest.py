@@ -26,13 +26,16 @@ from tests.support import (
     MAIL_OUTBOX,
     POSTGRESQL_MISSING,
     POSTGRESQL_URL,
+    RUN_APP_ROLE,
     RUN_DATABASE,
     SERVINGS,
     STACKS,
     Directory,
     ServerProcess,
     SmtpInbox,
+    create_app_role,
     create_run_database,
+    drop_role,
     drop_run_database,
     run_database_url,
     settings_from_env,
@@ -153,13 +156,16 @@ def postgresql_database() -> Iterator[None]:
 
     async def prepare() -> None:
         await create_run_database(POSTGRESQL_URL, RUN_DATABASE)
-        pg = Database(run_database_url(POSTGRESQL_URL, RUN_DATABASE))
+        owner_url = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
+        pg = Database(owner_url)
         await upgrade_to_head(pg)
         await pg.dispose()
+        await create_app_role(owner_url, RUN_APP_ROLE)
 
     asyncio.run(prepare())
     yield
     asyncio.run(drop_run_database(POSTGRESQL_URL, RUN_DATABASE))
+    asyncio.run(drop_role(POSTGRESQL_URL, RUN_APP_ROLE))
 
 
 @pytest.fixture(params=STACKS)

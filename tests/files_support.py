@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from hallway.files.local import LocalStorage
 from hallway.files.s3 import S3Storage
 from hallway.files.storage import Storage
+from hallway.store.acting import as_system
 from hallway.store.tables import attachments
 from tests.support import Person
 
@@ -103,13 +104,14 @@ def staged_files(app: FastAPI) -> list[Path]:
 async def attachment_rows(app: FastAPI, conversation_id: str) -> int:
     """Rows in the conversation, marked for removal or not (the PostgreSQL database is shared
     by the tests of a run, so counts are per conversation)."""
-    async with app.state.ctx.db.read() as conn:
-        found = await conn.execute(
-            select(func.count())
-            .select_from(attachments)
-            .where(attachments.c.conversation_id == conversation_id)
-        )
-        return int(found.scalar_one())
+    with as_system():
+        async with app.state.ctx.db.read() as conn:
+            found = await conn.execute(
+                select(func.count())
+                .select_from(attachments)
+                .where(attachments.c.conversation_id == conversation_id)
+            )
+            return int(found.scalar_one())
 
 
 def fail_thumbnail_puts(app: FastAPI, monkeypatch: Any, message: str) -> None:

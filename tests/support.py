@@ -40,6 +40,7 @@ from hallway.domain.actor import Actor, Role
 from hallway.domain.signup import confirmation_token_in, outbox_confirmation_token
 from hallway.domain.tokens import issue_access_token
 from hallway.store import tables as t
+from hallway.store.acting import SYSTEM_ROLE
 from hallway.store.database import Database
 from hallway.store.types import utcnow
 
@@ -122,6 +123,10 @@ def on_postgresql(test: TestFunction) -> TestFunction:
 
 
 RUN_DATABASE = f"hallway_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+# The run's app role on PostgreSQL: the suite's servers connect as it, so that row-level
+# security holds everything they do (docs/deploy.md, "Row-level security"); the server's
+# own user owns the tables and migrates.
+RUN_APP_ROLE = f"hallway_rls_{RUN_DATABASE.removeprefix('hallway_test_')}"
 
 # Without SMTP a server writes its mail to an outbox folder; every server of the run, in
 # process or not, writes to this one, where Directory finds each sign-up's link (addresses
@@ -158,7 +163,9 @@ def stack_env(stack: str, data_dir: Path, sqlite_path: Path | None = None) -> di
     }
     if stack == "postgresql":
         assert POSTGRESQL_URL
-        env["HALLWAY_DATABASE_URL"] = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
+        owner_url = run_database_url(POSTGRESQL_URL, RUN_DATABASE)
+        env["HALLWAY_DATABASE_URL"] = role_url(owner_url, RUN_APP_ROLE)
+        env["HALLWAY_MIGRATION_DATABASE_URL"] = owner_url
         if TEST_REDIS_URL:
             env["HALLWAY_REDIS_URL"] = TEST_REDIS_URL
     elif sqlite_path is not None:
@@ -178,25 +185,57 @@ def run_database_url(url: str, name: str) -> str:
     return url_object.set(database=name).render_as_string(hide_password=False)
 
 
+def role_url(url: str, role: str) -> str:
+    """The same database as `url`, as `role` (the test server trusts local connections)."""
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+async def _autocommit(url: str, *statements: str) -> None:
+    """Run statements one by one, each committing by itself, on the server of `url`."""
+    engine = create_async_engine(
+        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def create_app_role(url: str, role: str) -> None:
+    """An app role for the database at `url` (its owner's URL), as docs/deploy.md makes one:
+    it may read and write every table, it is held by row-level security, and it may act as
+    the system (a member of hallway_system)."""
+    await _autocommit(
+        url,
+        f"DO $$ BEGIN CREATE ROLE {SYSTEM_ROLE} NOLOGIN;"
+        " EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        f'DROP ROLE IF EXISTS "{role}"',
+        *(statement.format(role=f'"{role}"') for statement in APP_ROLE_GRANTS),
+    )
+
+
+APP_ROLE_GRANTS = (
+    "CREATE ROLE {role} LOGIN",
+    f"GRANT {SYSTEM_ROLE} TO {{role}}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+)
+"""What docs/deploy.md grants an app role (after `hallway migrate`)."""
+
+
+async def drop_role(url: str, role: str) -> None:
+    """Drop a role made by create_app_role, once the databases it has rights in are gone."""
+    await _autocommit(url, f'DROP ROLE IF EXISTS "{role}"')
+
+
 async def create_run_database(url: str, name: str) -> None:
     """A database of this test run's own, so runs sharing the machine's server (CI, each
     developer, parallel runs) never see each other's rows."""
-    engine = create_async_engine(
-        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
-    )
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
+    await _autocommit(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
 
 
 async def drop_run_database(url: str, name: str) -> None:
-    engine = create_async_engine(
-        Settings(database_url=url).effective_database_url, isolation_level="AUTOCOMMIT"
-    )
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+    await _autocommit(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def insert_channel(db: Database, at: datetime) -> str:

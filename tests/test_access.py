@@ -141,7 +141,7 @@ async def test_outsiders_get_404_from_every_route_and_change_nothing(
 ) -> None:
     s = await scene(directory, kind)
     companies = [s.owner.company_id, s.stranger.company_id]
-    before = await company_rows(settings.effective_database_url, companies)
+    before = await company_rows(settings.effective_migration_database_url, companies)
     outsiders = {"another company": s.stranger, "a colleague": s.colleague, "an admin": s.company}
     checked = 0
     for who, outsider in outsiders.items():
@@ -154,7 +154,7 @@ async def test_outsiders_get_404_from_every_route_and_change_nothing(
             error_of(r, 404, "not_found")
             checked += 1
     assert checked >= len(CALLS) * 3 - 2
-    assert await company_rows(settings.effective_database_url, companies) == before
+    assert await company_rows(settings.effective_migration_database_url, companies) == before
 
 
 async def test_the_same_calls_work_for_participants(directory: Directory) -> None:

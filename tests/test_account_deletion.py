@@ -131,7 +131,7 @@ async def test_a_wrong_or_missing_password_or_a_bad_body_changes_nothing(
     bob = await directory.colleague(admin, "Bob")
     group = await directory.conversation(admin, "group", [bob], title="plans")
     await send(bob, group["id"], "still here")
-    before = await company_rows(settings.effective_database_url, [admin.company_id])
+    before = await company_rows(settings.effective_migration_database_url, [admin.company_id])
 
     error_of(await delete_me(bob, password="not my password"), 401, "invalid_credentials")
     for body in (
@@ -144,7 +144,9 @@ async def test_a_wrong_or_missing_password_or_a_bad_body_changes_nothing(
     no_body = await bob.delete("/api/v1/me")
     error_of(no_body, 422, "validation_error")
 
-    assert await company_rows(settings.effective_database_url, [admin.company_id]) == before
+    assert (
+        await company_rows(settings.effective_migration_database_url, [admin.company_id]) == before
+    )
     assert (await bob.get("/api/v1/me")).status_code == 200
 
 

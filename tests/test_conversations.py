@@ -133,7 +133,7 @@ async def test_members_must_be_colleagues(directory: Directory, settings: Settin
         assert named_fields(error) == {"member_ids"}
         assert bob.id not in error["details"]["user_ids"]
         assert stranger.id in error["details"]["user_ids"]
-    rows = await company_rows(settings.effective_database_url, [admin.company_id])
+    rows = await company_rows(settings.effective_migration_database_url, [admin.company_id])
     assert rows["conversations"] == []
     assert rows["events"] == []
 

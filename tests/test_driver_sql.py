@@ -46,7 +46,7 @@ AS_INTEGER = driver_statement(postgresql="SELECT CAST(CAST(:text AS text) AS int
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_migration_database_url)
     yield database
     await database.dispose()
 
@@ -166,7 +166,7 @@ async def test_overlapping_statements_each_get_a_connection_of_their_own(db: Dat
 async def test_the_pool_is_the_only_one(settings: Settings) -> None:
     """However many statements overlap, they open no more connections than SQLAlchemy's
     pool allows (pool_size, and as many again in overflow): the rest wait for one."""
-    small = Database(settings.effective_database_url, pool_size=1)
+    small = Database(settings.effective_migration_database_url, pool_size=1)
     try:
         rows = await asyncio.wait_for(
             asyncio.gather(*(small.read_statement(SLEEP, {"seconds": 0.1}) for _ in range(5))),
@@ -207,7 +207,7 @@ async def test_a_connection_left_in_a_transaction_is_never_handed_on(settings: S
     """It is dropped, and its place in the pool given back: with room for two connections,
     two statements still run side by side afterwards."""
     begin = driver_statement(postgresql="BEGIN")
-    small = Database(settings.effective_database_url, pool_size=1)
+    small = Database(settings.effective_migration_database_url, pool_size=1)
     try:
         left_open = await _pid(small)
         await small.write_statement(begin, {})

@@ -253,15 +253,17 @@ async def test_no_read_over_http_hands_out_any_of_it(channel: Channel) -> None:
 async def test_no_row_holds_any_of_it_and_deleting_again_changes_nothing(
     channel: Channel, settings: Settings
 ) -> None:
-    rows = await company_rows(settings.effective_database_url, [channel.admin.company_id])
+    rows = await company_rows(settings.effective_migration_database_url, [channel.admin.company_id])
     assert rows["message_edits"] == [] and rows["reactions"] == []
     assert_erased(repr(rows))
     await delete(channel.sender, channel.root["id"])
     await delete(channel.admin, channel.root["id"])
-    again = await company_rows(settings.effective_database_url, [channel.admin.company_id])
+    again = await company_rows(
+        settings.effective_migration_database_url, [channel.admin.company_id]
+    )
     assert again == rows
     # Every event of a message names it; the erasure found them by that column.
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_migration_database_url)
     try:
         async with db.read() as conn:
             found = await conn.execute(
@@ -360,7 +362,11 @@ async def test_an_edit_that_read_the_message_before_its_delete_is_refused(
     r = await bob.patch(f"/api/v1/messages/{message['id']}", json={"body": f"a {SECOND} note"})
     error_of(r, 409, "message_deleted")
     assert_erased(
-        repr(await company_rows(app.state.ctx.settings.effective_database_url, [admin.company_id]))
+        repr(
+            await company_rows(
+                app.state.ctx.settings.effective_migration_database_url, [admin.company_id]
+            )
+        )
     )
 
 
@@ -385,6 +391,8 @@ async def test_a_reaction_under_way_when_its_message_is_deleted_is_erased_too(
     r = await bob.put(f"/api/v1/messages/{message['id']}/reactions/{ERASED_EMOJI[0]}")
     assert r.status_code == 204, r.text
     await deleting[0]
-    rows = await company_rows(app.state.ctx.settings.effective_database_url, [admin.company_id])
+    rows = await company_rows(
+        app.state.ctx.settings.effective_migration_database_url, [admin.company_id]
+    )
     assert rows["reactions"] == []
     assert_erased(repr(rows))

@@ -29,6 +29,7 @@ from hallway.domain.attachment_upload import clean_filename, upload_attachment
 from hallway.files.images import ImageInfo, make_thumbnail
 from hallway.files.links import FileLinks
 from hallway.files.sniffing import sniff
+from hallway.store.acting import as_system
 from hallway.store.tables import attachments, events
 from hallway.store.types import utcnow
 from tests.files_support import (
@@ -155,8 +156,11 @@ async def test_storage_keys_are_grouped_by_company_and_conversation(
 ) -> None:
     body = await uploaded(room.admin, room.conversation_id, png_bytes(), filename="../../x.png")
     assert body["filename"] == "x.png"
-    async with app.state.ctx.db.read() as conn:
-        row = (await conn.execute(select(attachments).where(attachments.c.id == body["id"]))).one()
+    with as_system():
+        async with app.state.ctx.db.read() as conn:
+            row = (
+                await conn.execute(select(attachments).where(attachments.c.id == body["id"]))
+            ).one()
     prefix = f"{room.admin.company_id}/{room.conversation_id}/"
     assert row.storage_key == prefix + body["id"]
     assert row.thumb_key == prefix + body["id"] + ".thumbnail"
@@ -198,15 +202,16 @@ async def test_sent_files_travel_with_the_message_with_fresh_links(
         b"plain words\n"
     )
     # The log itself keeps metadata only: links expire, the log does not.
-    async with app.state.ctx.db.read() as conn:
-        payload = (
-            await conn.execute(
-                select(events.c.payload).where(
-                    events.c.conversation_id == room.conversation_id,
-                    events.c.kind == "message.created",
+    with as_system():
+        async with app.state.ctx.db.read() as conn:
+            payload = (
+                await conn.execute(
+                    select(events.c.payload).where(
+                        events.c.conversation_id == room.conversation_id,
+                        events.c.kind == "message.created",
+                    )
                 )
-            )
-        ).scalar_one()
+            ).scalar_one()
     assert [set(a) for a in payload["attachments"]] == [
         {"id", "filename", "content_type", "size", "width", "height"}
     ] * 2
@@ -665,12 +670,13 @@ async def test_the_app_sweeps_in_the_background(env: dict[str, str]) -> None:
             conversation = await people.conversation(admin, "direct", [bob])
             body = await uploaded(admin, conversation["id"], b"forgotten")
             aged = utcnow() - timedelta(seconds=settings.orphan_attachment_ttl_seconds + 60)
-            async with application.state.ctx.db.write() as conn:
-                await conn.execute(
-                    update(attachments)
-                    .where(attachments.c.id == body["id"])
-                    .values(created_at=aged)
-                )
+            with as_system():
+                async with application.state.ctx.db.write() as conn:
+                    await conn.execute(
+                        update(attachments)
+                        .where(attachments.c.id == body["id"])
+                        .values(created_at=aged)
+                    )
 
             async def gone() -> bool:
                 return await attachment_rows(application, conversation["id"]) == 0

@@ -61,7 +61,7 @@ async def test_adding_needs_colleagues_and_someone(
     bob = await directory.colleague(admin, "Bob")
     stranger = await directory.company("Other")
     group = await directory.conversation(admin, "group", [bob], "Plans")
-    before = await company_rows(settings.effective_database_url, [admin.company_id])
+    before = await company_rows(settings.effective_migration_database_url, [admin.company_id])
 
     r = await admin.post(members_url(group), json={"user_ids": [stranger.id]})
     error = error_of(r, 422, "unknown_users")
@@ -69,7 +69,9 @@ async def test_adding_needs_colleagues_and_someone(
     assert error["details"]["user_ids"] == [stranger.id]
     r = await admin.post(members_url(group), json={"user_ids": []})
     assert named_fields(error_of(r, 422)) == {"user_ids"}
-    assert await company_rows(settings.effective_database_url, [admin.company_id]) == before
+    assert (
+        await company_rows(settings.effective_migration_database_url, [admin.company_id]) == before
+    )
 
 
 async def test_direct_members_are_fixed(directory: Directory) -> None:

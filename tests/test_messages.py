@@ -74,7 +74,9 @@ async def test_repeated_client_msg_id_returns_the_original(pair: Any, settings: 
     )
     assert first.status_code == 201
     seq_after_first = await last_seq(admin, conversation)
-    rows_after_first = await company_rows(settings.effective_database_url, [admin.company_id])
+    rows_after_first = await company_rows(
+        settings.effective_migration_database_url, [admin.company_id]
+    )
 
     again = await admin.post(
         messages_url(conversation), json={"body": "once, retried", "client_msg_id": "tab1:0001"}
@@ -82,7 +84,7 @@ async def test_repeated_client_msg_id_returns_the_original(pair: Any, settings: 
     assert again.status_code == 200
     assert again.json() == first.json()
     assert await last_seq(admin, conversation) == seq_after_first
-    rows = await company_rows(settings.effective_database_url, [admin.company_id])
+    rows = await company_rows(settings.effective_migration_database_url, [admin.company_id])
     assert rows == rows_after_first
 
     # The id is per sender: Bob using the same id sends his own message.
@@ -123,10 +125,12 @@ async def test_bad_bodies_are_refused_and_write_nothing(
     admin, _, conversation = pair
     if code == "body_too_long":
         body = body * (settings.max_body_chars + 1)
-    before = await company_rows(settings.effective_database_url, [admin.company_id])
+    before = await company_rows(settings.effective_migration_database_url, [admin.company_id])
     r = await admin.post(messages_url(conversation), json={"body": body, "client_msg_id": "c1"})
     assert named_fields(error_of(r, 422, code)) == {"body"}
-    assert await company_rows(settings.effective_database_url, [admin.company_id]) == before
+    assert (
+        await company_rows(settings.effective_migration_database_url, [admin.company_id]) == before
+    )
     # The refused client_msg_id is still free.
     assert (await send(admin, conversation["id"], "ok", client_msg_id="c1"))["seq"] == 2
 
@@ -151,12 +155,14 @@ async def test_unknown_or_mistyped_fields_are_named(
     pair: Any, settings: Settings, payload: dict[str, Any], field: str
 ) -> None:
     admin, _, conversation = pair
-    before = await company_rows(settings.effective_database_url, [admin.company_id])
+    before = await company_rows(settings.effective_migration_database_url, [admin.company_id])
     r = await admin.post(messages_url(conversation), json=payload)
     error = error_of(r, 422, "validation_error")
     assert field in named_fields(error)
     assert field in error["message"]
-    assert await company_rows(settings.effective_database_url, [admin.company_id]) == before
+    assert (
+        await company_rows(settings.effective_migration_database_url, [admin.company_id]) == before
+    )
 
 
 @pytest.mark.parametrize("raw", [b"{", b'{"body": "hi",}', b"not json", b"\xff\xfe"])
@@ -222,11 +228,13 @@ async def test_thread_root_must_be_in_this_conversation(
     here = await directory.conversation(admin, "direct", [bob])
     there = await directory.conversation(admin, "group", [bob], "elsewhere")
     elsewhere = await send(admin, there["id"], "over there")
-    before = await company_rows(settings.effective_database_url, [admin.company_id])
+    before = await company_rows(settings.effective_migration_database_url, [admin.company_id])
     for root_id in (elsewhere["id"], "no-such-message"):
         r = await admin.post(messages_url(here), json={"body": "hi", "thread_root_id": root_id})
         assert named_fields(error_of(r, 422)) == {"thread_root_id"}
-    assert await company_rows(settings.effective_database_url, [admin.company_id]) == before
+    assert (
+        await company_rows(settings.effective_migration_database_url, [admin.company_id]) == before
+    )
 
 
 # --- read receipts --------------------------------------------------------------------------

@@ -39,7 +39,7 @@ INSTANTS = [
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.effective_database_url)
+    database = Database(settings.effective_migration_database_url)
     await database.run_sync(STAMPS.create)
     yield database
     await database.run_sync(STAMPS.drop)

@@ -66,6 +66,19 @@ def _broker_and_presence(settings: Settings, outage: RedisOutageLog) -> tuple[Br
     return MemoryBroker(), MemoryPresence()
 
 
+async def _migrate(settings: Settings, db: Database) -> None:
+    """Migrate as the tables' owner: HALLWAY_MIGRATION_DATABASE_URL's role when the app's
+    own is one that row-level security holds."""
+    if settings.effective_migration_database_url == settings.effective_database_url:
+        await upgrade_to_head(db)
+        return
+    owner = Database(settings.effective_migration_database_url, pool_size=1)
+    try:
+        await upgrade_to_head(owner)
+    finally:
+        await owner.dispose()
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     """Build the app. With migrate=False, pending migrations stop startup instead of running."""
     settings = settings or Settings()
@@ -76,9 +89,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
         if migrate:
-            await upgrade_to_head(db)
+            await _migrate(settings, db)
         elif pending := await pending_migrations(db):
             raise MigrationsPending(f"run `hallway migrate` first: {len(pending)} pending")
+        if await db.detect_row_security():
+            log.info("row-level security holds the database role: acting as each person")
         # One log for everything that uses Redis, so an outage is one line when it begins
         # and one when it ends.
         outage = RedisOutageLog()

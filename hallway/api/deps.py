@@ -13,6 +13,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Unauthenticated
 from hallway.domain.sessions import ClientInfo
 from hallway.domain.tokens import authenticate
+from hallway.store.acting import act_as
 
 
 async def get_ctx(request: Request) -> DomainContext:
@@ -32,7 +33,10 @@ class BearerActor(HTTPBearer):
         credentials = await super().__call__(request)
         if credentials is None:
             raise Unauthenticated("send Authorization: Bearer <access_token>")
-        return await authenticate(request.app.state.ctx, credentials.credentials)
+        actor = await authenticate(request.app.state.ctx, credentials.credentials)
+        # The rest of the request (its own task) acts as this person in the database.
+        act_as(actor.user_id, actor.company_id)
+        return actor
 
 
 get_actor = BearerActor(

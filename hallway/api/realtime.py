@@ -38,6 +38,7 @@ from hallway.realtime.frames import (
     error_frame,
 )
 from hallway.realtime.hub import Hub
+from hallway.store.acting import acting
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +245,8 @@ class RealtimeSession:
             answer = await self._refusal(frame)
             sent = None
             if answer is None:
-                answer, sent = await _store_message(self.hub, conn, frame)
+                with acting(conn.actor.acting()):
+                    answer, sent = await _store_message(self.hub, conn, frame)
             pass_turn()
             if sent is not None:
                 await message_send.publish_sent(self.hub.ctx, sent)

@@ -19,6 +19,8 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hallway.store.acting import act_for_nobody
+
 log = logging.getLogger("hallway.requests")
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("hallway_request_id", default=None)
@@ -49,6 +51,10 @@ class RequestLog:
             return
         request_id = _request_id(scope)
         REQUEST_ID.set(request_id)
+        # Each request starts acting for nobody in the database until it authenticates
+        # (hallway.api.deps): an ASGI server that ran a connection's requests in one task
+        # would otherwise hand one request's person to the next.
+        act_for_nobody()
         started = time.perf_counter()
         status = 500  # what the caller gets if the app fails before answering
 

@@ -29,13 +29,14 @@ from hallway.domain.access import require_admin
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_cleanup import purge_soon
 from hallway.domain.context import DomainContext, Transaction
-from hallway.domain.erasure import erase_message
+from hallway.domain.erasure import erase_messages
 from hallway.domain.errors import InvalidInput
 from hallway.domain.members import take_out
 from hallway.domain.password_change import confirm_password
 from hallway.domain.people_admin import keep_an_admin, locked_colleague
 from hallway.domain.sessions import revoke_sessions, sessions_ended
 from hallway.domain.user_views import user_dict
+from hallway.store.acting import as_system
 from hallway.store.tables import (
     conversations,
     invites,
@@ -44,6 +45,7 @@ from hallway.store.tables import (
     password_resets,
     users,
 )
+from hallway.store.types import AnyRow
 
 FORMER_MEMBER = "former member"
 
@@ -80,13 +82,25 @@ async def _delete(
     ctx: DomainContext, actor: Actor, user_id: str, *, erase_messages: bool
 ) -> dict[str, Any]:
     files: list[str] = []
+    # The account's messages and memberships are in conversations the admin may not be in:
+    # the domain has checked who may do this (locked_colleague, keep_an_admin).
+    with as_system():
+        person, ended = await _delete_in_transaction(ctx, actor, user_id, erase_messages, files)
+    await sessions_ended(ctx, user_id, ended, every_socket=True)
+    await purge_soon(ctx, files)
+    return user_dict(person)
+
+
+async def _delete_in_transaction(
+    ctx: DomainContext, actor: Actor, user_id: str, erase_messages: bool, files: list[str]
+) -> tuple[AnyRow, list[str]]:
     # Erasing every message of a long-standing member is long work.
     async with ctx.transaction(off_loop=erase_messages) as tx:
         person = await locked_colleague(tx, actor, user_id)
         await keep_an_admin(tx, actor, person)
         ended = await revoke_sessions(ctx, tx, user_id)
         if erase_messages:
-            files = await _erase_messages(tx, user_id, deleted_by=actor.user_id)
+            files.extend(await _erase_messages(tx, user_id, deleted_by=actor.user_id))
         await _leave_conversations(tx, user_id, removed_by=actor.user_id)
         await _end_invites_and_resets(tx, user_id)
         await tx.conn.execute(
@@ -103,25 +117,28 @@ async def _delete(
             )
         )
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
-    await sessions_ended(ctx, user_id, ended, every_socket=True)
-    await purge_soon(ctx, files)
-    return user_dict(person)
+    return person, ended
+
+
+ERASE_SLICE = 500
 
 
 async def _erase_messages(tx: Transaction, user_id: str, *, deleted_by: str) -> list[str]:
     """Erase every message of theirs not yet deleted; the files to purge once committed."""
-    ids = (
-        await tx.conn.execute(
-            select(messages.c.id)
-            .where(messages.c.sender_id == user_id, messages.c.deleted_at.is_(None))
-            .order_by(messages.c.conversation_id, messages.c.seq)
-        )
-    ).scalars()
+    ids = list(
+        (
+            await tx.conn.execute(
+                select(messages.c.id).where(
+                    messages.c.sender_id == user_id, messages.c.deleted_at.is_(None)
+                )
+            )
+        ).scalars()
+    )
     files: list[str] = []
-    for message_id in list(ids):
-        erased = await erase_message(tx, message_id, deleted_by=deleted_by)
-        if erased is not None:
-            files.extend(erased.attachment_ids)
+    # In slices: a statement's parameters are bounded (SQLite's most of all).
+    for start in range(0, len(ids), ERASE_SLICE):
+        erased = await erase_messages(tx, ids[start : start + ERASE_SLICE], deleted_by=deleted_by)
+        files += [file for each in erased for file in each.attachment_ids]
     return files
 
 

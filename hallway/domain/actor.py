@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hallway.store.acting import Acting
+
 Role = Literal["admin", "member"]
 
 
@@ -19,3 +21,7 @@ class Actor:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def acting(self) -> Acting:
+        """The actor as row-level security sees them (hallway.store.acting)."""
+        return Acting(self.user_id, self.company_id)

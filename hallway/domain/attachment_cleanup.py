@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from hallway.domain.context import DomainContext, Transaction
 from hallway.files.staging import remove_stale
 from hallway.files.storage import Storage
+from hallway.store.acting import as_system
 from hallway.store.tables import attachments
 from hallway.store.types import utcnow
 
@@ -47,9 +48,15 @@ async def mark_messages_attachments(
 
 
 async def purge_attachments(ctx: DomainContext, ids: Sequence[str]) -> int:
-    """Delete the stored objects of these marked attachments, then their rows."""
+    """Delete the stored objects of these marked attachments, then their rows (any
+    person's: the caller's transaction or the sweep marked them)."""
     if not ids:
         return 0
+    with as_system():
+        return await _purge(ctx, ids)
+
+
+async def _purge(ctx: DomainContext, ids: Sequence[str]) -> int:
     storage: Storage = ctx.storage
     async with ctx.db.read() as conn:
         rows = list(
@@ -81,8 +88,12 @@ async def purge_soon(ctx: DomainContext, ids: Sequence[str]) -> None:
 
 async def sweep_attachments(ctx: DomainContext, now: datetime | None = None) -> int:
     """Remove uploads unsent for longer than the orphan TTL, and finish removals that
-    failed earlier. Returns how many files were removed."""
-    now = now or utcnow()
+    failed earlier, of every company. Returns how many files were removed."""
+    with as_system():
+        return await _sweep(ctx, now or utcnow())
+
+
+async def _sweep(ctx: DomainContext, now: datetime) -> int:
     orphan_cutoff = now - timedelta(seconds=ctx.settings.orphan_attachment_ttl_seconds)
     async with ctx.db.write() as conn:
         # Marking first means a message sent meanwhile cannot claim a file being removed.

@@ -12,6 +12,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Forbidden, NotFound
 from hallway.files.images import THUMBNAIL_TYPE, THUMBNAILED_TYPES
 from hallway.files.links import LinkCheck, Signed, Variant
+from hallway.store.acting import as_system
 from hallway.store.tables import attachments
 
 
@@ -60,16 +61,18 @@ async def resolve_download(
     require_valid_link(
         ctx, variant, attachment_id, scope, expires, signature, refresh="fetch the message again"
     )
-    async with ctx.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(attachments).where(
-                    attachments.c.id == attachment_id,
-                    attachments.c.conversation_id == scope,
-                    attachments.c.deleted_at.is_(None),
+    # The link's signature is the authority here, not a person.
+    with as_system():
+        async with ctx.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(attachments).where(
+                        attachments.c.id == attachment_id,
+                        attachments.c.conversation_id == scope,
+                        attachments.c.deleted_at.is_(None),
+                    )
                 )
-            )
-        ).first()
+            ).first()
     if row is None or (variant == "thumbnail" and row.thumb_key is None):
         raise NotFound("file not found")
     if variant == "thumbnail":

@@ -30,6 +30,7 @@ from hallway.domain.errors import InvalidInput, NotFound
 from hallway.exports.format import Scope, day_start
 from hallway.exports.writer import write_export
 from hallway.files.storage import Storage
+from hallway.store.acting import as_system
 from hallway.store.database import Database
 from hallway.store.tables import companies, conversations, exports
 from hallway.store.types import AnyRow, utcnow
@@ -184,7 +185,13 @@ async def resolve_export_download(
 
 async def run_export(ctx: DomainContext, export_id: str) -> None:
     """Build a queued export, unless another call claimed it first. Failures are recorded
-    on the export (and logged), never raised."""
+    on the export (and logged), never raised. The export reads across people (a company's
+    conversations, whoever asked): it runs as the system, its scope fenced by rows.py."""
+    with as_system():
+        await _run_export(ctx, export_id)
+
+
+async def _run_export(ctx: DomainContext, export_id: str) -> None:
     async with ctx.db.write() as conn:
         claimed = (
             await conn.execute(

@@ -94,18 +94,23 @@ async def add_members(
 async def take_out(tx: Transaction, conversation_id: str, user_id: str, removed_by: str) -> bool:
     """Take the person out of the conversation and log `member.removed` (the realtime hub
     stops their delivery on it), in the caller's transaction; False if they were not in
-    it. The caller checks who may do this."""
-    removed = await tx.conn.execute(
-        delete(participants).where(
-            participants.c.conversation_id == conversation_id,
-            participants.c.user_id == user_id,
-        )
+    it. The caller checks who may do this.
+
+    The event is logged before the row goes, while whoever leaves still takes part: under
+    row-level security a person may write only the log of a conversation they are in. The
+    row is locked meanwhile, so that it is still there to delete."""
+    membership = (participants.c.conversation_id == conversation_id) & (
+        participants.c.user_id == user_id
     )
-    if not removed.rowcount:
+    present = await tx.conn.execute(
+        select(participants.c.user_id).where(membership).with_for_update()
+    )
+    if present.first() is None:
         return False
     await append_event(
         tx, conversation_id, "member.removed", {"user_id": user_id, "removed_by": removed_by}
     )
+    await tx.conn.execute(delete(participants).where(membership))
     return True
 
 

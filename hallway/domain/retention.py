@@ -27,6 +27,7 @@ from hallway.domain.attachment_cleanup import purge_soon
 from hallway.domain.context import DomainContext
 from hallway.domain.erasure import erase_message
 from hallway.domain.retention_policy import effective_days
+from hallway.store.acting import as_system
 from hallway.store.database import Connection
 from hallway.store.tables import attachments, companies, conversations, events, messages
 from hallway.store.types import utcnow
@@ -229,7 +230,15 @@ async def run_retention(
     now: datetime | None = None,
     batch: int = MESSAGES_PER_BATCH,
 ) -> RetentionReport:
-    """Apply every retention once; a dry run only counts."""
+    """Apply every retention once; a dry run only counts. It works across people, so as
+    the system (hallway.store.acting)."""
+    with as_system():
+        return await _run_retention(ctx, dry_run=dry_run, now=now, batch=batch)
+
+
+async def _run_retention(
+    ctx: DomainContext, *, dry_run: bool, now: datetime | None, batch: int
+) -> RetentionReport:
     report = RetentionReport(dry_run=dry_run)
     started = time.monotonic()
     async with ctx.db.exclusive_job(RETENTION_LOCK_KEY) as mine:

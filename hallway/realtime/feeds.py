@@ -15,6 +15,7 @@ from hallway.domain.events import read_events_after, read_last_seqs
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection
 from hallway.realtime.frames import CLOSE_SLOW_CONSUMER, event_frame, inbox_frame
+from hallway.store.acting import as_system
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,10 @@ class Feeds:
         after = feed.last
         if upto <= after:
             return
-        async with self.ctx.db.read() as db:
-            missing = await read_events_after(db, feed.conversation_id, after, upto - after)
+        # A feed serves everyone on it: it reads the log as the system.
+        with as_system():
+            async with self.ctx.db.read() as db:
+                missing = await read_events_after(db, feed.conversation_id, after, upto - after)
         for event in missing:
             frame = event_frame(event, self.links)
             feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
@@ -194,8 +197,9 @@ class Feeds:
         live = [f for f in self._feeds.values() if f.last is not None]
         for start in range(0, len(live), FEED_CHECK_BATCH):
             batch = {f.conversation_id: f for f in live[start : start + FEED_CHECK_BATCH]}
-            async with self.ctx.db.read() as db:
-                last_seqs = await read_last_seqs(db, list(batch))
+            with as_system():
+                async with self.ctx.db.read() as db:
+                    last_seqs = await read_last_seqs(db, list(batch))
             for conversation_id, last_seq in last_seqs.items():
                 feed = batch[conversation_id]
                 if feed.last is not None and last_seq > feed.last:

@@ -36,6 +36,7 @@ from hallway.realtime.housekeeping import Housekeeping
 from hallway.realtime.presence import Presence
 from hallway.realtime.presence_changes import PresenceChanges
 from hallway.realtime.registry import ConnectionRegistry
+from hallway.store.acting import acting
 
 
 class Hub:
@@ -81,8 +82,9 @@ class Hub:
         with self.registry.reading_conversations(conn) as removed_meanwhile:
             if topics:
                 await self.broker.subscribe(topics)
-            async with self.ctx.db.read() as db:
-                ids = await read_member_conversation_ids(db, conn.actor)
+            with acting(conn.actor.acting()):
+                async with self.ctx.db.read() as db:
+                    ids = await read_member_conversation_ids(db, conn.actor)
         if conn.closed:
             return  # the session detaches it
         joined = [i for i in ids if i not in removed_meanwhile]
@@ -126,13 +128,14 @@ class Hub:
                 return
             conn.subscriptions[conversation_id] = sub
             feed.members.add(conn)
-            async with self.ctx.db.read() as db:
-                conversation = await conversation_for_member(db, conn.actor, conversation_id)
-                last_seq = int(conversation.last_seq)
-                start = last_seq if after_seq is None else min(after_seq, last_seq)
-                replay = await read_events_after(
-                    db, conversation_id, start, self.settings.ws_replay_limit + 1
-                )
+            with acting(conn.actor.acting()):
+                async with self.ctx.db.read() as db:
+                    conversation = await conversation_for_member(db, conn.actor, conversation_id)
+                    last_seq = int(conversation.last_seq)
+                    start = last_seq if after_seq is None else min(after_seq, last_seq)
+                    replay = await read_events_after(
+                        db, conversation_id, start, self.settings.ws_replay_limit + 1
+                    )
             if feed.last is None:
                 feed.last = last_seq
                 self.feeds.drain(feed)
@@ -143,10 +146,11 @@ class Hub:
                 if after_seq is None:
                     start = upto
                 elif len(replay) <= self.settings.ws_replay_limit:
-                    async with self.ctx.db.read() as db:
-                        replay += await read_events_after(
-                            db, conversation_id, last_seq, upto - last_seq
-                        )
+                    with acting(conn.actor.acting()):
+                        async with self.ctx.db.read() as db:
+                            replay += await read_events_after(
+                                db, conversation_id, last_seq, upto - last_seq
+                            )
                 last_seq = upto
         except NotFound:
             current = conn.subscriptions.get(conversation_id) is sub

@@ -54,7 +54,8 @@ def _sqlite_file(settings: Settings) -> Path | None:
 
 def _libpq_url(settings: Settings) -> str:
     """The database URL as pg_dump and pg_restore take it (no SQLAlchemy driver name)."""
-    url = make_url(settings.effective_database_url).set(drivername="postgresql")
+    # The owner's: pg_dump refuses tables whose rows row-level security would hide.
+    url = make_url(settings.effective_migration_database_url).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 

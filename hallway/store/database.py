@@ -38,6 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
+from hallway.store import acting
+from hallway.store.acting import NOBODY, Acting
 from hallway.store.driver_sql import DriverStatement, Row
 from hallway.store.sqlite_checkpoint import Checkpointer
 
@@ -45,6 +47,14 @@ _Ts = TypeVarTuple("_Ts")
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 """One row's bound values, or many rows' for an executemany."""
 _T = TypeVar("_T")
+
+# Whom a transaction acts for (hallway.store.acting): until it ends, in one round trip.
+_ACT_IN_TRANSACTION = (
+    "SELECT set_config('hallway.user_id', $1, true), set_config('hallway.company_id', $2, true),"
+    " set_config('hallway.system', $3, true)"
+)
+# The same for a connection that runs statements alone (Database._on_driver): until changed.
+_ACT_ON_CONNECTION = _ACT_IN_TRANSACTION.replace("true)", "false)")
 
 
 def dumps_json(value: Any) -> str:
@@ -139,8 +149,11 @@ class Database:
         self._async: AsyncEngine | None = None
         self._sqlite_off_loop: AsyncEngine | None = None
         # PostgreSQL: pooled connections kept checked out, idle, for statements that commit
-        # by themselves (see _on_driver): each with its asyncpg connection.
-        self._statement_connections: list[tuple[AsyncConnection, Any]] = []
+        # by themselves (see _on_driver).
+        self._statement_connections: list[_StatementConnection] = []
+        # PostgreSQL: whether row-level security holds this URL's role, so that each
+        # transaction and statement says whom it acts for (detect_row_security).
+        self.row_security = False
         self._statement_connections_kept = pool_size
         if path is not None:
             file_backed = path != ":memory:"
@@ -193,6 +206,8 @@ class Database:
                 yield Connection(sync_conn)
             return
         async with self._reader.connect() as conn, conn.begin():
+            if self.row_security:
+                await _act_in_transaction(conn, acting.current())
             yield Connection(conn)
 
     @asynccontextmanager
@@ -202,6 +217,8 @@ class Database:
         if self._sqlite is None:
             assert self._async is not None
             async with self._async.begin() as conn:
+                if self.row_security:
+                    await _act_in_transaction(conn, acting.current())
                 yield Connection(conn)
             return
         async with self._write_lock:
@@ -214,51 +231,77 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.wake()
 
+    async def detect_row_security(self) -> bool:
+        """Ask PostgreSQL whether row-level security holds this URL's role (an app role,
+        not the tables' owner); from then on, if so, every transaction and statement says
+        whom it acts for. Call it once the schema is migrated. SQLite has none."""
+        if self._async is None:
+            return False
+        async with self._async.connect() as conn:
+            # Any table with policies would do; they are enabled together (migration 0010).
+            held = await conn.scalar(text("SELECT row_security_active('messages')"))
+        self.row_security = bool(held)
+        return self.row_security
+
     async def read_statement(
-        self, statement: DriverStatement, params: Mapping[str, Any]
+        self, statement: DriverStatement, params: Mapping[str, Any], who: Acting | None = None
     ) -> list[Row]:
-        """The rows of one query. One statement reads one snapshot by itself, so it runs
-        without a transaction: on PostgreSQL no BEGIN and COMMIT round trips."""
+        """The rows of one query, for `who` (default: hallway.store.acting.current()). One
+        statement reads one snapshot by itself, so it runs without a transaction: on
+        PostgreSQL no BEGIN and COMMIT round trips."""
         if self._sqlite is not None:
             return statement.fetch_sqlite(self._held_driver("reader"), params)
-        return await self._on_driver(statement, params)
+        return await self._on_driver(statement, params, who)
 
     async def write_statement(
-        self, statement: DriverStatement, params: Mapping[str, Any]
+        self, statement: DriverStatement, params: Mapping[str, Any], who: Acting | None = None
     ) -> list[Row]:
-        """The rows of one statement that writes, committed by itself (atomic all the same):
-        on PostgreSQL no BEGIN and COMMIT round trips. On SQLite it is a transaction of one
-        statement, which takes its turn among the writes."""
+        """The rows of one statement that writes, for `who` as read_statement's, committed
+        by itself (atomic all the same): on PostgreSQL no BEGIN and COMMIT round trips. On
+        SQLite it is a transaction of one statement, which takes its turn among the
+        writes."""
         if self._sqlite is None:
-            return await self._on_driver(statement, params)
+            return await self._on_driver(statement, params, who)
         async with self.write() as conn:
             return await conn.fetch(statement, params)
 
-    async def _on_driver(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[Row]:
+    async def _on_driver(
+        self, statement: DriverStatement, params: Mapping[str, Any], who: Acting | None
+    ) -> list[Row]:
         """PostgreSQL: one statement on the driver of a pooled connection in no transaction,
         where it commits by itself. The connections these statements used stay checked out
         (up to pool_size of them) for the next ones: a checkout and return through
         SQLAlchemy's pool costs more CPU than such a statement. They are the pool's all the
-        same, counted against its size."""
+        same, counted against its size.
+
+        Under row-level security the acting person is a setting of the connection's session
+        (a transaction to hold it for one statement would cost a BEGIN and a COMMIT round
+        trip): each kept connection remembers whom it acts for, and is told only when the
+        next statement is someone else's, before it runs. A connection whose setting is in
+        doubt (the change failed or was cancelled) is never used again, and one handed back
+        to the pool is told it acts for nobody first."""
         assert self._async is not None
         if self._statement_connections:
-            conn, driver = self._statement_connections.pop()
+            held = self._statement_connections.pop()
         else:
             conn = await self._async.connect()
-            driver = (await conn.get_raw_connection()).driver_connection
+            held = _StatementConnection(conn, (await conn.get_raw_connection()).driver_connection)
+        driver = held.driver
         try:
+            if self.row_security:
+                await held.act_for(acting.current() if who is None else who)
             return await statement.fetch_asyncpg(driver, params)
         finally:
             # A statement that failed or was cancelled leaves its connection usable (asyncpg
             # waits a cancelled one out before the next); one found closed, or left in a
             # transaction, is never handed on.
-            if driver.is_closed() or driver.is_in_transaction():
-                await conn.invalidate()
-                await conn.close()
+            if driver.is_closed() or driver.is_in_transaction() or held.acting_for is None:
+                await held.conn.invalidate()
+                await held.conn.close()
             elif len(self._statement_connections) < self._statement_connections_kept:
-                self._statement_connections.append((conn, driver))
+                self._statement_connections.append(held)
             else:
-                await conn.close()
+                await held.give_back()
 
     def _held(self, role: str) -> SyncConnection:
         """SQLite: a connection kept open for one role on the loop's thread, which saves a
@@ -352,11 +395,44 @@ class Database:
             self._sqlite.dispose()
         if self._sqlite_off_loop is not None:
             await self._sqlite_off_loop.dispose()
-        for statement_conn, _driver in self._statement_connections:
-            await statement_conn.close()
+        for held in self._statement_connections:
+            await held.give_back()
         self._statement_connections.clear()
         if self._async is not None:
             await self._async.dispose()
+
+
+async def _act_in_transaction(conn: AsyncConnection, who: Acting) -> None:
+    await conn.exec_driver_sql(_ACT_IN_TRANSACTION, who.settings())
+
+
+class _StatementConnection:
+    """A pooled connection kept for statements run alone, with whom its session acts for
+    (NOBODY until told otherwise; None while that is in doubt)."""
+
+    __slots__ = ("acting_for", "conn", "driver")
+
+    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+        self.conn = conn
+        self.driver = driver
+        self.acting_for: Acting | None = NOBODY
+
+    async def act_for(self, who: Acting) -> None:
+        if who == self.acting_for:
+            return
+        self.acting_for = None
+        await self.driver.execute(_ACT_ON_CONNECTION, *who.settings())
+        self.acting_for = who
+
+    async def give_back(self) -> None:
+        """Return the connection to the pool acting for nobody (or close it for good)."""
+        try:
+            await self.act_for(NOBODY)
+        except BaseException:
+            await self.conn.invalidate()
+            raise
+        finally:
+            await self.conn.close()
 
 
 def _configure_sqlite(engine: Engine, *, checkpoint_in_background: bool) -> None:

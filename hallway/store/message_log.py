@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Select, exists, select
 
+from hallway.store.acting import Acting
 from hallway.store.batching import NaturalBatcher
 from hallway.store.database import Connection, Database, dumps_json
 from hallway.store.driver_sql import DriverStatement, Row, driver_statement
@@ -88,6 +89,10 @@ class Member:
 
     def params(self) -> dict[str, str]:
         return {"cid": self.conversation_id, "uid": self.user_id, "company": self.company_id}
+
+    def acting(self) -> Acting:
+        """The member as whom row-level security sees the statement (hallway.store.acting)."""
+        return Acting(self.user_id, self.company_id)
 
 
 class Refused(enum.Enum):
@@ -420,7 +425,7 @@ class MessageLog:
         """The member's window of the conversation's history: the `limit` messages before
         seq `before` (or the newest), in one snapshot; None when it is not theirs."""
         params = _window_params(member, limit, before)
-        rows = await self.db.read_statement(_WINDOW[before is not None], params)
+        rows = await self.db.read_statement(_WINDOW[before is not None], params, member.acting())
         return _window_of(rows, limit)
 
     async def _append_in_transaction(self, append: _Append) -> Appended:
@@ -459,7 +464,7 @@ class MessageLog:
             "data": dumps_json(message),
         }
         try:
-            rows = await self.db.write_statement(_APPEND_ALONE, params)
+            rows = await self.db.write_statement(_APPEND_ALONE, params, append.member.acting())
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name != IDEMPOTENCY_CONSTRAINT:
                 raise
@@ -482,15 +487,28 @@ class MessageLog:
             "data": [dumps_json(m) for m in batch],
         }
         try:
-            rows = await self.db.write_statement(_APPEND_TOGETHER, params)
+            # Row-level security sees the batch as its first sender's; the statement itself
+            # checks each sender's membership.
+            rows = await self.db.write_statement(_APPEND_TOGETHER, params, first.acting())
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name != IDEMPOTENCY_CONSTRAINT:
                 raise
             # A client_msg_id used before, or twice in this batch: nothing was written; one
             # by one, each send finds out which, in the order they came.
-            return [await _outcome(self._append_alone(append)) for append in appends]
+            return await self._one_by_one(appends)
+        except asyncpg.InsufficientPrivilegeError:
+            # Row-level security refused the batch as its first sender's, who takes no part
+            # (an open channel's row is theirs to see, its messages are not): nothing was
+            # written; one by one, each send is seen as its own sender's.
+            return await self._one_by_one(appends)
+        if not rows and self.db.row_security:
+            # Nothing stored: the conversation may be hidden from the first sender alone.
+            return await self._one_by_one(appends)
         seqs = {row["id"]: int(row["seq"]) for row in rows}
         return [seqs.get(m["id"], Refused.NOT_A_MEMBER) for m in batch]
+
+    async def _one_by_one(self, appends: Sequence[_Append]) -> list[Appended | Exception]:
+        return [await _outcome(self._append_alone(append)) for append in appends]
 
 
 class _Repeat(Exception):
