@@ -1,5 +1,6 @@
 """`hallway serve`'s HTTP edge over real sockets: oversized heads, clients that trickle or
-idle, too many connections from one address (hallway/api/http_edge.py).
+idle, too many connections from one address (hallway/api/http_edge.py), and clients that
+go away in the middle of a body.
 
 The edge is the same whatever the database, so these run on SQLite only."""
 
@@ -16,7 +17,7 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.support import ServerProcess, eventually
+from tests.support import Directory, ServerProcess, eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
@@ -205,3 +206,46 @@ async def test_connections_past_the_cap_of_an_address_are_refused(
     await eventually(served)
     for sock in kept:
         sock.close()
+
+
+async def test_a_client_gone_mid_body_is_one_line_not_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        server = ServerProcess(env, args=("--log-level", "info"), stderr=log_file).start()
+        try:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+                directory = Directory(http)
+                admin = await directory.company()
+                conversation = await directory.conversation(admin, "channel", [], title="gone")
+            auth = f"Authorization: Bearer {admin.token}\r\n".encode()
+            path = f"/api/v1/conversations/{conversation['id']}".encode()
+            unfinished = [
+                # An upload cut off in its file.
+                b"POST " + path + b"/attachments HTTP/1.1\r\nHost: x\r\n" + auth
+                + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000"
+                + b'\r\n\r\n--b\r\nContent-Disposition: form-data; name="file"; '
+                + b'filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nthe start',
+                # A message whose chunked body never ends.
+                b"POST " + path + b"/messages HTTP/1.1\r\nHost: x\r\n" + auth
+                + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b'5\r\n{"bod\r\n',
+            ]  # fmt: skip
+            for request in unfinished:
+                with _connect(server) as sock:
+                    sock.sendall(request)
+
+            def disconnects_logged() -> bool:
+                return log_path.read_text().count("the client disconnected before") == 2
+
+            await eventually(disconnects_logged, timeout=10)
+            with _connect(server) as sock:
+                _answers_healthz(sock)
+        finally:
+            server.stop()
+    log = log_path.read_text()
+    assert "Exception in ASGI application" not in log
+    assert "Traceback" not in log
+    # The cut-off upload's staging file went with it.
+    assert list((tmp_path / "files" / ".staging").iterdir()) == []
