@@ -17,7 +17,7 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.support import Directory, ServerProcess, eventually
+from tests.support import Directory, ServerProcess, eventually, response_head
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
@@ -85,16 +85,7 @@ def test_an_oversized_head_is_answered_431_before_it_ends(
         assert _response(sock).startswith(b"HTTP/1.1 431 ")
     with _connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fine: " + b"v" * 8000 + b"\r\n\r\n")
-        assert _response_head(sock).startswith(b"HTTP/1.1 200 ")
-
-
-def _response_head(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    return data
+        assert response_head(sock).startswith(b"HTTP/1.1 200 ")
 
 
 def test_unfinished_heads_do_not_grow_the_server(
@@ -201,7 +192,7 @@ async def test_connections_past_the_cap_of_an_address_are_refused(
     def served() -> bool:
         with _connect(server) as sock:
             sock.sendall(HEALTHZ)
-            return _response_head(sock).startswith(b"HTTP/1.1 200 ")
+            return response_head(sock).startswith(b"HTTP/1.1 200 ")
 
     await eventually(served)
     for sock in kept:
