@@ -76,6 +76,7 @@ class HttpEdge(asyncio.Protocol):
         "_inner",
         "_loop",
         "_parser",
+        "_refused",
         "_server_state",
         "transport",
     )
@@ -106,6 +107,8 @@ class HttpEdge(asyncio.Protocol):
         self._head_bytes = 0
         self._heads_begun = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        # Answered 431 or 429: what the client still sends is read and dropped.
+        self._refused = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -128,6 +131,8 @@ class HttpEdge(asyncio.Protocol):
             self._inner.connection_made(self.transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         upgraded: bool | None = False
         if self._parser is not None:
             upgraded = self._read_heads(data)
@@ -144,7 +149,9 @@ class HttpEdge(asyncio.Protocol):
             self._follow_upgrade()
 
     def eof_received(self) -> bool | None:
-        return None if self._inner is None else self._inner.eof_received()
+        if self._refused or self._inner is None:
+            return None  # the transport closes
+        return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -240,11 +247,24 @@ class HttpEdge(asyncio.Protocol):
         self._close()
 
     def _refuse(self, response: bytes) -> None:
+        """Answer, and close once the client has read the answer. Closing a socket with the
+        client's bytes unread resets the connection, and the reset can overtake the answer:
+        so the edge ends its side, drops what still comes until the client closes its own,
+        and closes anyway at the head timeout."""
         self._parser = None
+        self._refused = True
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(response)
-        self._close()
+        if transport is None or transport.is_closing():
+            return
+        transport.write(response)
+        if not transport.can_write_eof():
+            self._close()
+            return
+        transport.write_eof()
+        self._cancel_head_timer()
+        self._head_timer = self._loop.call_later(
+            self.limits.head_timeout_seconds, self._head_timed_out
+        )
 
     def _close(self) -> None:
         self._cancel_head_timer()
