@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.support import Directory, ServerProcess, eventually, response_head
 
@@ -184,6 +185,9 @@ async def test_connections_past_the_cap_of_an_address_are_refused(
         assert (error["code"], error["details"]) == ("too_many_connections", {"limit": 3})
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             assert (await http.get("/healthz")).status_code == 429
+        with pytest.raises(InvalidStatus) as refused:  # a WebSocket handshake alike
+            await connect(server.ws_url)
+        assert refused.value.response.status_code == 429
         # Those already open are served as before.
         for sock in kept:
             _answers_healthz(sock)

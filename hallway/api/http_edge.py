@@ -123,10 +123,7 @@ class HttpEdge(asyncio.Protocol):
         )
         if self._admitted:
             self._inner = HttpToolsProtocol(
-                config=self._config,
-                server_state=self._server_state,
-                app_state=self._app_state,
-                _loop=self._loop,
+                config=self._config, server_state=self._server_state, app_state=self._app_state
             )
             self._inner.connection_made(self.transport)
 
