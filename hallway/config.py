@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import secrets
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
+
+
+def _loopback() -> list[IPv4Network | IPv6Network]:
+    return [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
 
 
 class ConfigError(RuntimeError):
@@ -114,6 +119,26 @@ class Settings(BaseSettings):
     # Open sockets of one person on one process (a cap, not a rate: counted by the hub, and
     # kept even with rate_limiting off).
     ws_connections_per_person: int = Field(default=50, ge=1)
+
+    # The HTTP edge of `hallway serve` (hallway/api/http_edge.py; docs/deploy.md, "Exposed
+    # directly or behind a proxy"). A request line and headers longer than this answer 431;
+    # the largest a browser sends, cookies of other sites on the domain included, is well
+    # under it.
+    max_request_head_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    # A client that has not sent a whole request line and headers this long after
+    # connecting, or after a later request's first byte, is disconnected.
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # An idle keep-alive connection between two requests is closed after this (uvicorn's
+    # timeout_keep_alive). Behind a proxy that reuses connections, make it longer than the
+    # proxy's own idle timeout, or the proxy may send a request on a closing connection.
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1, le=3600)
+    # Open connections (HTTP and WebSocket) from one client address on one process; the
+    # next is answered 429 `too_many_connections`. An office behind one NAT address shares
+    # it: a browser holds about six HTTP connections and a socket per tab. 0: no cap.
+    max_connections_per_address: int = Field(default=1000, ge=0)
+    # Addresses never refused by that cap: a proxy in front carries many people's
+    # connections (a JSON list of addresses or networks).
+    connection_cap_exempt: list[IPvAnyNetwork] = Field(default_factory=_loopback)
 
     # Realtime
     ws_send_buffer_bytes: int = Field(default=1_048_576, ge=16_384)

@@ -24,6 +24,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from hallway.api.app import create_app
+from hallway.api.connection_counts import ConnectionCounts
+from hallway.api.http_edge import EdgeLimits, http_edge
 from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES
 from hallway.api.realtime_protocol import RealtimeProtocol
 from hallway.config import Settings
@@ -47,6 +49,16 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def edge_limits(settings: Settings) -> EdgeLimits:
+    return EdgeLimits(
+        max_head_bytes=settings.max_request_head_bytes,
+        head_timeout_seconds=settings.request_head_timeout_seconds,
+        connections=ConnectionCounts(
+            settings.max_connections_per_address, settings.connection_cap_exempt
+        ),
+    )
+
+
 def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -56,6 +68,10 @@ def uvicorn_config(app: FastAPI, settings: Settings, listen: Listen) -> uvicorn.
         log_config=log_config(settings.log_format),
         # A line per request is Hallway's own (hallway/api/request_log.py), with its id.
         access_log=False,
+        # Head size and time limits and the cap per address, in front of uvicorn's own
+        # HTTP protocol (hallway/api/http_edge.py: why uvicorn's options don't do it).
+        http=http_edge(edge_limits(settings)),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         ws=RealtimeProtocol,
         # Client frames are small JSON objects; uvicorn's default is 16 MiB.
         ws_max_size=MAX_CLIENT_FRAME_BYTES,

@@ -450,6 +450,16 @@ class Directory:
         return result
 
 
+def response_head(sock: socket.socket) -> bytes:
+    """Read a raw socket up to the end of a response's head (and whatever came with it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return data
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -75,11 +75,33 @@ def test_postgresql_urls_get_the_asyncpg_driver(given: str, effective: str) -> N
         ("max_body_chars", "0"),
         ("access_token_ttl_seconds", "5"),
         ("storage", "ftp"),
+        ("max_request_head_bytes", "100"),
+        ("request_head_timeout_seconds", "0"),
+        ("keep_alive_timeout_seconds", "0"),
+        ("max_connections_per_address", "-1"),
+        ("connection_cap_exempt", ["10.0.0.300/8"]),
     ],
 )
-def test_invalid_values_are_refused(name: str, value: str) -> None:
+def test_invalid_values_are_refused(name: str, value: str | list[str]) -> None:
     with pytest.raises(ValueError, match=name):
         Settings(**{name: value})  # type: ignore[arg-type]
+
+
+def test_the_edge_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALLWAY_CONNECTION_CAP_EXEMPT", '["10.1.0.0/16", "fd00::1"]')
+    monkeypatch.setenv("HALLWAY_MAX_CONNECTIONS_PER_ADDRESS", "0")
+    settings = Settings()
+    assert [str(network) for network in settings.connection_cap_exempt] == [
+        "10.1.0.0/16",
+        "fd00::1/128",
+    ]
+    assert settings.max_connections_per_address == 0
+    # Loopback, where a proxy on the same machine connects from, unless told otherwise.
+    monkeypatch.delenv("HALLWAY_CONNECTION_CAP_EXEMPT")
+    assert [str(network) for network in Settings().connection_cap_exempt] == [
+        "127.0.0.1/32",
+        "::1/128",
+    ]
 
 
 def test_production_refuses_a_missing_or_short_secret(tmp_path: Path) -> None:

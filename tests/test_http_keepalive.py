@@ -9,18 +9,9 @@ import orjson
 import pytest
 
 from tests.files_support import send_files, uploaded
-from tests.support import Directory, ServerProcess
+from tests.support import Directory, ServerProcess, response_head
 
 pytestmark = pytest.mark.anyio
-
-
-def _head_of(sock: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed the connection"
-        data += chunk
-    return data
 
 
 def _content_length(head: bytes) -> int:
@@ -29,7 +20,7 @@ def _content_length(head: bytes) -> int:
 
 
 def _read_response(sock: socket.socket) -> bytes:
-    data = _head_of(sock)
+    data = response_head(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     length = _content_length(head)
     while len(body) < length:
@@ -70,7 +61,7 @@ async def test_head_is_answered_with_no_body_and_the_connection_goes_on(
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for path, length in ((link, 1024), ("/healthz", 15), ("/readyz", 18)):
             sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            head = _head_of(sock)
+            head = response_head(sock)
             assert head.startswith(b"HTTP/1.1 200 "), head
             assert head.endswith(b"\r\n\r\n") and _content_length(head) == length
         # Had a HEAD's answer been held back or left unfinished, this would not be answered.

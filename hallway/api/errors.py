@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 
 from hallway.api.request_log import REQUEST_ID
@@ -138,6 +139,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
+# nginx's status for a request its client gave up on; only the request log sees it.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def _client_disconnected(request: Request, _exc: Exception) -> Response:
+    """The client went away while its body was being read (a closed tab, a cancelled
+    upload): nobody is left to answer, and it is no fault of the server's."""
+    log.info(
+        "%s %s: the client disconnected before its body was read", request.method, request.url.path
+    )
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     # Starlette answers this outside every middleware, RequestLog's too: the header is set
@@ -153,4 +167,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(Exception, _unexpected_error)
