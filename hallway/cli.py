@@ -1,4 +1,5 @@
-"""`hallway serve | migrate | create-company | create-user | backup | restore | demo`."""
+"""`hallway serve | migrate | create-company | create-user | backup | restore | demo |
+import KIND`."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hallway.config import ConfigError, Settings
 from hallway.domain import accounts, conversations, message_send
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import DomainError
+from hallway.slack_import.export import ImportFailed
 from hallway.store import backup
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
+
+if TYPE_CHECKING:
+    from hallway.slack_import.run import Imported
 
 DEMO_PASSWORD = "hallway-demo"
 
@@ -201,6 +207,50 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_slack(settings: Settings, args: argparse.Namespace) -> int:
+    from hallway.files.storage import open_storage
+    from hallway.slack_import.run import import_slack
+
+    async def run() -> Imported:
+        ctx, db = await _with_ctx(settings)
+        storage = open_storage(settings)
+        try:
+            await storage.start()
+            return await import_slack(ctx, storage, Path(args.export), args.company, sys.stderr)
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    imported = asyncio.run(run())
+    made = "created" if imported.created else "brought up to date"
+    print(f"company {imported.company_id} ({args.company}) {made}")
+    for line in imported.summary.lines():
+        print(line)
+    print(
+        "people claim their accounts by joining with this invite code, under the address "
+        f"Slack knew them by (until {imported.invite_expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
+    print(f"  {imported.invite_code}")
+    base = (settings.public_url or "").rstrip("/")
+    if base:
+        print(f"  {base}/#join={imported.invite_code}")
+    return 0
+
+
+def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`hallway import KIND ...`: one sub-command per kind of source."""
+    importer = sub.add_parser("import", help="bring in a company's history from elsewhere")
+    kinds = importer.add_subparsers(dest="kind", required=True, metavar="KIND")
+    slack = kinds.add_parser(
+        "slack", help="a Slack workspace export (zip) as a company; see docs/import.md"
+    )
+    slack.add_argument("export", metavar="EXPORT.zip", help="the export Slack made")
+    slack.add_argument(
+        "--company", required=True, help="the company's name (made on the first run)"
+    )
+    slack.set_defaults(run=cmd_import_slack)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -266,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="seed a demo company and print how to log in")
     demo.set_defaults(run=cmd_demo)
+
+    _add_import(sub)
     return parser
 
 
@@ -281,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"hallway: {exc.message}", file=sys.stderr)
         return 1
-    except backup.BackupFailed as exc:
+    except (backup.BackupFailed, ImportFailed) as exc:
         print(f"hallway: {exc}", file=sys.stderr)
         return 1
 
