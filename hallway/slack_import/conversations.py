@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from hallway.domain.conversations import event_summary
 from hallway.slack_import import keys, summary
 from hallway.slack_import.export import SlackConversation
 from hallway.slack_import.people import People
 from hallway.slack_import.summary import Summary
-from hallway.store.bulk import insert_rows
+from hallway.store.bulk import chunked, insert_rows
 from hallway.store.database import Connection
 from hallway.store.names import conversation_channel_key
 from hallway.store.tables import conversations, events, participants
@@ -43,6 +45,26 @@ def _members(conversation: SlackConversation, people: People) -> list[str]:
     return list(dict.fromkeys(people.ids[m] for m in conversation.members if m in people.ids))
 
 
+async def _direct_conversations(
+    conn: Connection, found: list[SlackConversation], people: People
+) -> dict[str, str]:
+    """Direct key to conversation id, of the pairs the export's DMs would make."""
+    pairs = [
+        _direct_key(*members)
+        for c in found
+        if c.kind == "direct" and len(members := _members(c, people)) == 2
+    ]
+    found_ids: dict[str, str] = {}
+    for some in chunked(pairs):
+        rows = await conn.execute(
+            select(conversations.c.direct_key, conversations.c.id).where(
+                conversations.c.direct_key.in_(some)
+            )
+        )
+        found_ids.update((r.direct_key, r.id) for r in rows)
+    return found_ids
+
+
 async def import_conversations(
     conn: Connection,
     company_id: str,
@@ -55,6 +77,9 @@ async def import_conversations(
     in them are left out (and so are their messages)."""
     known = await keys.read_keys(conn, company_id, keys.CONVERSATION)
     targets = {slack_id: Target(local_id, False) for slack_id, local_id in known.items()}
+    # One direct conversation per pair of people: a DM of a pair that has one already
+    # (made in Hallway since an earlier run) goes into it.
+    directs = await _direct_conversations(conn, found, people)
     rows: list[dict[str, Any]] = []
     members: list[dict[str, Any]] = []
     logged: list[dict[str, Any]] = []
@@ -65,9 +90,13 @@ async def import_conversations(
         if not member_ids:
             summary_.skipped[summary.NOBODY] += 1
             continue
-        kind = (
-            conversation.kind if conversation.kind != "direct" or len(member_ids) == 2 else "group"
-        )
+        kind = conversation.kind
+        if kind == "direct" and len(member_ids) != 2:
+            kind = "group"  # a DM with a bot, or with oneself
+        direct_key = _direct_key(*member_ids) if kind == "direct" else None
+        if direct_key in directs:
+            targets[conversation.id] = Target(directs[direct_key], False)
+            continue
         created_at = (
             datetime.fromtimestamp(conversation.created, UTC)
             if conversation.created is not None
@@ -83,7 +112,7 @@ async def import_conversations(
             "kind": kind,
             "title": conversation.title,
             "created_by": creator,
-            "direct_key": _direct_key(*member_ids) if kind == "direct" else None,
+            "direct_key": direct_key,
             "channel_key": conversation_channel_key(kind, conversation.title),
             "last_seq": 1,
             "last_activity_at": created_at,
@@ -116,6 +145,8 @@ async def import_conversations(
             }
         )
         targets[conversation.id] = Target(conversation_id, True)
+        if direct_key is not None:
+            directs[direct_key] = conversation_id
         summary_.imported[f"{kind} conversations"] += 1
     await insert_rows(conn, conversations, rows)
     await insert_rows(conn, participants, members)

@@ -23,6 +23,8 @@ def _label(body: str) -> tuple[str, str | None]:
 
 def render(text: str, people: Mapping[str, str], channels: Mapping[str, str]) -> str:
     """`people`: Slack user id to display name; `channels`: channel id to name."""
+    if "<" not in text and "&" not in text:
+        return text  # most messages: nothing to render
 
     def reference(match: re.Match[str]) -> str:
         target, label = _label(match.group(1))

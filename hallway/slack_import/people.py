@@ -20,7 +20,7 @@ from hallway.domain.errors import InvalidInput
 from hallway.slack_import import keys, summary
 from hallway.slack_import.export import SlackUser
 from hallway.slack_import.summary import Summary
-from hallway.store.bulk import insert_rows
+from hallway.store.bulk import chunked, insert_rows
 from hallway.store.database import Connection
 from hallway.store.tables import users
 
@@ -64,11 +64,11 @@ async def import_people(
     humans = [p for p in people if not p.is_bot]
     summary_.skipped[summary.BOT_ACCOUNT] += len(bots)
     new = [p for p in humans if p.id not in known]
-    wanted = {e for p in new if (e := _email(p)) is not None}
-    taken = set()
-    if wanted:
-        rows = await conn.execute(select(users.c.email).where(users.c.email.in_(wanted)))
-        taken = {r.email for r in rows}
+    wanted = sorted({e for p in new if (e := _email(p)) is not None})
+    taken: set[str] = set()
+    for some in chunked(wanted):
+        rows = await conn.execute(select(users.c.email).where(users.c.email.in_(some)))
+        taken.update(r.email for r in rows)
     has_admin = any(p.is_admin and not p.deleted for p in humans) or bool(known)
     rows_: list[dict[str, Any]] = []
     for person in new:

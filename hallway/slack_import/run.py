@@ -27,6 +27,7 @@ from hallway.slack_import.people import import_people
 from hallway.slack_import.progress import ProgressBar
 from hallway.slack_import.summary import Summary
 from hallway.store import search_index
+from hallway.store.bulk import chunked
 from hallway.store.database import Connection
 from hallway.store.tables import companies, conversations, invites, participants, users
 from hallway.store.types import utcnow
@@ -145,8 +146,7 @@ async def import_slack(
                 summary=result,
                 bar=bar,
             ).run()
-            if target.new:
-                await _read_up_to_date(ctx, target.id)
+        await _read_up_to_date(ctx, [t.id for t in targets.values() if t.new])
         bar.finish()
     finally:
         export.close()
@@ -155,12 +155,18 @@ async def import_slack(
     return Imported(company_id, created, code, expires_at, result)
 
 
-async def _read_up_to_date(ctx: DomainContext, conversation_id: str) -> None:
-    """History brought along is history its people have read."""
+async def _read_up_to_date(ctx: DomainContext, conversation_ids: list[str]) -> None:
+    """History brought along is history its people have read: in the conversations this
+    run made, everyone has read up to the last seq."""
+    if not conversation_ids:
+        return
+    last_seq = select(conversations.c.last_seq).where(
+        conversations.c.id == participants.c.conversation_id
+    )
     async with ctx.db.write() as conn:
-        last_seq = select(conversations.c.last_seq).where(conversations.c.id == conversation_id)
-        await conn.execute(
-            update(participants)
-            .where(participants.c.conversation_id == conversation_id)
-            .values(last_read_seq=last_seq.scalar_subquery())
-        )
+        for some in chunked(conversation_ids):
+            await conn.execute(
+                update(participants)
+                .where(participants.c.conversation_id.in_(some))
+                .values(last_read_seq=last_seq.scalar_subquery())
+            )
