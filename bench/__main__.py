@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, disk, e2e, fanout, history, search, send
+from bench import connections, disk, e2e, fanout, history, search, send, slack_import
 from bench.server import BACKENDS, Stack
 from bench.stats import Result
 
@@ -32,6 +32,7 @@ SCENARIOS: dict[str, Scenario] = {
     "connections": connections.run,
     "history": history.run,
     "search": search.run,
+    "slack_import": slack_import.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--search-messages", type=int, default=1_000_000)
     parser.add_argument("--search-rounds", type=int, default=100, help="queries per kind")
+    parser.add_argument("--slack-messages", type=int, default=100_000)
     return parser
 
 
