@@ -173,8 +173,11 @@ class Export:
             {"type": "message", "ts": ts(T0 + 480), "user": "U99GHOST", "text": "who am I"},
         ]
 
-    def write(self, path: Path, *, without: str | None = None) -> Path:
-        """The zip at `path`; `without`: a top-level file to leave out."""
+    def write(
+        self, path: Path, *, without: str | None = None, extra: dict[str, Any] | None = None
+    ) -> Path:
+        """The zip at `path`; `without`: a top-level file to leave out; `extra`: members
+        to add or replace (name: JSON value)."""
         files: dict[str, Any] = {
             "users.json": self.users,
             "channels.json": self.channels(),
@@ -196,6 +199,7 @@ class Export:
                 {"type": "message", "ts": ts(T0 + 90), "user": "U02BOB", "text": "hi Ann"}
             ],
         }
+        files.update(extra or {})
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, value in files.items():
                 if name != without:

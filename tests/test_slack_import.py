@@ -20,7 +20,7 @@ from hallway.slack_import.emoji_names import unicode_emoji
 from hallway.slack_import.mrkdwn import render
 from hallway.store.database import Database
 from hallway.store.tables import companies
-from tests.slack_export import NOTES, T0, Export
+from tests.slack_export import NOTES, T0, Export, ts
 from tests.support import Directory, Person, company_rows
 
 pytestmark = pytest.mark.anyio
@@ -183,6 +183,46 @@ async def test_importing_twice_changes_nothing(
     assert await company_rows(env["HALLWAY_DATABASE_URL"], [company_id]) == before
     assert invite_code(second.stdout) == invite_code(first.stdout)
     assert skipped(second.stdout)[summary.ALREADY] == 8
+
+
+async def test_a_later_export_adds_only_what_is_new(
+    env: dict[str, str], client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    export = Export()
+    company = f"Later {export.tag}"
+    first = run_import(env, export.write(tmp_path / "first.zip"), company)
+    assert first.returncode == 0, first.stderr
+    ann = await claim(client, invite_code(first.stdout), export.email("ann"))
+    listed = (await ann.get("/api/v1/conversations")).json()["conversations"]
+    general = next(c["id"] for c in listed if c["title"] == "general")
+    direct = next(c["id"] for c in listed if c["kind"] == "direct")
+    before = (await ann.get(f"/api/v1/conversations/{general}/messages")).json()
+
+    # The next export: a new day in general, and the pair's DM under another Slack id.
+    later = [{"type": "message", "ts": ts(T0 + 2 * 86_400), "user": "U02BOB", "text": "news"}]
+    again = {"type": "message", "ts": ts(T0 + 2 * 86_400), "user": "U01ANN", "text": "hi again"}
+    dms = [*export.dms(), {"id": "D02ANNBOB", "members": ["U01ANN", "U02BOB"]}]
+    second = run_import(
+        env,
+        export.write(
+            tmp_path / "second.zip",
+            extra={
+                "general/2024-01-04.json": later,
+                "dms.json": dms,
+                "D02ANNBOB/2024-01-04.json": [again],
+            },
+        ),
+        company,
+    )
+    assert second.returncode == 0, second.stderr
+    after = (await ann.get(f"/api/v1/conversations/{general}/messages")).json()
+    assert after["messages"][:-1] == before["messages"]
+    assert after["messages"][-1]["body"] == "news"
+    assert after["messages"][-1]["seq"] == before["last_seq"] + 1
+    still = (await ann.get("/api/v1/conversations")).json()["conversations"]
+    assert len(still) == len(listed)
+    pair = (await ann.get(f"/api/v1/conversations/{direct}/messages")).json()
+    assert [m["body"] for m in pair["messages"]] == ["hi Ann", "hi again"]
 
 
 async def test_a_claimed_account_cannot_be_claimed_again(
