@@ -216,9 +216,6 @@ class SlackExport:
     def open_member(self, name: str) -> IO[bytes]:
         return self._zip.open(name)
 
-    def member_size(self, name: str) -> int:
-        return self._zip.getinfo(name).file_size
-
     def close(self) -> None:
         self._zip.close()
 
