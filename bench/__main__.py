@@ -19,7 +19,18 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench import connections, disk, e2e, exports, fanout, history, retention, search, send
+from bench import (
+    connections,
+    disk,
+    e2e,
+    exports,
+    fanout,
+    history,
+    retention,
+    search,
+    send,
+    slack_import,
+)
 from bench.server import BACKENDS, Stack
 from bench.stats import Result
 
@@ -34,6 +45,7 @@ SCENARIOS: dict[str, Scenario] = {
     "search": search.run,
     "retention": retention.run,
     "exports": exports.run,
+    "slack_import": slack_import.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -104,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--export-messages", type=int, default=100_000, help="exports: messages exported"
     )
+    parser.add_argument("--slack-messages", type=int, default=100_000)
     return parser
 
 

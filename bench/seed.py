@@ -20,7 +20,8 @@ from hallway.config import Settings
 from hallway.domain.actor import Actor, Role
 from hallway.domain.tokens import issue_access_token
 from hallway.store import search_index
-from hallway.store.database import Database, dumps_json
+from hallway.store.bulk import insert_rows
+from hallway.store.database import Database
 from hallway.store.tables import (
     companies,
     conversations,
@@ -200,33 +201,18 @@ async def history(
     age: timedelta = timedelta(0),
 ) -> None:
     """`count` messages (and their events) in the room, fast: COPY on PostgreSQL,
-    executemany on SQLite; then the conversation's last_seq, and on SQLite the search index.
-    `body` makes message seq's text; the newest was sent `age` ago."""
+    executemany on SQLite (hallway.store.bulk); the conversation's last_seq, and on SQLite
+    the search index. `body` makes message seq's text; the newest was sent `age` ago."""
     async with db.write() as conn:
-        if db.dialect == "postgresql":
-            raw = await conn.driver_connection()
-            for message_rows, event_rows in _history_rows(room, count, body, age):
-                await raw.copy_records_to_table(
-                    "messages",
-                    records=[tuple(r.values()) for r in message_rows],
-                    columns=list(message_rows[0]),
-                )
-                for r in event_rows:
-                    r["payload"] = dumps_json(r["payload"])
-                await raw.copy_records_to_table(
-                    "events",
-                    records=[tuple(r.values()) for r in event_rows],
-                    columns=list(event_rows[0]),
-                )
-        else:
-            for message_rows, event_rows in _history_rows(room, count, body, age):
-                await conn.execute(messages.insert(), message_rows)
-                await conn.execute(events.insert(), event_rows)
+        # First, so that the COPYs run inside this transaction.
         await conn.execute(
             update(conversations)
             .where(conversations.c.id == room.conversation_id)
             .values(last_seq=count)
         )
+        for message_rows, event_rows in _history_rows(room, count, body, age):
+            await insert_rows(conn, messages, message_rows)
+            await insert_rows(conn, events, event_rows)
     # SQLite's search index, as the server's indexer would bring it up to date.
     await search_index.index_pending(db, batch=50_000)
     if db.dialect == "postgresql":

@@ -21,6 +21,8 @@ from hallway.domain.export_jobs import find_scope
 from hallway.exports.format import InvalidExport, Manifest
 from hallway.exports.writer import write_export
 from hallway.files.storage import open_storage
+from hallway.slack_import.export import ImportFailed
+from hallway.slack_import.run import Imported, import_slack
 from hallway.store import backup
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
@@ -292,6 +294,33 @@ def cmd_import_hallway(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_slack(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> Imported:
+        ctx, db = await _with_ctx(settings)
+        storage = open_storage(settings)
+        try:
+            await storage.start()
+            return await import_slack(ctx, storage, Path(args.export), args.company, sys.stderr)
+        finally:
+            await storage.close()
+            await db.dispose()
+
+    imported = asyncio.run(run())
+    made = "created" if imported.created else "brought up to date"
+    print(f"company {imported.company_id} ({args.company}) {made}")
+    for line in imported.summary.lines():
+        print(line)
+    print(
+        "people claim their accounts by joining with this invite code, under the address "
+        f"Slack knew them by (until {imported.invite_expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
+    print(f"  {imported.invite_code}")
+    base = (settings.public_url or "").rstrip("/")
+    if base:
+        print(f"  {base}/#join={imported.invite_code}")
+    return 0
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -383,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", metavar="OUT", help="the zip file to write (must not exist)")
     export.set_defaults(run=cmd_export)
 
-    importing = sub.add_parser("import", help="bring a team's history in from an export")
+    importing = sub.add_parser("import", help="bring a team's history in from elsewhere")
     kinds = importing.add_subparsers(dest="kind", required=True, metavar="KIND")
     from_hallway = kinds.add_parser(
         "hallway", help="a Hallway export (`hallway export`, the API) into a company of its own"
@@ -393,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--company", required=True, metavar="NAME", help="the new company's name"
     )
     from_hallway.set_defaults(run=cmd_import_hallway)
+    from_slack = kinds.add_parser(
+        "slack", help="a Slack workspace export (zip) as a company; see docs/import.md"
+    )
+    from_slack.add_argument("export", metavar="EXPORT.zip", help="the export Slack made")
+    from_slack.add_argument(
+        "--company", required=True, help="the company's name (made on the first run)"
+    )
+    from_slack.set_defaults(run=cmd_import_slack)
     return parser
 
 
@@ -408,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"hallway: {exc.message}", file=sys.stderr)
         return 1
-    except (backup.BackupFailed, InvalidExport) as exc:
+    except (backup.BackupFailed, InvalidExport, ImportFailed) as exc:
         print(f"hallway: {exc}", file=sys.stderr)
         return 1
 

@@ -123,13 +123,14 @@ async def upload_attachment(
     try:
         return await _store(ctx, actor, conversation_id, filename, staged, thumbnail)
     finally:
-        await asyncio.to_thread(_remove, staged.path, thumbnail)
+        await asyncio.to_thread(remove_staged, staged.path, thumbnail)
 
 
-async def _inspect(
+async def inspect_staged(
     settings: Settings, staged: StagedFile, thumbnail: Path
 ) -> tuple[str, ImageInfo | None]:
-    """The file's content type, and for an image its size (its thumbnail is then written)."""
+    """The file's content type, and for an image its size (its thumbnail is then written).
+    Raises InvalidInput or UnsupportedMediaType for a file not accepted."""
     if staged.size == 0:
         raise InvalidInput("the file is empty", code="empty_file", field="file")
     content_type = sniff(staged.head)
@@ -165,11 +166,11 @@ async def _store(
     staged: StagedFile,
     thumbnail: Path,
 ) -> dict[str, Any]:
-    content_type, image = await _inspect(ctx.settings, staged, thumbnail)
+    content_type, image = await inspect_staged(ctx.settings, staged, thumbnail)
     storage: Storage = ctx.storage
     attachment_id = str(uuid.uuid4())
     key = f"{actor.company_id}/{conversation_id}/{attachment_id}"
-    thumb_key = f"{key}.thumbnail" if image else None
+    thumb_key = thumbnail_key(key) if image else None
     async with ctx.transaction() as tx:
         # Checked again: the uploader may have left while the bytes streamed in.
         await conversation_for_member(tx.conn, actor, conversation_id)
@@ -193,9 +194,7 @@ async def _store(
             )
         )
     try:
-        await storage.put(key, staged.path, content_type)
-        if thumb_key:
-            await storage.put(thumb_key, thumbnail, THUMBNAIL_TYPE)
+        await put_objects(storage, key, staged.path, content_type, thumbnail if image else None)
         async with ctx.db.write() as conn:
             stored = (
                 await conn.execute(
@@ -212,6 +211,23 @@ async def _store(
     return attachment_with_links(links, conversation_id, attachment_dict(stored))
 
 
-def _remove(*paths: Path) -> None:
+async def put_objects(
+    storage: Storage, key: str, path: Path, content_type: str, thumbnail: Path | None
+) -> str | None:
+    """Store a staged file under `key`, and its thumbnail (when it has one) beside it; the
+    thumbnail's key."""
+    await storage.put(key, path, content_type)
+    if thumbnail is None:
+        return None
+    thumb_key = thumbnail_key(key)
+    await storage.put(thumb_key, thumbnail, THUMBNAIL_TYPE)
+    return thumb_key
+
+
+def thumbnail_key(key: str) -> str:
+    return f"{key}.thumbnail"
+
+
+def remove_staged(*paths: Path) -> None:
     for path in paths:
         path.unlink(missing_ok=True)

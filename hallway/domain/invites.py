@@ -108,17 +108,17 @@ def _unusable() -> InvalidInput:
     )
 
 
-async def invite_company_name(conn: Connection, code: str, now: datetime) -> str:
-    """The name of the company a good invite is for; it is not used up by asking."""
+async def invite_company(conn: Connection, code: str, now: datetime) -> tuple[str, str]:
+    """The id and name of the company a good invite is for; it is not used up by asking."""
     rows = await conn.execute(
-        select(companies.c.name)
+        select(companies.c.id, companies.c.name)
         .select_from(invites.join(companies, companies.c.id == invites.c.company_id))
         .where(_good(code, now))
     )
     company = rows.first()
     if company is None:
         raise _unusable()
-    return str(company.name)
+    return str(company.id), str(company.name)
 
 
 async def redeem_invite(tx: Transaction, code: str) -> str:

@@ -6,6 +6,12 @@ and a link is mailed to the address; opening it creates the company or the perso
 a session. When the address is taken, its owner is mailed instead, told that someone tried
 and how to log in; nothing is kept. Only whoever reads the mailbox learns which it was.
 
+Joining with an invite also claims an account nobody has signed in to yet: one made
+without a password nor an identity provider's id, as `hallway import slack` makes them
+(docs/import.md). When the address is such an account's, in the invite's company, the link
+mailed to it sets the password chosen and signs in as that account, with its history; the
+name it had is kept.
+
 Both are limited per client address, before any password is hashed.
 """
 
@@ -17,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select, update
 
 from hallway.domain.accounts import (
     check_password,
@@ -30,7 +36,7 @@ from hallway.domain.accounts import (
 from hallway.domain.actor import Role
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import InvalidInput, Unavailable
-from hallway.domain.invites import invite_company_name, redeem_invite
+from hallway.domain.invites import invite_company, redeem_invite
 from hallway.domain.mailed_links import spend_link
 from hallway.domain.passwords import hash_password, password_hasher
 from hallway.domain.sessions import ClientInfo, Tokens, start_session, stored_hash
@@ -88,7 +94,10 @@ async def request_join(
     email, display_name = clean_email(email), clean_display_name(display_name)
     check_password(password)
     async with ctx.db.read() as conn:
-        company_name = await invite_company_name(conn, invite_code, utcnow())
+        company_id, company_name = await invite_company(conn, invite_code, utcnow())
+        claim = (
+            await conn.execute(select(users.c.id).where(_unclaimed(email, company_id)))
+        ).first() is not None
     return await _request(
         ctx,
         base_url,
@@ -97,7 +106,21 @@ async def request_join(
         password=password,
         company_name=None,
         invite_code=invite_code,
-        purpose=f"join {company_name}",
+        purpose=f"claim your account in {company_name}" if claim else f"join {company_name}",
+        claim=claim,
+    )
+
+
+def _unclaimed(email: str, company_id: str) -> ColumnElement[bool]:
+    """The company's account of this address that nobody can sign in to yet (no password,
+    no identity provider), still active."""
+    return and_(
+        users.c.email == email,
+        users.c.company_id == company_id,
+        users.c.password_hash.is_(None),
+        users.c.external_id.is_(None),
+        users.c.deactivated_at.is_(None),
+        users.c.deleted_at.is_(None),
     )
 
 
@@ -111,7 +134,10 @@ async def _request(
     company_name: str | None,
     invite_code: str | None,
     purpose: str,
+    claim: bool = False,
 ) -> dict[str, Any]:
+    """`claim`: the address is an unclaimed account's in the invite's company, so it is
+    not taken to this request."""
     if ctx.mailer is None:
         raise Unavailable("this server cannot send mail", code="mail_failed")
     # Hashed whether or not the address is taken: the answer takes as long either way.
@@ -121,8 +147,10 @@ async def _request(
     base = ctx.settings.public_url or base_url
     async with ctx.db.read() as conn:
         taken = (
-            await conn.execute(select(users.c.id).where(users.c.email == email))
-        ).first() is not None
+            not claim
+            and (await conn.execute(select(users.c.id).where(users.c.email == email))).first()
+            is not None
+        )
     now = utcnow()
     expires_at = now + timedelta(seconds=ttl)
     if taken:
@@ -192,6 +220,16 @@ async def confirm_signup(ctx: DomainContext, client: ClientInfo, token: str) -> 
         if request.invite_code is not None:
             company_id = await redeem_invite(tx, request.invite_code)
             role = "member"
+            claimed = (
+                await tx.conn.execute(
+                    update(users)
+                    .where(_unclaimed(request.email, company_id))
+                    .values(password_hash=request.password_hash)
+                    .returning(*users.c)
+                )
+            ).first()
+            if claimed is not None:
+                return await start_session(ctx, tx, claimed, client)
         else:
             company_id = await insert_company(tx.conn, request.company_name, tx.now)
             role = "admin"

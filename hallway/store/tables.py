@@ -313,3 +313,23 @@ exports = Table(
     Index("ix_exports_requester", "requested_by", "created_at"),
     Index("ix_exports_state", "state", "updated_at"),
 )
+
+# Which row an imported record became (hallway/slack_import): the key that makes running an
+# import again change nothing. `source` names where it came from ("slack"), `kind` the
+# record (workspace, user, conversation, message), `scope` what the external id is unique
+# within (a message's conversation; "" for the others), and `local_id` the row it is
+# now. No foreign key on local_id: it names rows of several tables, and each goes only
+# with its company. users.external_id is not used for this: it is the identity provider's
+# `sub` (hallway/domain/tokens.py), which signs people in.
+import_keys = Table(
+    "import_keys",
+    metadata,
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("local_id", ID, nullable=False),
+    PrimaryKeyConstraint("company_id", "source", "kind", "scope", "external_id"),
+    Index("ix_import_keys_external", "source", "kind", "external_id"),
+)

@@ -101,6 +101,8 @@ async def login(body: LoginRequest, ctx: Ctx, client: Client) -> Session:
 async def join(body: JoinRequest, request: Request, ctx: Ctx, client: Client) -> SignupPending:
     """Ask to join the company of an invite code as a member. As for sign-up, a link is
     mailed and `POST /auth/confirm` finishes; the invite is checked now and used up then.
+    When the address is an unclaimed imported account of that company (docs/import.md),
+    the link claims it instead: it gets the password chosen, its name and history stay.
     Limited per client address (`HALLWAY_JOINS_PER_ADDRESS`)."""
     pending = await signup_flow.request_join(
         ctx, client, str(request.base_url), **body.model_dump()

@@ -1,7 +1,7 @@
 """Retention: a conversation's own policy, and whether a company archives what expires
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 14:40:00.000000
 
 `companies.retention_days` (since 0001) is the company's policy: NULL keeps everything.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
