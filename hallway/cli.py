@@ -233,12 +233,15 @@ def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
             f"conversation {found.conversation_id} (company {found.company_id}), before "
             f"{found.cutoff:%Y-%m-%d %H:%M} UTC: {verb} {found.messages} messages, "
             f"{found.files} files; {found.events} events of the log"
+            + (" (archived first)" if found.archive else "")
         )
     print(
         f"{verb} {report.messages} messages and {report.files} files, and "
         f"{'would drop' if report.dry_run else 'dropped'} {report.events} events, in "
         f"{len(report.conversations)} conversations ({report.seconds:.1f} s)"
     )
+    if report.archived_days:
+        print(f"archived {len(report.archived_days)} days of messages before erasing them")
     return 0
 
 

@@ -5,6 +5,7 @@ drops the log's expired events so that a resume from before them answers `resync
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlalchemy import update
 
 from hallway.config import Settings
 from hallway.domain.context import DomainContext, Event, NullPublisher
+from hallway.domain.day_archives import day_keys, read_object
 from hallway.domain.retention import RETENTION_LOCK_KEY, RetentionReport, run_retention
 from hallway.files.storage import open_storage
 from hallway.store.database import Database
@@ -58,6 +60,8 @@ async def job(settings: Settings) -> AsyncIterator[DomainContext]:
     """A context of the job's own on the server's database and storage, as a second node
     or `hallway retention run` has."""
     db = Database(settings.effective_database_url)
+    # The server's own role: under row-level security the job acts as the system.
+    await db.detect_row_security()
     storage = open_storage(settings)
     await storage.start()
     try:
@@ -83,7 +87,7 @@ class Office:
 async def age(settings: Settings, cid: str, upto_seq: int, days: int) -> None:
     """Make everything of the conversation up to `upto_seq` `days` old: messages and events."""
     then = utcnow() - timedelta(days=days)
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_migration_database_url)
     try:
         async with db.write() as conn:
             await conn.execute(
@@ -203,7 +207,7 @@ async def test_a_dry_run_counts_what_the_run_then_erases_everywhere(
             found = (await person.get("/api/v1/search", params={"q": word})).json()
             assert found["results"] == []
     error_of(await office.bob.client.get(office.file_url), 404)
-    rows = await company_rows(settings.effective_database_url, [office.admin.company_id])
+    rows = await company_rows(settings.effective_migration_database_url, [office.admin.company_id])
     assert_gone(repr(rows))
     assert rows["message_edits"] == [] and rows["reactions"] == []
 
@@ -221,6 +225,30 @@ async def test_a_dry_run_counts_what_the_run_then_erases_everywhere(
 
     again = await run_retention(job)
     assert (again.messages, again.events, again.files) == (0, 0, 0)
+
+
+async def test_a_company_that_asked_gets_its_days_archived_before_they_are_erased(
+    directory: Directory, settings: Settings, job: DomainContext
+) -> None:
+    office = await office_with_old_talk(directory, settings)
+    r = await office.admin.put(
+        "/api/v1/company/retention", json={"retention": 30, "archive_expired": True}
+    )
+    assert r.status_code == 200, r.text
+    old_day = (utcnow() - timedelta(days=40)).date()
+    records_key, manifest_key = day_keys(office.admin.company_id, old_day)
+    assert await read_object(job.storage, manifest_key) is None
+
+    report = await run_retention(job)
+    assert report.messages == 3
+    assert report.archived_days == {(office.admin.company_id, old_day)}
+    archived = await read_object(job.storage, records_key)
+    assert archived is not None and await read_object(job.storage, manifest_key) is not None
+    # The archive holds what the erasure then took from everywhere else.
+    text = gzip.decompress(archived).decode()
+    assert "zebraold number 1" in text and "zebraedited text" in text
+    history = (await office.bob.get(messages_url(office.cid))).text
+    assert_gone(history)
 
 
 async def test_batches_are_bounded_and_published_as_they_commit(
@@ -271,6 +299,7 @@ async def test_two_nodes_at_once_do_the_work_once(
     office = await office_with_old_talk(directory, settings, count=4)
     await keep_days(office.admin, 30)
     second_db = Database(settings.effective_database_url)
+    await second_db.detect_row_security()
     second = DomainContext(settings=settings, db=second_db, storage=job.storage)
     try:
         # While one node holds the job, another finds it taken and does nothing.

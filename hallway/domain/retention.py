@@ -19,13 +19,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 
 from hallway.domain.attachment_cleanup import purge_soon
 from hallway.domain.context import DomainContext
-from hallway.domain.erasure import erase_message
+from hallway.domain.day_archives import write_day_archive
+from hallway.domain.erasure import erase_messages
 from hallway.domain.retention_policy import effective_days
 from hallway.store.acting import as_system
 from hallway.store.database import Connection
@@ -45,6 +46,8 @@ class ConversationExpiry:
     conversation_id: str
     company_id: str
     cutoff: datetime
+    archive: bool = False
+    """The company archives expired messages before they are erased."""
     messages: int = 0
     events: int = 0
     files: int = 0
@@ -59,6 +62,9 @@ class RetentionReport:
     seconds: float = 0.0
     longest_transaction_seconds: float = 0.0
     """The longest any one batch held its transaction (and so its conversation's lock)."""
+    archived_days: set[tuple[str, date]] = field(default_factory=set)
+    """(company, UTC day) archived before its messages were erased (or, in a dry run,
+    that would be)."""
 
     @property
     def messages(self) -> int:
@@ -83,6 +89,7 @@ async def expiring_conversations(ctx: DomainContext, now: datetime) -> list[Conv
                     conversations.c.company_id,
                     conversations.c.retention_days.label("own_days"),
                     companies.c.retention_days.label("company_days"),
+                    companies.c.archive_expired,
                 )
                 .join(companies, companies.c.id == conversations.c.company_id)
                 .where(
@@ -101,7 +108,8 @@ async def expiring_conversations(ctx: DomainContext, now: datetime) -> list[Conv
     for row in rows:
         days = effective_days(row.company_days, row.own_days)
         if days is not None:
-            found.append(ConversationExpiry(row.id, row.company_id, now - timedelta(days=days)))
+            cutoff = now - timedelta(days=days)
+            found.append(ConversationExpiry(row.id, row.company_id, cutoff, row.archive_expired))
     return found
 
 
@@ -163,7 +171,8 @@ async def _erase_expired(
 ) -> None:
     after_seq = 0
     while True:
-        files: list[str] = []
+        if expiry.archive:
+            await _archive_days_of(ctx, expiry, after_seq, batch, report)
         started = time.monotonic()
         async with ctx.transaction(off_loop=True) as tx:
             due = (
@@ -174,11 +183,9 @@ async def _erase_expired(
                     .limit(batch)
                 )
             ).all()
-            for row in due:
-                erased = await erase_message(tx, row.id, deleted_by=None)
-                if erased is not None:
-                    expiry.messages += 1
-                    files += erased.attachment_ids
+            erased = await erase_messages(tx, [row.id for row in due], deleted_by=None)
+        expiry.messages += len(erased)
+        files = [file for each in erased for file in each.attachment_ids]
         report.longest_transaction_seconds = max(
             report.longest_transaction_seconds, time.monotonic() - started
         )
@@ -188,6 +195,31 @@ async def _erase_expired(
         expiry.files += len(files)
         await purge_soon(ctx, files)
         await asyncio.sleep(0)  # what waits for the loop goes first
+
+
+async def _archive_days_of(
+    ctx: DomainContext,
+    expiry: ConversationExpiry,
+    after_seq: int,
+    batch: int,
+    report: RetentionReport,
+) -> None:
+    """Archive the company's days of the next batch before it is erased: each day whole,
+    once (write_day_archive keeps the first complete archive of a day)."""
+    async with ctx.db.read() as conn:
+        sent = (
+            await conn.execute(
+                select(messages.c.created_at)
+                .where(*_expired(expiry), messages.c.seq > after_seq)
+                .order_by(messages.c.seq)
+                .limit(batch)
+            )
+        ).scalars()
+        days = sorted({at.astimezone(UTC).date() for at in sent})
+    for day in days:
+        if (expiry.company_id, day) not in report.archived_days:
+            await write_day_archive(ctx, expiry.company_id, day)
+            report.archived_days.add((expiry.company_id, day))
 
 
 async def _drop_expired_events(
