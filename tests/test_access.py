@@ -23,6 +23,7 @@ class Call:
     body: dict[str, Any] | None = None
     upload: bool = False  # a multipart file instead of a JSON body
     query: dict[str, str] | None = None
+    admins_only: bool = False  # a participant who is no admin gets 403
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -42,6 +43,13 @@ CALLS = [
     Call("POST", "/api/v1/conversations/{conversation_id}/messages", {"body": "let me in"}),
     Call("GET", "/api/v1/conversations/{conversation_id}/messages"),
     Call("GET", "/api/v1/conversations/{conversation_id}/events"),
+    Call("GET", "/api/v1/conversations/{conversation_id}/retention"),
+    Call(
+        "PUT",
+        "/api/v1/conversations/{conversation_id}/retention",
+        {"retention": 1},
+        admins_only=True,
+    ),
     Call("POST", "/api/v1/conversations/{conversation_id}/attachments", upload=True),
     Call("GET", "/api/v1/messages/{message_id}"),
     Call("PATCH", "/api/v1/messages/{message_id}", {"body": "rewritten"}),
@@ -165,6 +173,9 @@ async def test_the_same_calls_work_for_participants(directory: Directory) -> Non
         if call.method == "DELETE":
             continue  # removing and deleting are covered in their own suites
         r = await call_as(s.owner, call, s)
+        if call.admins_only:
+            error_of(r, 403, "admin_required")
+            continue
         assert r.status_code < 400, f"{call}: {r.status_code} {r.text}"
 
 

@@ -107,8 +107,8 @@ async def conversation_policy(
 async def set_conversation_policy(
     ctx: DomainContext, actor: Actor, conversation_id: str, retention: ConversationRetention
 ) -> dict[str, Any]:
-    """Admins only, of a conversation they take part in."""
-    require_admin(actor)
+    """Admins only, of a conversation they take part in (one they are not in is not found,
+    whoever asks, before anything else is said)."""
     days = _days(retention, allowed=(COMPANY, FOREVER))
     stored: int | None
     if days == COMPANY:
@@ -119,6 +119,7 @@ async def set_conversation_policy(
         stored = int(days)
     async with ctx.db.write() as conn:
         await conversation_for_member(conn, actor, conversation_id, lock=True)
+        require_admin(actor)
         await conn.execute(
             update(conversations)
             .where(conversations.c.id == conversation_id)
