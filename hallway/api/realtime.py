@@ -23,7 +23,9 @@ import orjson
 from pydantic import ValidationError
 
 from hallway.api.errors import validation_failure
+from hallway.api.request_log import new_id
 from hallway.api.schemas import SendMessageRequest
+from hallway.api.socket_log import SocketEnd, log_socket_end
 from hallway.domain import message_send
 from hallway.domain.errors import DomainError, RateLimited, Unauthenticated
 from hallway.domain.rate_limits import SocketFrames
@@ -85,21 +87,26 @@ class RealtimeSession:
     A `send` holds the client's turn only until its message is committed: the session
     stores it (message_send.store_message), passes the turn, and only then publishes it, so
     the next frame starts while the message is still being fanned out, and a socket's sends
-    are stored in the order they were sent. Answers wait for the answers before them."""
+    are stored in the order they were sent. Answers wait for the answers before them.
+
+    Its end writes the socket's log line (hallway.api.socket_log)."""
 
     __slots__ = (
         "_auth_timer",
         "_ended",
         "_expiry_timer",
         "_frames",
+        "_frames_in",
         "_last_send",
         "_pending",
         "_reading_paused",
         "_send_holding_turn",
         "_socket",
+        "_started",
         "_worker",
         "conn",
         "hub",
+        "socket_id",
     )
 
     def __init__(self, hub: Hub, socket: ReadControl) -> None:
@@ -117,9 +124,13 @@ class RealtimeSession:
         )
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._frames: SocketFrames | None = None  # counts frames once authenticated
+        self.socket_id = new_id()
+        self._started = time.monotonic()
+        self._frames_in = 0
 
     def received(self, text: str) -> None:
         """A text frame from the client (called by the transport, in arrival order)."""
+        self._frames_in += 1
         if self.conn is not None:
             self.conn.last_seen = time.monotonic()
         self._pending.append(parse_client_frame(text))
@@ -128,8 +139,16 @@ class RealtimeSession:
             self._socket.pause_reading()
         self._advance()
 
-    def ended(self) -> None:
-        """The socket is gone (called by the transport once)."""
+    def ended(self, end: SocketEnd) -> None:
+        """The socket is gone, closed as `end` says (called by the transport once)."""
+        conn = self.conn
+        log_socket_end(
+            self.socket_id,
+            None if conn is None else conn.actor,
+            self._started,
+            (self._frames_in, 0 if conn is None else conn.frames_out),
+            end,
+        )
         self._ended = True
         if self._auth_timer is not None:
             self._auth_timer.cancel()

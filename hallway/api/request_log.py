@@ -29,11 +29,17 @@ _PROCESS = secrets.token_hex(4)
 _COUNTER = itertools.count(1)
 
 
+def new_id() -> str:
+    """An id unique across the deployment's processes and restarts: a request's, when its
+    caller gave none, or a socket's."""
+    return f"{_PROCESS}-{next(_COUNTER):x}"
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == HEADER and _GIVEN.match(value):
             return str(value.decode())
-    return f"{_PROCESS}-{next(_COUNTER):x}"
+    return new_id()
 
 
 class RequestLog:
