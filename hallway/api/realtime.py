@@ -30,6 +30,7 @@ from hallway.domain import message_send
 from hallway.domain.errors import DomainError, RateLimited, Unauthenticated
 from hallway.domain.rate_limits import SocketFrames
 from hallway.domain.tokens import VerifiedToken, verify_token
+from hallway.metrics import RATE_LIMIT_REFUSALS, REALTIME_CONNECTIONS
 from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
     CLOSE_PROTOCOL_ERROR,
@@ -89,7 +90,8 @@ class RealtimeSession:
     the next frame starts while the message is still being fanned out, and a socket's sends
     are stored in the order they were sent. Answers wait for the answers before them.
 
-    Its end writes the socket's log line (hallway.api.socket_log)."""
+    Counted in hallway_realtime_connections from its handshake to its end, when it writes its
+    log line (hallway.api.socket_log)."""
 
     __slots__ = (
         "_auth_timer",
@@ -127,6 +129,7 @@ class RealtimeSession:
         self.socket_id = new_id()
         self._started = time.monotonic()
         self._frames_in = 0
+        REALTIME_CONNECTIONS.inc()
 
     def received(self, text: str) -> None:
         """A text frame from the client (called by the transport, in arrival order)."""
@@ -141,6 +144,7 @@ class RealtimeSession:
 
     def ended(self, end: SocketEnd) -> None:
         """The socket is gone, closed as `end` says (called by the transport once)."""
+        REALTIME_CONNECTIONS.dec()
         conn = self.conn
         log_socket_end(
             self.socket_id,
@@ -306,6 +310,7 @@ class RealtimeSession:
         if hub.connection_count(actor.user_id) >= hub.settings.ws_connections_per_person:
             # Counted and attached with no await between: two sockets authenticating at
             # once cannot both take the last place.
+            RATE_LIMIT_REFUSALS.labels("ws-connections").inc()
             self._socket.send_close(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections")
             self._ended = True
             return

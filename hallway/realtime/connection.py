@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hallway.domain.actor import Actor
+from hallway.metrics import SLOW_CONSUMER_CLOSES
 from hallway.realtime.frames import CLOSE_SLOW_CONSUMER
 
 
@@ -105,4 +106,6 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        if code == CLOSE_SLOW_CONSUMER:
+            SLOW_CONSUMER_CLOSES.inc()
         self.sink.send_close(code, reason)

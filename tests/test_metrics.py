@@ -1,0 +1,131 @@
+"""/metrics: Prometheus' text format over real HTTP, moving as messages flow through real
+sockets; refused without the token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import (
+    Directory,
+    ServerProcess,
+    eventually,
+    realtime,
+    running_app,
+    send,
+    settings_from_env,
+)
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "metrics-token-for-the-test-suite"
+SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
+MESSAGES = "/api/v1/conversations/{conversation_id}/messages"
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(base_url: str) -> Samples:
+    """One scrape on a connection of its own (with --workers, any process may take it)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        r = await http.get("/metrics", headers=SCRAPE)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(r.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_counters_move_as_messages_go_through_a_socket(
+    start_server: Callable[..., ServerProcess], stack: str
+) -> None:
+    server = start_server(metrics_token=TOKEN, db_pool_size="3")
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        admin, bob, conversation = await Directory(http).team()
+        cid = conversation["id"]
+        before = await scrape(server.base_url)
+        async with realtime(server, bob) as listener, realtime(server, admin) as sender:
+            await listener.subscribe(cid)
+            during = await scrape(server.base_url)
+            assert value(during, "hallway_realtime_connections") == 2
+            assert value(during, "hallway_realtime_subscriptions") == 1
+            for i in range(5):
+                assert (await sender.send_message(cid, f"socket {i}"))["type"] == "sent"
+            await send(admin, cid, "over HTTP")
+            for _ in range(6):
+                await listener.next_event()
+
+    async def sockets_gone() -> Samples | None:
+        samples = await scrape(server.base_url)
+        gone = value(samples, "hallway_realtime_connections") == 0
+        return samples if gone else None
+
+    after = await eventually(sockets_gone)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert value(after, "hallway_realtime_subscriptions") == 0
+    assert moved("hallway_events_published_total") == 6
+    # Each event to the subscribed listener, and to the sender's socket as an inbox notice.
+    assert moved("hallway_events_delivered_total", path="live") == 6
+    assert moved("hallway_events_delivered_total", path="inbox") == 6
+    assert moved("hallway_fanout_duration_seconds_count") == 6
+    sent = {"method": "POST", "route": MESSAGES}
+    assert moved("hallway_http_request_duration_seconds_count", **sent) == 1
+    assert moved("hallway_http_responses_total", **sent, status="201") == 1
+    routes = {dict(labels).get("route") for _name, labels in after} - {None}
+    assert not any(cid in str(route) for route in routes), "a raw path became a label"
+    assert value(after, "hallway_event_loop_lag_seconds_count") > 0
+    if stack == "postgresql":
+        assert value(after, "hallway_db_pool_capacity") == 6
+
+        async def pool_in_use() -> bool:
+            # Sampled every few seconds; the connections the sends ran on stay checked out.
+            in_use = value(
+                await scrape(server.base_url), "hallway_db_pool_connections", state="checked_out"
+            )
+            return in_use >= 1
+
+        await eventually(pool_in_use, timeout=10)
+    else:
+        assert value(after, "hallway_db_pool_capacity") == 0
+
+
+async def test_a_scrape_needs_the_token_and_without_one_there_is_no_route(
+    env: dict[str, str],
+) -> None:
+    async with running_app(settings_from_env(env, metrics_token=TOKEN)) as (_app, client):
+        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+            r = await client.get("/metrics", headers=headers)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
+            assert r.headers["www-authenticate"] == "Bearer"
+        assert (await client.get("/metrics", headers=SCRAPE)).status_code == 200
+    async with running_app(settings_from_env(env)) as (_app, client):
+        r = await client.get("/metrics", headers=SCRAPE)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_rate_limit_refusals_are_counted_by_limit(env: dict[str, str]) -> None:
+    limited = settings_from_env(env, searches_per_person="2 per minute")
+    refused = REGISTRY.get_sample_value("hallway_rate_limit_refusals_total", {"limit": "search"})
+    async with running_app(limited) as (_app, client):
+        admin = await Directory(client).company()
+        answers = [
+            (await admin.get("/api/v1/search", params={"q": "anything"})).status_code
+            for _ in range(3)
+        ]
+    assert answers[-1] == 429, answers
+    after = REGISTRY.get_sample_value("hallway_rate_limit_refusals_total", {"limit": "search"})
+    assert (after or 0) - (refused or 0) == 1
