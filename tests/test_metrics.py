@@ -1,9 +1,13 @@
 """/metrics: Prometheus' text format over real HTTP, moving as messages flow through real
-sockets; refused without the token."""
+sockets; refused without the token; one scrape adding up `hallway serve --workers 2`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +18,7 @@ from tests.support import (
     Directory,
     ServerProcess,
     eventually,
+    on_two_nodes,
     realtime,
     running_app,
     send,
@@ -44,6 +49,34 @@ async def scrape(base_url: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes of a `hallway serve --workers N` (not multiprocessing's helper)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def _environment(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().partition("=")[::2] for entry in entries if entry)
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Whether the process holds a socket listening on this port (so the kernel hands it
+    connections)."""
+    listen_state = "0A"
+    inodes = {
+        fields[9]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if (fields := line.split())[3] == listen_state
+        and int(fields[1].rpartition(":")[2], 16) == port
+    }
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                return True
+    return False
 
 
 async def test_counters_move_as_messages_go_through_a_socket(
@@ -129,3 +162,53 @@ async def test_rate_limit_refusals_are_counted_by_limit(env: dict[str, str]) -> 
     assert answers[-1] == 429, answers
     after = REGISTRY.get_sample_value("hallway_rate_limit_refusals_total", {"limit": "search"})
     assert (after or 0) - (refused or 0) == 1
+
+
+@on_two_nodes
+async def test_a_scrape_of_either_worker_adds_up_both(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server("--workers", "2", metrics_token=TOKEN)
+    assert server.process is not None
+    pid = server.process.pid
+    await eventually(
+        lambda: (
+            len(workers := _workers(pid)) == 2
+            and all(_listening(worker, server.port) for worker in workers)
+        ),
+        timeout=30,
+    )
+    directories = {_environment(worker)["PROMETHEUS_MULTIPROC_DIR"] for worker in _workers(pid)}
+    assert len(directories) == 1
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        admin, bob, conversation = await Directory(http).team()
+    cid = conversation["id"]
+    before = await scrape(server.base_url)
+    async with contextlib.AsyncExitStack() as stack:
+        # Sockets and sends on fresh connections land on either process.
+        listeners = [await stack.enter_async_context(realtime(server, bob)) for _ in range(8)]
+        for listener in listeners:
+            await listener.subscribe(cid)
+        for i in range(20):
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as once:
+                r = await once.post(
+                    f"{server.base_url}/api/v1/conversations/{cid}/messages",
+                    json={"body": f"m{i}"},
+                    headers=admin.headers,
+                )
+                assert r.status_code == 201
+        for listener in listeners:
+            for _ in range(20):
+                await listener.next_event()
+        # Whichever process answers, it answers for both.
+        for _ in range(6):
+            samples = await scrape(server.base_url)
+            assert value(samples, "hallway_realtime_connections") == 8
+            assert value(samples, "hallway_realtime_subscriptions") == 8
+            published = value(samples, "hallway_events_published_total")
+            assert published - value(before, "hallway_events_published_total") == 20
+            delivered = value(samples, "hallway_events_delivered_total", path="live")
+            assert delivered - value(before, "hallway_events_delivered_total", path="live") == 160
+    server.stop()
+    removed = not await asyncio.to_thread(os.path.exists, directories.pop())
+    assert removed, "the parent removes the workers' metric files"
