@@ -11,44 +11,28 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import (
+    METRICS_TOKEN,
     Directory,
+    Samples,
     ServerProcess,
+    counted,
     eventually,
     on_two_nodes,
     realtime,
     running_app,
+    scrape,
     send,
+    send_anew,
     settings_from_env,
+    value,
 )
 
 pytestmark = pytest.mark.anyio
 
-TOKEN = "metrics-token-for-the-test-suite"
-SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 MESSAGES = "/api/v1/conversations/{conversation_id}/messages"
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(base_url: str) -> Samples:
-    """One scrape on a connection of its own (with --workers, any process may take it)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        r = await http.get("/metrics", headers=SCRAPE)
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(r.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def _workers(pid: int) -> list[int]:
@@ -82,7 +66,7 @@ def _listening(pid: int, port: int) -> bool:
 async def test_counters_move_as_messages_go_through_a_socket(
     start_server: Callable[..., ServerProcess], stack: str
 ) -> None:
-    server = start_server(metrics_token=TOKEN, db_pool_size="3")
+    server = start_server(metrics_token=METRICS_TOKEN, db_pool_size="3")
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         admin, bob, conversation = await Directory(http).team()
         cid = conversation["id"]
@@ -138,8 +122,13 @@ async def test_counters_move_as_messages_go_through_a_socket(
 async def test_a_scrape_needs_the_token_and_without_one_there_is_no_route(
     env: dict[str, str],
 ) -> None:
-    async with running_app(settings_from_env(env, metrics_token=TOKEN)) as (_app, client):
-        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+    async with running_app(settings_from_env(env, metrics_token=METRICS_TOKEN)) as (_app, client):
+        unfit: list[dict[str, str]] = [
+            {},
+            {"Authorization": "Bearer wrong-token"},
+            {"Authorization": METRICS_TOKEN},
+        ]
+        for headers in unfit:
             r = await client.get("/metrics", headers=headers)
             assert r.status_code == 401 and r.json()["error"]["code"] == "unauthenticated"
             assert r.headers["www-authenticate"] == "Bearer"
@@ -152,7 +141,7 @@ async def test_a_scrape_needs_the_token_and_without_one_there_is_no_route(
 
 async def test_rate_limit_refusals_are_counted_by_limit(env: dict[str, str]) -> None:
     limited = settings_from_env(env, searches_per_person="2 per minute")
-    refused = REGISTRY.get_sample_value("hallway_rate_limit_refusals_total", {"limit": "search"})
+    refused = counted("hallway_rate_limit_refusals_total", limit="search")
     async with running_app(limited) as (_app, client):
         admin = await Directory(client).company()
         answers = [
@@ -160,15 +149,14 @@ async def test_rate_limit_refusals_are_counted_by_limit(env: dict[str, str]) -> 
             for _ in range(3)
         ]
     assert answers[-1] == 429, answers
-    after = REGISTRY.get_sample_value("hallway_rate_limit_refusals_total", {"limit": "search"})
-    assert (after or 0) - (refused or 0) == 1
+    assert counted("hallway_rate_limit_refusals_total", limit="search") - refused == 1
 
 
 @on_two_nodes
 async def test_a_scrape_of_either_worker_adds_up_both(
     start_server: Callable[..., ServerProcess],
 ) -> None:
-    server = start_server("--workers", "2", metrics_token=TOKEN)
+    server = start_server("--workers", "2", metrics_token=METRICS_TOKEN)
     assert server.process is not None
     pid = server.process.pid
     await eventually(
@@ -190,13 +178,7 @@ async def test_a_scrape_of_either_worker_adds_up_both(
         for listener in listeners:
             await listener.subscribe(cid)
         for i in range(20):
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as once:
-                r = await once.post(
-                    f"{server.base_url}/api/v1/conversations/{cid}/messages",
-                    json={"body": f"m{i}"},
-                    headers=admin.headers,
-                )
-                assert r.status_code == 201
+            await send_anew(server, admin, cid, f"m{i}")
         for listener in listeners:
             for _ in range(20):
                 await listener.next_event()
