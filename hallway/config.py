@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # written twice.
     access_log: bool = False
     log_format: Literal["text", "json"] = "text"
+    # Prometheus metrics at /metrics (docs/operations.md, "Metrics"), answered only to
+    # `Authorization: Bearer <this token>`; unset, /metrics answers 404.
+    metrics_token: str | None = Field(
+        default=None, min_length=16, description="the bearer token of /metrics; unset = no /metrics"
+    )
 
     # Caps on reactions: how many different emoji one message may carry, and how many of
     # them one person may put on it (a message with 300 reactions buries the thread).

@@ -2,8 +2,9 @@
 
 JSON lines carry `time`, `level`, `logger` and `message`, the fields a line was given (a
 request's `request_id`, `method`, `path`, `status`, `duration_ms`, `client`; a socket's
-`request_id`, `user_id`, `duration_ms`, `close_code`), and `exception` with its traceback
-when there is one: a log collector indexes them without parsing prose.
+`socket_id`, `user_id`, `company_id`, `duration_ms`, `frames_in`, `frames_out`, `close_code`,
+`closed_by`, `close_reason`), and `exception` with its traceback when there is one: a log
+collector indexes them without parsing prose.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Several processes each bind the port with SO_REUSEPORT, so the kernel spreads new
 connections over them evenly (with one socket shared by all, the first process awake took
 every connection of a burst). They are separate nodes in every other way: PostgreSQL and
-Redis connect them, as in docs/deploy.md.
+Redis connect them, as in docs/deploy.md; but for their metrics, which each keeps in files
+of a directory the parent makes and removes, so that a scrape of any of them counts all
+(hallway/metrics.py).
 """
 
 from __future__ import annotations
@@ -12,22 +14,28 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import multiprocess
 
 from hallway.api.app import create_app
 from hallway.api.connection_counts import ConnectionCounts
 from hallway.api.http_edge import EdgeLimits, http_edge
 from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES
 from hallway.api.realtime_protocol import RealtimeProtocol
+from hallway.api.routes.metrics import MULTIPROCESS_DIR_VARIABLE
 from hallway.config import Settings
 from hallway.logs import log_config
 
@@ -95,8 +103,28 @@ def serve_one(
     uvicorn.Server(config).run(sockets=None if sock is None else [sock])
 
 
+@contextmanager
+def metrics_directory() -> Iterator[str]:
+    """A fresh directory for the workers' metric files, named to them by the environment
+    they inherit (prometheus-client reads it when first imported, in each worker); removed
+    when they are done. Files of an earlier run would be counted as of processes still
+    alive, so the directory is always a new one."""
+    path = tempfile.mkdtemp(prefix="hallway-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = path
+    try:
+        yield path
+    finally:
+        del os.environ[MULTIPROCESS_DIR_VARIABLE]
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def serve_workers(listen: Listen, workers: int) -> int:
     """Run `workers` processes until they stop; 0 after a requested stop, 1 if one died."""
+    with metrics_directory() as directory:
+        return _run_workers(listen, workers, directory)
+
+
+def _run_workers(listen: Listen, workers: int, metrics_dir: str) -> int:
     spawn = multiprocessing.get_context("spawn")
     processes = [
         spawn.Process(target=_worker, args=(listen, os.getpid()), name=f"hallway-worker-{n}")
@@ -115,13 +143,21 @@ def serve_workers(listen: Listen, workers: int) -> int:
     signal.signal(signal.SIGINT, stop)
     for process in processes:
         process.start()
-    wait([process.sentinel for process in processes])  # until the first one ends
-    if not stopping:
-        log.error("a worker process exited; stopping the others")
-        stop(signal.SIGTERM, None)
-    for process in processes:
-        process.join()
-    return 0 if stopping else 1
+    died = False
+    running = {process.sentinel: process for process in processes}
+    while running:
+        for sentinel in wait(list(running)):
+            assert isinstance(sentinel, int)  # what Process.sentinel is
+            ended = running.pop(sentinel)
+            ended.join()
+            # Its gauges stop counting at once, while the others serve on; what its
+            # counters counted stays in the sums.
+            multiprocess.mark_process_dead(ended.pid, metrics_dir)  # type: ignore[no-untyped-call]
+        if not stopping:
+            died = True
+            log.error("a worker process exited; stopping the others")
+            stop(signal.SIGTERM, None)
+    return 1 if died else 0
 
 
 def _worker(listen: Listen, parent_pid: int) -> None:

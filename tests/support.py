@@ -29,6 +29,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
@@ -599,6 +601,22 @@ async def send(
     return message
 
 
+async def send_anew(
+    server: ServerProcess, person: Person, conversation_id: str, body: str
+) -> dict[str, Any]:
+    """Send a message on an HTTP connection of its own (under --workers, each such send may
+    land on any process); returns it."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as once:
+        r = await once.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"body": body},
+            headers=person.headers,
+        )
+    assert r.status_code == 201, r.text
+    message: dict[str, Any] = r.json()
+    return message
+
+
 async def company_rows(db_url: str, company_ids: list[str]) -> dict[str, list[tuple[Any, ...]]]:
     """Every stored row belonging to these companies, table by table, in a stable order.
 
@@ -684,3 +702,36 @@ async def frames_of_types(
             if frame["type"] in types:
                 found.append(frame)
     return found
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+METRICS_TOKEN = "metrics-token-for-the-test-suite"
+"""What tests give a server as HALLWAY_METRICS_TOKEN (`metrics_token=` of start_server)."""
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+"""A scrape's samples by name and labels."""
+
+
+async def scrape(base_url: str) -> Samples:
+    """One scrape of a server's /metrics, on a connection of its own (under --workers any
+    process may take it)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        r = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(r.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample of a scrape; 0 when the scrape has none."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def counted(name: str, **labels: str) -> float:
+    """A sample of this process's metrics (apps run in the test's own process); 0 if none."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from hallway.domain.actor import Actor
 from hallway.realtime.connection import Connection
 from hallway.realtime.hub import Hub
-from tests.support import Directory, Person, eventually, send
+from tests.support import Directory, Person, counted, eventually, send
 
 pytestmark = pytest.mark.anyio
 
@@ -38,6 +38,13 @@ class RecordingSocket:
 
     def events(self) -> list[dict[str, Any]]:
         return [f for f in self.frames if f["type"] == "event"]
+
+
+def _gap_fills() -> float:
+    """Events read back from the log for lost broker frames, either way."""
+    return counted("hallway_gap_fill_events_total", cause="gap") + counted(
+        "hallway_gap_fill_events_total", cause="check"
+    )
 
 
 async def _listener(app: FastAPI, person: Person) -> tuple[Connection, RecordingSocket]:
@@ -73,12 +80,15 @@ async def test_a_lost_publish_is_filled_from_the_log(
         await real_publish(topic, frame)
 
     monkeypatch.setattr(app.state.broker, "publish", lossy_publish)
+    filled = _gap_fills()
     first = await send(admin, cid, "lost on the wire")
     second = await send(admin, cid, "arrives")
     await eventually(lambda: len(socket.events()) == 2)
     assert dropped
     assert [e["seq"] for e in socket.events()] == [first["seq"], second["seq"]]
     assert [e["data"]["body"] for e in socket.events()] == ["lost on the wire", "arrives"]
+    # Read back from the log once (by the gap filler, unless the periodic check beat it).
+    assert _gap_fills() - filled == 1
 
 
 async def test_a_lost_last_publish_is_caught_up_by_the_feed_check(
@@ -95,11 +105,13 @@ async def test_a_lost_last_publish_is_caught_up_by_the_feed_check(
         return None  # the broker loses everything from here on
 
     monkeypatch.setattr(app.state.broker, "publish", losing_publish)
+    checked = counted("hallway_gap_fill_events_total", cause="check")
     last = await send(admin, cid, "lost, and nothing after it")
     await asyncio.sleep(0.1)
     assert len(socket.events()) == 1
     await app.state.hub.check_feeds()  # what the hub runs every FEED_CHECK_SECONDS
     assert [e["seq"] for e in socket.events()] == [first["seq"], last["seq"]]
+    assert counted("hallway_gap_fill_events_total", cause="check") - checked == 1
     # A feed that is up to date is left alone: nothing is sent twice.
     monkeypatch.setattr(app.state.broker, "publish", real_publish)
     await app.state.hub.check_feeds()

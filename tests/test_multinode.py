@@ -16,6 +16,7 @@ from tests.support import (
     eventually,
     realtime,
     send,
+    send_anew,
 )
 
 pytestmark = [pytest.mark.anyio, *TWO_NODES]
@@ -95,17 +96,8 @@ async def test_one_server_with_worker_processes_delivers_to_every_socket(
         listeners = [await stack.enter_async_context(realtime(server, bob)) for _ in range(8)]
         for listener in listeners:
             await listener.subscribe(cid)
-        sent = []
-        for i in range(20):
-            # A fresh HTTP connection per send, so the sends land on either process too.
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as once:
-                r = await once.post(
-                    f"/api/v1/conversations/{cid}/messages",
-                    json={"body": f"m{i}"},
-                    headers=admin.headers,
-                )
-                assert r.status_code == 201
-                sent.append(r.json()["seq"])
+        # A fresh HTTP connection per send, so the sends land on either process too.
+        sent = [(await send_anew(server, admin, cid, f"m{i}"))["seq"] for i in range(20)]
         for listener in listeners:
             got = [(await listener.next_event())["seq"] for _ in range(len(sent))]
             assert got == sent

@@ -18,12 +18,15 @@ from websockets.exceptions import ConnectionClosed
 
 from hallway.client import RealtimeClient
 from tests.support import (
+    METRICS_TOKEN,
     SECRET,
     Directory,
     ServerProcess,
     eventually,
     realtime,
+    scrape,
     send,
+    value,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.every_server]
@@ -245,7 +248,7 @@ def _small_socket(server: ServerProcess) -> socket.socket:
 async def test_slow_consumer_is_closed_and_others_unaffected(
     live: Directory, start_server: Callable[..., ServerProcess]
 ) -> None:
-    server = start_server(ws_send_buffer_bytes="65536")
+    server = start_server(ws_send_buffer_bytes="65536", metrics_token=METRICS_TOKEN)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
         directory = Directory(http)
         admin, bob, conversation = await directory.team()
@@ -285,6 +288,10 @@ async def test_slow_consumer_is_closed_and_others_unaffected(
 
             await closed()
             assert stalled.close_code == 4008
+            # Counted; more than once under plain uvicorn, where the healthy client's frames
+            # wait in the ASGI route's queue too and it is closed and resumes as well.
+            samples = await scrape(server.base_url)
+            assert value(samples, "hallway_realtime_slow_consumer_closes_total") >= 1
         # ...and a fresh connection resumes from the log with nothing lost.
         async with realtime(server, bob) as resumed:
             await resumed.subscribe(cid, after_seq=1)

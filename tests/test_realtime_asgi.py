@@ -3,6 +3,7 @@ protocol and close codes (hallway.api.realtime_route)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -106,3 +107,31 @@ def test_the_test_client_gets_the_close_codes(settings: Settings) -> None:
             _next(ws, "ready")
             ws.send_text("[]")
             assert _closed_with(ws)[0] == 4000
+
+
+def test_the_route_logs_each_socket_at_its_end(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.INFO, logger="hallway.sockets"),
+        TestClient(create_app(settings)) as client,
+    ):
+        admin = _signup(client)
+        with client.websocket_connect(REALTIME) as ws:
+            _send(ws, {"type": "auth", "token": admin["access_token"]})
+            _next(ws, "ready")
+            ws.send_text("[]")
+            assert _closed_with(ws)[0] == 4000
+        with client.websocket_connect(REALTIME) as ws:
+            _send(ws, {"type": "auth", "token": admin["access_token"]})
+            _next(ws, "ready")
+            ws.close(1001)
+    lines = [r.__dict__ for r in caplog.records if r.name == "hallway.sockets"]
+    assert [(x["close_code"], x["closed_by"]) for x in lines] == [
+        (4000, "server"),
+        (1001, "client"),
+    ]
+    assert lines[0]["close_reason"] == "frames are JSON objects with a type"
+    assert all(x["user_id"] == admin["user"]["id"] for x in lines)
+    assert [(x["frames_in"], x["frames_out"]) for x in lines] == [(2, 1), (1, 1)]
+    assert admin["access_token"] not in caplog.text

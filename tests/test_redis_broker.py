@@ -17,7 +17,7 @@ from hallway.realtime.redis_broker import (
     RedisBroker,
 )
 from hallway.realtime.redis_wire import RespConnection
-from tests.support import TEST_REDIS_URL, eventually
+from tests.support import TEST_REDIS_URL, counted, eventually
 
 pytestmark = [
     pytest.mark.anyio,
@@ -144,6 +144,7 @@ async def test_a_lost_publishing_connection_is_replaced_with_replies_off_again(
     _, theirs = await _subscribed(brokers, topic)
     await here.publish(topic, '{"n":0}')
     killed = here._publisher
+    reconnects = counted("hallway_broker_reconnects_total", connection="publisher")
     await _kill(PUBLISHER_NAME, killed)
 
     # What is published until the broker has made the connection again does not reach
@@ -154,6 +155,7 @@ async def test_a_lost_publishing_connection_is_replaced_with_replies_off_again(
 
     await eventually(replaced)
     assert here._publisher is not None
+    assert counted("hallway_broker_reconnects_total", connection="publisher") - reconnects == 1
     replies: list[object] = []
     here._publisher.on_reply = replies.append
     await here.publish(topic, '{"n":2}')
@@ -168,6 +170,7 @@ async def test_a_lost_receiving_connection_is_replaced_and_every_topic_followed_
     other_topic = f"conv:{uuid.uuid4()}"
     _, theirs = await _subscribed(brokers, topic)
     await there.subscribe([other_topic])
+    reconnects = counted("hallway_broker_reconnects_total", connection="subscriber")
     await _kill(SUBSCRIBER_NAME, there._subscriber)
 
     async def both_followed_again() -> bool:
@@ -179,6 +182,7 @@ async def test_a_lost_receiving_connection_is_replaced_and_every_topic_followed_
         return [int(n) for n in counts.values()] == [2, 1]
 
     await eventually(both_followed_again)
+    assert counted("hallway_broker_reconnects_total", connection="subscriber") - reconnects == 1
     await here.publish(topic, '{"n":1}')
     await here.publish(other_topic, '{"n":2}')
 

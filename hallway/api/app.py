@@ -26,6 +26,7 @@ from hallway.api.routes import (
     exports,
     files,
     messages,
+    metrics,
     ops,
     people,
     retention,
@@ -39,6 +40,7 @@ from hallway.domain.rate_limits import RateLimits
 from hallway.domain.retention import retention_forever
 from hallway.files.staging import remove_orphaned
 from hallway.files.storage import open_storage
+from hallway.loop_lag import LoopLagMonitor
 from hallway.mail import open_mailer
 from hallway.realtime.broker import Broker, MemoryBroker
 from hallway.realtime.hub import Hub, HubPublisher
@@ -48,6 +50,7 @@ from hallway.realtime.redis_outage import RedisOutageLog
 from hallway.store import search_index
 from hallway.store.database import Database
 from hallway.store.migrate import pending_migrations, upgrade_to_head
+from hallway.store.pool_metrics import record_pool_use_forever
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +121,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.presence = presence
         app.state.exports = ExportRunner(ctx)
         await app.state.exports.resume()
-        background = [asyncio.create_task(sweep_forever(ctx))]
+        background = [
+            asyncio.create_task(sweep_forever(ctx)),
+            asyncio.create_task(record_pool_use_forever(db)),
+        ]
         if settings.retention_interval_seconds:
             background.append(
                 asyncio.create_task(retention_forever(ctx, settings.retention_interval_seconds))
             )
+        loop_lag = LoopLagMonitor()
+        loop_lag.start()
         if db.is_sqlite:
             background.append(asyncio.create_task(search_index.index_forever(db)))
         try:
@@ -130,6 +138,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             # the server); the ASGI route finds it on app.state.
             yield {HUB_STATE_KEY: hub}
         finally:
+            loop_lag.stop()
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -160,6 +169,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             retention.router,
             exports.router,
             ops.router,
+            metrics.router,
         )
         for route in router.routes
     ]

@@ -23,11 +23,14 @@ import orjson
 from pydantic import ValidationError
 
 from hallway.api.errors import validation_failure
+from hallway.api.request_log import new_id
 from hallway.api.schemas import SendMessageRequest
+from hallway.api.socket_log import SocketEnd, log_socket_end
 from hallway.domain import message_send
 from hallway.domain.errors import DomainError, RateLimited, Unauthenticated
 from hallway.domain.rate_limits import SocketFrames
 from hallway.domain.tokens import VerifiedToken, verify_token
+from hallway.metrics import RATE_LIMIT_REFUSALS, REALTIME_CONNECTIONS
 from hallway.realtime.connection import Connection, FrameSink
 from hallway.realtime.frames import (
     CLOSE_PROTOCOL_ERROR,
@@ -86,21 +89,27 @@ class RealtimeSession:
     A `send` holds the client's turn only until its message is committed: the session
     stores it (message_send.store_message), passes the turn, and only then publishes it, so
     the next frame starts while the message is still being fanned out, and a socket's sends
-    are stored in the order they were sent. Answers wait for the answers before them."""
+    are stored in the order they were sent. Answers wait for the answers before them.
+
+    Counted in hallway_realtime_connections from its handshake to its end, when it writes its
+    log line (hallway.api.socket_log)."""
 
     __slots__ = (
         "_auth_timer",
         "_ended",
         "_expiry_timer",
         "_frames",
+        "_frames_in",
         "_last_send",
         "_pending",
         "_reading_paused",
         "_send_holding_turn",
         "_socket",
+        "_started",
         "_worker",
         "conn",
         "hub",
+        "socket_id",
     )
 
     def __init__(self, hub: Hub, socket: ReadControl) -> None:
@@ -118,9 +127,14 @@ class RealtimeSession:
         )
         self._expiry_timer: asyncio.TimerHandle | None = None
         self._frames: SocketFrames | None = None  # counts frames once authenticated
+        self.socket_id = new_id()
+        self._started = time.monotonic()
+        self._frames_in = 0
+        REALTIME_CONNECTIONS.inc()
 
     def received(self, text: str) -> None:
         """A text frame from the client (called by the transport, in arrival order)."""
+        self._frames_in += 1
         if self.conn is not None:
             self.conn.last_seen = time.monotonic()
         self._pending.append(parse_client_frame(text))
@@ -129,8 +143,17 @@ class RealtimeSession:
             self._socket.pause_reading()
         self._advance()
 
-    def ended(self) -> None:
-        """The socket is gone (called by the transport once)."""
+    def ended(self, end: SocketEnd) -> None:
+        """The socket is gone, closed as `end` says (called by the transport once)."""
+        REALTIME_CONNECTIONS.dec()
+        conn = self.conn
+        log_socket_end(
+            self.socket_id,
+            None if conn is None else conn.actor,
+            self._started,
+            (self._frames_in, 0 if conn is None else conn.frames_out),
+            end,
+        )
         self._ended = True
         if self._auth_timer is not None:
             self._auth_timer.cancel()
@@ -289,6 +312,7 @@ class RealtimeSession:
         if hub.connection_count(actor.user_id) >= hub.settings.ws_connections_per_person:
             # Counted and attached with no await between: two sockets authenticating at
             # once cannot both take the last place.
+            RATE_LIMIT_REFUSALS.labels("ws-connections").inc()
             self._socket.send_close(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections")
             self._ended = True
             return

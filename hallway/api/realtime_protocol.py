@@ -31,6 +31,7 @@ from websockets.server import ServerProtocol
 
 from hallway.api.realtime import HUB_STATE_KEY, REALTIME_PATH, RealtimeSession
 from hallway.api.realtime_wire import WireFrames, shared_deflate
+from hallway.api.socket_log import LOST, SocketEnd, closed_by_client, closed_by_server
 from hallway.realtime.frames import CLOSE_PROTOCOL_ERROR
 from hallway.realtime.hub import Hub
 
@@ -132,7 +133,17 @@ class RealtimeProtocol(asyncio.Protocol):
         if self._room is not None:  # nothing will drain now; let waiters go
             self._room.set()
         if self.session is not None:
-            self.session.ended()
+            self.session.ended(self._how_it_ended())
+
+    def _how_it_ended(self) -> SocketEnd:
+        """The close that ended the connection: the first one sent, by either side."""
+        ws = self.ws
+        sent, received = ws.close_sent, ws.close_rcvd
+        if sent is not None and not ws.close_rcvd_then_sent:
+            return closed_by_server(sent.code, sent.reason)
+        if received is not None:
+            return closed_by_client(received.code)
+        return LOST
 
     def pause_writing(self) -> None:
         if self._room is None:

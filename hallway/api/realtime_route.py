@@ -16,11 +16,19 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hallway.api.realtime import MAX_CLIENT_FRAME_BYTES, REALTIME_PATH, RealtimeSession
+from hallway.api.socket_log import (
+    CLOSE_ABNORMAL,
+    LOST,
+    SocketEnd,
+    closed_by_client,
+    closed_by_server,
+)
 from hallway.realtime.frames import CLOSE_PROTOCOL_ERROR
 from hallway.realtime.hub import Hub
 
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_NO_STATUS = 1005  # RFC 6455: a close frame without a code
 # A replay waiting for room (FrameSink.drained) goes on once this little is still queued, so
 # the queue never runs dry between its frames.
 LOW_WATER_CHARS = 64 * 1024
@@ -133,6 +141,15 @@ class AsgiSocket:
             self._room.set()
             self._room = None
 
+    def how_it_ended(self, client_code: int | None) -> SocketEnd:
+        """The close that ended the socket: ours if we sent one, else the client's (its code
+        as the server reported it; None: the server reported none)."""
+        if self._close is not None:
+            return closed_by_server(*self._close)
+        if client_code is None or client_code == CLOSE_ABNORMAL:
+            return LOST
+        return closed_by_client(client_code)
+
     async def finish(self) -> None:
         """Wait for the sending task, if one is running (a close may still be going out)."""
         if self._sender is not None:
@@ -147,11 +164,13 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         return
     socket = AsgiSocket(websocket)
     session = RealtimeSession(hub, socket)
+    client_code: int | None = None
     try:
         while True:
             await socket.readable()
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
+                client_code = message.get("code", CLOSE_NO_STATUS)
                 break
             text = message.get("text")
             if socket.closing:
@@ -166,7 +185,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         pass  # the server says the client is gone
     finally:
         socket.ended()
-        session.ended()
+        session.ended(socket.how_it_ended(client_code))
         await socket.finish()
 
 

@@ -1,4 +1,5 @@
-"""A request id for every HTTP request, and (when asked) one log line when it is answered.
+"""A request id for every HTTP request, its metrics, and (when asked) one log line when it
+is answered.
 
 The id is the caller's `X-Request-Id` when that is a short token (a proxy in front may have
 set it), else one of this process's own. It goes back as the `X-Request-Id` header and
@@ -6,6 +7,11 @@ inside every error body (hallway/api/errors.py), so a person's report of a failu
 its log line. The line names the method, the path without its query string (a signed file
 link carries its signature there) and never a header or a body, so no token, password,
 message or link reaches the log.
+
+The metrics (hallway_http_request_duration_seconds, hallway_http_responses_total) name the
+route's template (`/api/v1/conversations/{conversation_id}`), never the path: the paths are
+as many as the ids. Counted here, in the layer that already times every request, rather than
+in a middleware of its own that each request would pass through too.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ import secrets
 import time
 from contextvars import ContextVar
 
+from prometheus_client import Counter, Histogram
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hallway.metrics import HTTP_REQUEST_SECONDS, HTTP_RESPONSES
 from hallway.store.acting import act_for_nobody
 
 log = logging.getLogger("hallway.requests")
@@ -29,13 +38,50 @@ _GIVEN = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 # Unique across processes and restarts without a random draw per request.
 _PROCESS = secrets.token_hex(4)
 _COUNTER = itertools.count(1)
+# The methods the metrics name; any other (a client may send any token) counts as `other`,
+# so that no caller can add series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def new_id() -> str:
+    """An id unique across the deployment's processes and restarts: a request's, when its
+    caller gave none, or a socket's."""
+    return f"{_PROCESS}-{next(_COUNTER):x}"
 
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == HEADER and _GIVEN.match(value):
             return str(value.decode())
-    return f"{_PROCESS}-{next(_COUNTER):x}"
+    return new_id()
+
+
+# The metrics' children by their labels, found with one dict lookup per request rather than
+# through `labels()`, which checks and converts its arguments each time. Bounded as the
+# labels are: methods, routes, statuses.
+_TIMERS: dict[tuple[str, str], Histogram] = {}
+_ANSWERS: dict[tuple[str, str, int], Counter] = {}
+
+
+def _count(method: str, route: str, status: int, seconds: float) -> None:
+    timer = _TIMERS.get((method, route))
+    if timer is None:
+        timer = _TIMERS[method, route] = HTTP_REQUEST_SECONDS.labels(method, route)
+    timer.observe(seconds)
+    answers = _ANSWERS.get((method, route, status))
+    if answers is None:
+        answers = _ANSWERS[method, route, status] = HTTP_RESPONSES.labels(method, route, status)
+    answers.inc()
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (the router leaves it in the scope), `/{path}`
+    for a mount's files, or `unmatched` when no route did (a 404)."""
+    route = scope.get("route")
+    if isinstance(route, Mount):
+        return f"{route.path}/{{path}}"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
 
 class RequestLog:
@@ -68,6 +114,9 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            _count(method, route_template(scope), status, duration)
             if self.log_each and log.isEnabledFor(logging.INFO):
                 log.info(
                     "%s %s %d",
@@ -79,7 +128,7 @@ class RequestLog:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(duration * 1000, 2),
                         "client": scope["client"][0] if scope.get("client") else None,
                     },
                 )

@@ -26,6 +26,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 
 from hallway.config import Settings
 from hallway.domain.errors import RateLimited
+from hallway.metrics import RATE_LIMIT_REFUSALS
 from hallway.store.counters import STORAGE_FAILURES, RedisCounters, memory_counters
 
 
@@ -146,6 +147,7 @@ class RateLimits:
                         retry_after = await _retry_after(limiter, limit, window, key)
                         await _give_back(tuple(taken))
                         self._answered()
+                        RATE_LIMIT_REFUSALS.labels(limit.name).inc()
                         raise RateLimited(retry_after)
                     taken.append(Hit(storage, window, limit.name, key))
         except STORAGE_FAILURES as exc:
@@ -197,6 +199,7 @@ class SocketFrames:
         limit = self._limit
         for window in limit.windows:
             if not await self._limiter.hit(window, limit.name, "socket"):
+                RATE_LIMIT_REFUSALS.labels(limit.name).inc()
                 raise RateLimited(await _retry_after(self._limiter, limit, window, "socket"))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from hallway.domain.actor import Actor
+from hallway.metrics import SLOW_CONSUMER_CLOSES
 from hallway.realtime.frames import CLOSE_SLOW_CONSUMER
 
 
@@ -44,7 +45,8 @@ class Subscription:
 class Connection:
     """Frames are written straight to the transport, without a queue or task of its own:
     fan-out never waits on one client. A client that lets more than `buffer_limit` bytes
-    pile up unread is closed with CLOSE_SLOW_CONSUMER and resumes later with after_seq."""
+    pile up unread is closed with CLOSE_SLOW_CONSUMER and resumes later with after_seq.
+    `frames_out` counts the frames written, for the socket's log line."""
 
     __slots__ = (
         "_typed",
@@ -52,6 +54,7 @@ class Connection:
         "buffer_limit",
         "closed",
         "conversations",
+        "frames_out",
         "last_seen",
         "sink",
         "subscriptions",
@@ -64,6 +67,7 @@ class Connection:
         self.subscriptions: dict[str, Subscription] = {}
         self.conversations: set[str] = set()  # the conversations its person belongs to
         self.closed = False
+        self.frames_out = 0
         self.last_seen = time.monotonic()  # when the client last sent a frame
         self._typed: dict[str, float] | None = None
 
@@ -74,6 +78,7 @@ class Connection:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")
             return
         self.sink.write_text(frame)
+        self.frames_out += 1
 
     async def send_when_room(self, frame: str) -> None:
         """Write a frame once the transport takes writes again: for bulk sends (a replay)
@@ -101,4 +106,6 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        if code == CLOSE_SLOW_CONSUMER:
+            SLOW_CONSUMER_CLOSES.inc()
         self.sink.send_close(code, reason)

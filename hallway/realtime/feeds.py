@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
+from prometheus_client import Counter
 
 from hallway.domain.context import DomainContext
 from hallway.domain.events import read_events_after, read_last_seqs
+from hallway.metrics import (
+    DELIVERED_INBOX,
+    DELIVERED_LIVE,
+    FANOUT_SECONDS,
+    GAP_FILLS_CHECK,
+    GAP_FILLS_GAP,
+    REALTIME_SUBSCRIPTIONS,
+)
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection
 from hallway.realtime.frames import CLOSE_SLOW_CONSUMER, event_frame, inbox_frame
@@ -113,7 +123,8 @@ class Feeds:
     def leave(self, conn: Connection, conversation_id: str) -> list[str]:
         """Take the connection off the conversation's feed; returns topics no longer needed."""
         conn.conversations.discard(conversation_id)
-        conn.subscriptions.pop(conversation_id, None)
+        if conn.subscriptions.pop(conversation_id, None) is not None:
+            REALTIME_SUBSCRIPTIONS.dec()
         feed = self._feeds.get(conversation_id)
         if feed is None:
             return []
@@ -165,16 +176,16 @@ class Feeds:
         await asyncio.sleep(GAP_GRACE_SECONDS)
         while feed.pending and feed.last is not None and self._feeds.get(feed.conversation_id):
             before = feed.last
-            await self._dispatch_from_log(feed, min(feed.pending) - 1)
+            await self._dispatch_from_log(feed, min(feed.pending) - 1, GAP_FILLS_GAP)
             if feed.last == before:
                 log.warning(
                     "seq gap in %s after %s not in the log yet", feed.conversation_id, before
                 )
                 await asyncio.sleep(GAP_GRACE_SECONDS)
 
-    async def _dispatch_from_log(self, feed: Feed, upto: int) -> None:
+    async def _dispatch_from_log(self, feed: Feed, upto: int, filled: Counter) -> None:
         """Read the feed's events after feed.last up to seq `upto` from the log and dispatch
-        them in order, with whatever else is pending."""
+        them in order, with whatever else is pending; counted in `filled`."""
         assert feed.last is not None
         # Taken before waiting for a connection: live frames may move feed.last on meanwhile
         # (past `upto`, even), and drain drops what they already dispatched.
@@ -185,6 +196,7 @@ class Feeds:
         with as_system():
             async with self.ctx.db.read() as db:
                 missing = await read_events_after(db, feed.conversation_id, after, upto - after)
+        filled.inc(len(missing))
         for event in missing:
             frame = event_frame(event, self.links)
             feed.pending.setdefault(event.seq, (frame, orjson.loads(frame)))
@@ -215,15 +227,18 @@ class Feeds:
                     feed.last,
                     last_seq,
                 )
-                await self._dispatch_from_log(feed, last_seq)
+                await self._dispatch_from_log(feed, last_seq, GAP_FILLS_CHECK)
 
     # --- fan-out -----------------------------------------------------------------------
 
     def _dispatch(self, feed: Feed, seq: int, frame: str, meta: dict[str, Any]) -> None:
+        started = time.perf_counter()
         conversation_id = feed.conversation_id
         kind = meta["kind"]
         data = meta["data"]
         inbox: str | None = None
+        # Counted here and added to the metrics once per event, not once per socket.
+        live = inboxed = 0
         for conn in feed.members:
             sub = conn.subscriptions.get(conversation_id)
             if sub is not None:
@@ -236,6 +251,7 @@ class Feeds:
                 elif seq > sub.delivered:
                     sub.delivered = seq
                     conn.send(frame)
+                    live += 1
             else:
                 if inbox is None:
                     extra = {k: data[k] for k in _INBOX_FIELDS if k in data}
@@ -243,6 +259,12 @@ class Feeds:
                         extra["preview"] = data["body"][:INBOX_PREVIEW_CHARS]
                     inbox = inbox_frame("activity", conversation_id, seq=seq, event=kind, **extra)
                 conn.send(inbox)
+                inboxed += 1
+        if live:
+            DELIVERED_LIVE.inc(live)
+        if inboxed:
+            DELIVERED_INBOX.inc(inboxed)
+        FANOUT_SECONDS.observe(time.perf_counter() - started)
         if kind == "member.removed":
             feed.removed.add(data["user_id"])
             if self.membership is not None:

@@ -27,6 +27,12 @@ from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import NotFound
 from hallway.domain.events import read_events_after
 from hallway.files.links import FileLinks
+from hallway.metrics import (
+    DELIVERED_LIVE,
+    DELIVERED_REPLAY,
+    EVENTS_PUBLISHED,
+    REALTIME_SUBSCRIPTIONS,
+)
 from hallway.realtime.background import BackgroundTasks
 from hallway.realtime.broker import Broker
 from hallway.realtime.connection import Connection, Subscription
@@ -126,6 +132,8 @@ class Hub:
             await self.broker.subscribe([f"conv:{conversation_id}"])
             if conn.closed:
                 return
+            if conn.subscriptions.get(conversation_id) is None:
+                REALTIME_SUBSCRIPTIONS.inc()
             conn.subscriptions[conversation_id] = sub
             feed.members.add(conn)
             with acting(conn.actor.acting()):
@@ -195,21 +203,27 @@ class Hub:
         else:
             sub.delivered = start
             # Live frames keep collecting in sub.buffer while the replay waits for room.
-            for event in replay:
+            for replayed, event in enumerate(replay, 1):
                 await conn.send_when_room(event_frame(event, self.links))
                 if conn.subscriptions.get(conversation_id) is not sub:
+                    DELIVERED_REPLAY.inc(replayed)
                     return  # unsubscribed or removed meanwhile
                 sub.delivered = event.seq
+            DELIVERED_REPLAY.inc(len(replay))
         buffered, sub.buffer = sub.buffer or [], None
+        live = 0
         for seq, frame in buffered:  # in seq order: the feed dispatches in order
             # The feed may lag the snapshot (frames still in flight from another
             # process), so its first frames can repeat what the replay sent.
             if seq > sub.delivered:
                 conn.send(frame)
                 sub.delivered = seq
+                live += 1
+        DELIVERED_LIVE.inc(live)
 
     def unsubscribe(self, conn: Connection, conversation_id: str) -> None:
-        conn.subscriptions.pop(conversation_id, None)
+        if conn.subscriptions.pop(conversation_id, None) is not None:
+            REALTIME_SUBSCRIPTIONS.dec()
         if conversation_id not in conn.conversations:
             # Still subscribing: membership unconfirmed, so no inbox frames either.
             feed = self.feeds.get(conversation_id)
@@ -283,6 +297,7 @@ class HubPublisher:
         self.links = links
 
     async def publish(self, events: Sequence[Event]) -> None:
+        EVENTS_PUBLISHED.inc(len(events))
         for event in events:
             frame = event_frame(event, self.links)
             await self.broker.publish(f"conv:{event.conversation_id}", frame)

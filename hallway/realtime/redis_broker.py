@@ -10,6 +10,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeGuard
 
+from prometheus_client import Counter
+
+from hallway.metrics import BROKER_RECONNECTS
 from hallway.realtime.broker import BrokerUnavailable, FrameHandler
 from hallway.realtime.redis_outage import (
     REDIS_FAILURES,
@@ -86,11 +89,15 @@ class RedisBroker:
         )
         self._keeping_open = [
             asyncio.create_task(
-                self._keep_open(publisher, self._open_publisher),
+                self._keep_open(
+                    publisher, self._open_publisher, BROKER_RECONNECTS.labels("publisher")
+                ),
                 name="redis-broker-publisher",
             ),
             asyncio.create_task(
-                self._keep_open(subscriber, self._reopen_subscriber),
+                self._keep_open(
+                    subscriber, self._reopen_subscriber, BROKER_RECONNECTS.labels("subscriber")
+                ),
                 name="redis-broker-subscriber",
             ),
         ]
@@ -135,8 +142,10 @@ class RedisBroker:
         self,
         connection: RespConnection | None,
         reopen: Callable[[], Awaitable[RespConnection]],
+        reconnects: Counter,
     ) -> None:
-        """Wait for the connection to end, then make it again, until the broker closes."""
+        """Wait for the connection to end, then make it again, until the broker closes;
+        each time it is made again counts in `reconnects`."""
         loop = asyncio.get_running_loop()
         attempted = loop.time()
         while True:
@@ -150,6 +159,8 @@ class RedisBroker:
             await asyncio.sleep(attempted + RECONNECT_SECONDS - loop.time())
             attempted = loop.time()
             connection = await self._connect(reopen)
+            if connection is not None:
+                reconnects.inc()
 
     # --- publishing ----------------------------------------------------------------------
 

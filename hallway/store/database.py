@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, TypeVar, TypeVarTuple, overload
 
 import orjson
@@ -60,6 +61,16 @@ _ACT_ON_CONNECTION = _ACT_IN_TRANSACTION.replace("true)", "false)")
 def dumps_json(value: Any) -> str:
     """JSON columns hold datetimes in the same UTC 'Z' form the API answers with."""
     return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolUse:
+    """A PostgreSQL pool's connections: in use (those held for statements included), open
+    and idle in the pool, and the most it may open."""
+
+    checked_out: int
+    idle: int
+    capacity: int
 
 
 class Connection:
@@ -185,6 +196,7 @@ class Database:
                 max_overflow=pool_size,
                 pool_recycle=1800,
             )
+            self._pool_capacity = 2 * pool_size
             self._reader = self._async.execution_options(isolation_level="REPEATABLE READ")
 
     @property
@@ -375,6 +387,15 @@ class Database:
                 if held:
                     await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                     await conn.commit()
+
+    def pool_use(self) -> PoolUse | None:
+        """The pool's connections now (PostgreSQL); None on SQLite, whose connections are
+        files opened on demand."""
+        if self._async is None:
+            return None
+        pool = self._async.pool
+        assert isinstance(pool, QueuePool)  # create_async_engine's default for PostgreSQL
+        return PoolUse(pool.checkedout(), pool.checkedin(), self._pool_capacity)
 
     async def ping(self) -> None:
         if self._sqlite is not None:
