@@ -26,6 +26,7 @@ from bench import (
     exports,
     fanout,
     history,
+    lag,
     retention,
     search,
     send,
@@ -44,6 +45,7 @@ SCENARIOS: dict[str, Scenario] = {
     "history": history.run,
     "search": search.run,
     "retention": retention.run,
+    "lag": lag.run,
     "exports": exports.run,
     "slack_import": slack_import.run,
 }
@@ -113,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-messages", type=int, default=1_000_000)
     parser.add_argument("--search-rounds", type=int, default=100, help="queries per kind")
     parser.add_argument("--retention-messages", type=int, default=1_000_000)
+    parser.add_argument("--lag-messages", type=int, default=200_000)
+    parser.add_argument(
+        "--lag-seconds", type=float, default=20.0, help="lag: how long the live load runs"
+    )
     parser.add_argument(
         "--export-messages", type=int, default=100_000, help="exports: messages exported"
     )
