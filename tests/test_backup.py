@@ -70,7 +70,9 @@ async def restored_env(
     assert TEST_DATABASE_URL
     name = f"{env['HALLWAY_DATABASE_URL'].rsplit('/', 1)[1]}_restored"
     await create_run_database(TEST_DATABASE_URL, name)
+    # The new database's owner both migrates and serves it (no app role of its own).
     target["HALLWAY_DATABASE_URL"] = run_database_url(TEST_DATABASE_URL, name)
+    target["HALLWAY_MIGRATION_DATABASE_URL"] = target["HALLWAY_DATABASE_URL"]
     try:
         yield target
     finally:
@@ -117,7 +119,13 @@ async def test_a_backup_taken_while_people_send_restores_to_a_server_that_serves
     restored = run_cli(restored_env, "restore", "--from", str(folder))
     assert restored.returncode == 0, restored.stderr
     replacement = start_server(
-        data_dir=restored_env["HALLWAY_DATA_DIR"], database_url=restored_env["HALLWAY_DATABASE_URL"]
+        data_dir=restored_env["HALLWAY_DATA_DIR"],
+        database_url=restored_env["HALLWAY_DATABASE_URL"],
+        **(
+            {"migration_database_url": restored_env["HALLWAY_MIGRATION_DATABASE_URL"]}
+            if "HALLWAY_MIGRATION_DATABASE_URL" in restored_env
+            else {}
+        ),
     )
     async with httpx.AsyncClient(base_url=replacement.base_url, timeout=10) as http:
         login = await http.post(
