@@ -17,13 +17,12 @@ import asyncio
 import time
 from urllib.parse import quote
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from bench import seed
 from bench.harness import hallway_sender, hallway_servers, listener_tokens, wait_received
 from bench.history import LIMIT as HISTORY_LIMIT
 from bench.http import Http
 from bench.listeners import Listeners, Plan
+from bench.scrape import METRICS_TOKEN, scrape
 from bench.search import query_mix
 from bench.server import Stack, fresh_database
 from bench.stats import Result, latency_ms
@@ -33,7 +32,6 @@ from hallway.domain.cursors import encode_cursor
 LISTENERS = 200
 RATE = 50.0  # messages a second: 10,000 deliveries a second
 TARGET_P99_MS = 10.0
-METRICS_TOKEN = "bench-metrics-token"
 LAG_METRIC = "hallway_event_loop_lag_seconds"
 
 Histogram = dict[float, float]
@@ -51,17 +49,10 @@ async def _seeded(stack: Stack, count: int, words: list[str]) -> seed.Room:
 
 
 async def _lag_histogram(metrics: Http) -> Histogram:
-    status, body = await metrics.request("GET", "/metrics")
-    if status != 200:
-        raise RuntimeError(f"/metrics answered {status}: {body[:200]!r}")
-    for family in text_string_to_metric_families(body.decode()):
-        if family.name == LAG_METRIC:
-            return {
-                float(sample.labels["le"]): sample.value
-                for sample in family.samples
-                if sample.name.endswith("_bucket")
-            }
-    raise RuntimeError(f"/metrics has no {LAG_METRIC}")
+    buckets = (await scrape(metrics)).get(f"{LAG_METRIC}_bucket")
+    if not buckets:
+        raise RuntimeError(f"/metrics has no {LAG_METRIC}")
+    return {float(labels["le"]): value for labels, value in buckets}
 
 
 def _percentile_bound(before: Histogram, after: Histogram, q: float) -> tuple[float, int]:
