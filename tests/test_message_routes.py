@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hallway.api.app import create_app
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.routes import messages
-from hallway.api.schemas import SendMessageRequest
+from hallway.api.schemas import CURSOR_DESCRIPTION, CURSOR_RULE, SendMessageRequest
 from hallway.config import Settings
 from hallway.domain import message_history, message_send
 from tests.fuzz_support import (
@@ -63,7 +63,11 @@ async def _window_with_declared_parameters(
     ctx: Ctx,
     actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[
+        str | None,
+        # The window's own parameters carry the rule in the schema, not on the parameter.
+        Query(max_length=200, json_schema_extra={**CURSOR_RULE, "description": CURSOR_DESCRIPTION}),
+    ] = None,
 ) -> Response:
     page = await message_history.message_page(
         ctx, actor, conversation_id, limit=limit, before=before
