@@ -313,7 +313,7 @@ async def test_round_trip_through_import(
     assert imported.returncode == 0, imported.stderr
     assert "a new company" in imported.stdout
     copy_id = imported_company_id(history.admin.company_id)
-    url = settings.effective_database_url
+    url = settings.effective_migration_database_url
     original = await company_view(url, history.admin.company_id)
     copy = await company_view(url, copy_id)
     assert copy == original
@@ -363,6 +363,6 @@ async def test_import_refuses_a_damaged_export(
     result = await cli(env, "import", "hallway", str(not_zip), "--company", "Broken")
     assert result.returncode == 1 and "not a Hallway export" in result.stderr
     rows = await company_rows(
-        settings.effective_database_url, [imported_company_id(history.admin.company_id)]
+        settings.effective_migration_database_url, [imported_company_id(history.admin.company_id)]
     )
     assert rows["companies"] == []
