@@ -7,7 +7,8 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 
@@ -212,16 +213,23 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+@asynccontextmanager
+async def _with_storage(settings: Settings) -> AsyncIterator[DomainContext]:
+    """`_with_ctx` with the file storage started, for the commands that move files."""
+    ctx, db = await _with_ctx(settings)
+    ctx.storage = open_storage(settings)
+    try:
+        await ctx.storage.start()
+        yield ctx
+    finally:
+        await ctx.storage.close()
+        await db.dispose()
+
+
 def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> retention.RetentionReport:
-        ctx, db = await _with_ctx(settings)
-        ctx.storage = open_storage(settings)
-        try:
-            await ctx.storage.start()
+        async with _with_storage(settings) as ctx:
             return await retention.run_retention(ctx, dry_run=args.dry_run)
-        finally:
-            await ctx.storage.close()
-            await db.dispose()
 
     report = asyncio.run(run())
     if not report.ran:
@@ -252,17 +260,11 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> Manifest:
-        _ctx, db = await _with_ctx(settings)
-        storage = open_storage(settings)
-        await storage.start()
-        try:
+        async with _with_storage(settings) as ctx:
             scope = await find_scope(
-                db, company_id=args.company, conversation_id=args.conversation, since=args.since
+                ctx.db, company_id=args.company, conversation_id=args.conversation, since=args.since
             )
-            return await write_export(db, storage, scope, target)
-        finally:
-            await storage.close()
-            await db.dispose()
+            return await write_export(ctx.db, ctx.storage, scope, target)
 
     manifest = asyncio.run(run())
     counts = manifest.counts
@@ -278,14 +280,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_import_hallway(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> ImportSummary:
-        ctx, db = await _with_ctx(settings)
-        ctx.storage = open_storage(settings)
-        await ctx.storage.start()
-        try:
+        async with _with_storage(settings) as ctx:
             return await import_hallway_export(ctx, Path(args.export), company_name=args.company)
-        finally:
-            await ctx.storage.close()
-            await db.dispose()
 
     summary = asyncio.run(run())
     where = "a new company" if summary.company_created else "the company of an earlier import"
@@ -299,14 +295,8 @@ def cmd_import_hallway(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_import_slack(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> Imported:
-        ctx, db = await _with_ctx(settings)
-        storage = open_storage(settings)
-        try:
-            await storage.start()
-            return await import_slack(ctx, storage, Path(args.export), args.company, sys.stderr)
-        finally:
-            await storage.close()
-            await db.dispose()
+        async with _with_storage(settings) as ctx:
+            return await import_slack(ctx, ctx.storage, Path(args.export), args.company, sys.stderr)
 
     imported = asyncio.run(run())
     made = "created" if imported.created else "brought up to date"
