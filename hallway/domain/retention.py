@@ -36,7 +36,7 @@ from hallway.store.types import utcnow
 log = logging.getLogger(__name__)
 
 MESSAGES_PER_BATCH = 100
-EVENTS_PER_BATCH = 2_000
+EVENTS_PER_BATCH = 1_000
 # Any fixed number, other than the migrations' (hallway.store.migrate).
 RETENTION_LOCK_KEY = 0x4841_5245
 
@@ -60,8 +60,11 @@ class RetentionReport:
     """False when another node was running the job: this one did nothing."""
     conversations: list[ConversationExpiry] = field(default_factory=list)
     seconds: float = 0.0
-    longest_transaction_seconds: float = 0.0
-    """The longest any one batch held its transaction (and so its conversation's lock)."""
+    erase_transactions: list[float] = field(default_factory=list)
+    """How long each batch of erasures held its transaction (and so its conversation's
+    lock), in seconds."""
+    drop_transactions: list[float] = field(default_factory=list)
+    """How long each batch of the log's dropped events held its transaction."""
     archived_days: set[tuple[str, date]] = field(default_factory=set)
     """(company, UTC day) archived before its messages were erased (or, in a dry run,
     that would be)."""
@@ -186,9 +189,7 @@ async def _erase_expired(
             erased = await erase_messages(tx, [row.id for row in due], deleted_by=None)
         expiry.messages += len(erased)
         files = [file for each in erased for file in each.attachment_ids]
-        report.longest_transaction_seconds = max(
-            report.longest_transaction_seconds, time.monotonic() - started
-        )
+        report.erase_transactions.append(time.monotonic() - started)
         if not due:
             return
         after_seq = due[-1].seq
@@ -246,9 +247,7 @@ async def _drop_expired_events(
                     )
                 )
             ).rowcount
-        report.longest_transaction_seconds = max(
-            report.longest_transaction_seconds, time.monotonic() - started
-        )
+        report.drop_transactions.append(time.monotonic() - started)
         if not dropped:
             return
         expiry.events += dropped
