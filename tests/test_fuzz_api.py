@@ -25,7 +25,7 @@ from tests.support import FUZZ_SUMMARY, Directory, ServerProcess, send
 
 # Per operation and kind of input. About 50 operations, three kinds: a few thousand requests
 # a stack.
-EXAMPLES = 12
+EXAMPLES = 8
 PASSWORD = "correct horse battery"
 CHECKS = (
     "not_a_server_error",
