@@ -172,52 +172,47 @@ async def _count(ctx: DomainContext, expiry: ConversationExpiry) -> None:
 async def _erase_expired(
     ctx: DomainContext, expiry: ConversationExpiry, batch: int, report: RetentionReport
 ) -> None:
+    """Erase the conversation's expired messages a batch at a time. Each batch is read
+    before its erasing transaction, which keeps that transaction short and lets the
+    archive (when it is on) see the batch's days from the same read. A message a person
+    deletes in between is skipped by erase_messages; none can newly expire, since the
+    cutoff lies in the past."""
     after_seq = 0
     while True:
-        if expiry.archive:
-            await _archive_days_of(ctx, expiry, after_seq, batch, report)
-        started = time.monotonic()
-        async with ctx.transaction(off_loop=True) as tx:
+        async with ctx.db.read(off_loop=True) as conn:
             due = (
-                await tx.conn.execute(
-                    select(messages.c.id, messages.c.seq)
+                await conn.execute(
+                    select(messages.c.id, messages.c.seq, messages.c.created_at)
                     .where(*_expired(expiry), messages.c.seq > after_seq)
                     .order_by(messages.c.seq)
                     .limit(batch)
                 )
             ).all()
-            erased = await erase_messages(tx, [row.id for row in due], deleted_by=None)
-        expiry.messages += len(erased)
-        files = [file for each in erased for file in each.attachment_ids]
-        report.erase_transactions.append(time.monotonic() - started)
         if not due:
             return
+        if expiry.archive:
+            await _archive_days(ctx, expiry, [row.created_at for row in due], report)
+        started = time.monotonic()
+        async with ctx.transaction(off_loop=True) as tx:
+            erased = await erase_messages(tx, [row.id for row in due], deleted_by=None)
+        report.erase_transactions.append(time.monotonic() - started)
+        expiry.messages += len(erased)
+        files = [file for each in erased for file in each.attachment_ids]
         after_seq = due[-1].seq
         expiry.files += len(files)
         await purge_soon(ctx, files)
         await asyncio.sleep(0)  # what waits for the loop goes first
 
 
-async def _archive_days_of(
+async def _archive_days(
     ctx: DomainContext,
     expiry: ConversationExpiry,
-    after_seq: int,
-    batch: int,
+    sent_at: list[datetime],
     report: RetentionReport,
 ) -> None:
-    """Archive the company's days of the next batch before it is erased: each day whole,
-    once (write_day_archive keeps the first complete archive of a day)."""
-    async with ctx.db.read() as conn:
-        sent = (
-            await conn.execute(
-                select(messages.c.created_at)
-                .where(*_expired(expiry), messages.c.seq > after_seq)
-                .order_by(messages.c.seq)
-                .limit(batch)
-            )
-        ).scalars()
-        days = sorted({at.astimezone(UTC).date() for at in sent})
-    for day in days:
+    """Archive the company's days of a batch before it is erased: each day whole, once
+    (write_day_archive keeps the first complete archive of a day)."""
+    for day in sorted({at.astimezone(UTC).date() for at in sent_at}):
         if (expiry.company_id, day) not in report.archived_days:
             await write_day_archive(ctx, expiry.company_id, day)
             report.archived_days.add((expiry.company_id, day))
