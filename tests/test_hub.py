@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from hallway.domain.actor import Actor
+from hallway.realtime import presence_changes
 from hallway.realtime.connection import Connection
 from hallway.realtime.hub import Hub
 from tests.support import Directory, Person, counted, eventually, send
@@ -196,8 +197,10 @@ async def test_a_replay_ahead_of_the_feed_is_not_sent_again_when_the_feed_catche
 
 
 async def test_presence_changes_are_announced_in_batches(
-    app: FastAPI, directory: Directory
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A window wide enough for nine sockets to attach in, however busy the machine.
+    monkeypatch.setattr(presence_changes, "PRESENCE_BATCH_SECONDS", 2.0)
     admin = await directory.company()
     colleagues = [await directory.colleague(admin, f"P{i}") for i in range(8)]
     watcher, watched = await _listener(app, admin)
