@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -462,10 +464,35 @@ def response_head(sock: socket.socket) -> bytes:
     return data
 
 
+# Servers' ports come from below the kernel's ephemeral range (32768 and up on Linux), so no
+# client connection's port can take one between its pick and the server's bind; under
+# pytest-xdist each worker draws from a block of its own, so two workers never pick alike.
+_PORTS_LOW, _PORTS_HIGH = 10_000, 32_000
+_WORKER_BLOCK = 2_000
+# The latest picks, not handed out again: a caller may pick several before binding any.
+_recent_ports: deque[int] = deque(maxlen=64)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port of 127.0.0.1 free now, and none of this process's latest picks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    if worker.isdigit():
+        blocks = (_PORTS_HIGH - _PORTS_LOW) // _WORKER_BLOCK
+        low = _PORTS_LOW + int(worker) % blocks * _WORKER_BLOCK
+        high = low + _WORKER_BLOCK
+    else:
+        low, high = _PORTS_LOW, _PORTS_HIGH
+    while True:
+        port = random.randrange(low, high)
+        if port in _recent_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _recent_ports.append(port)
+        return port
 
 
 class ServerProcess:
