@@ -127,6 +127,9 @@ function reactions(message) {
 
 function delivery(message) {
   if (message.status === "sending") return h("p", { class: "delivery" }, "Sending…");
+  if (message.status === "queued") {
+    return h("p", { class: "delivery" }, "Queued: sends when the connection is back");
+  }
   return h(
     "p",
     { class: "delivery", role: "alert" },

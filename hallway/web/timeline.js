@@ -25,8 +25,9 @@ function freshUi() {
 export class TimelineView {
   /** `onRetry(clientMsgId)`: send a failed message again; `showError(text)`: say why an
    * action failed. */
-  constructor({ onRetry, showError }) {
+  constructor({ onRetry, onDiscard, showError }) {
     this.onRetry = onRetry;
+    this.onDiscard = onDiscard;
     this.showError = showError;
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
@@ -272,6 +273,7 @@ export class TimelineView {
       this.onRetry(message.client_msg_id);
     } else if (action === "discard") {
       this.timeline.pending.delete(message.client_msg_id);
+      this.onDiscard?.(message.client_msg_id);
       this.render();
     }
   }
