@@ -3,6 +3,7 @@
 // errors are said.
 
 import { api } from "./api.js";
+import { LengthCounter } from "./composer_counter.js";
 import { h } from "./dom.js";
 import { formatSize } from "./messages.js";
 
@@ -27,6 +28,7 @@ export class Composer {
     this.conversationId = null;
     this.drafts = new Map();
     this.staged = []; // files for the next message: {name, size, status, attachment?, error?}
+    this.counter = new LengthCounter(this.input, this.form.querySelector("button[type=submit]"));
     this.wire();
   }
 
@@ -78,6 +80,7 @@ export class Composer {
   open(conversationId) {
     this.conversationId = conversationId;
     this.input.value = this.drafts.get(conversationId) ?? "";
+    this.counter.update();
   }
 
   /** Keep the draft; files not sent go. */
@@ -91,7 +94,7 @@ export class Composer {
 
   send() {
     const body = this.input.value;
-    if (!this.conversationId) return;
+    if (!this.conversationId || this.counter.over()) return;
     if (this.staged.some((file) => file.status === "uploading")) {
       this.error.textContent = "Wait for the files to finish uploading.";
       return;
@@ -100,6 +103,7 @@ export class Composer {
     if (!body.trim() && !attachments.length) return;
     this.typing.stopTelling();
     this.input.value = "";
+    this.counter.update();
     this.error.textContent = "";
     this.staged = [];
     this.renderStaged();

@@ -4,13 +4,29 @@ queued (never "Not sent"), then go by themselves, once each and in order."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+import pytest
 from playwright.async_api import Route, expect
 
-from tests.browser.support import BROWSER_TESTS, OpenTab, bodies_on_server, group_of_two
-from tests.support import Directory
+from tests.browser.support import (
+    BROWSER_TESTS,
+    REPLAY_LIMIT,
+    OpenTab,
+    bodies_on_server,
+    group_of_two,
+)
+from tests.support import Directory, ServerProcess
 
 pytestmark = BROWSER_TESTS
+
+# Short, so that the server refuses a message the composer lets through.
+MAX_BODY_CHARS = 40
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return start_server(ws_replay_limit=str(REPLAY_LIMIT), max_body_chars=str(MAX_BODY_CHARS))
 
 MESSAGES_URL = re.compile(r"/api/v1/conversations/[^/]+/messages$")
 
@@ -58,13 +74,18 @@ async def test_messages_written_offline_are_queued_then_sent_once_in_order(
 
 
 async def test_a_refused_message_says_not_sent_with_retry(live: Directory, tabs: OpenTab) -> None:
-    """A 4xx (here: too long) is a refusal, not an outage: "Not sent", at once."""
+    """A refusal (here: longer than this server takes) is not an outage: "Not sent", at
+    once, over the socket and over HTTP alike."""
     _alice, bob, group_id = await group_of_two(live, "refusal")
     tab = await tabs(bob, group_id)
-    await tab.page.locator("#composer-input").evaluate(
-        "(input) => { input.removeAttribute('maxlength'); }"
-    )
-    await tab.type_and_send("x" * 10_001)
+    await tab.type_and_send("x" * (MAX_BODY_CHARS + 1))
     refused = tab.messages.filter(has_text="Not sent")
     await expect(refused).to_have_count(1)
     await expect(refused.get_by_role("button", name="Retry")).to_be_visible()
+
+    # Over HTTP (no socket): the 422 is a refusal too.
+    tab2 = await tabs(bob, group_id, routed=True)
+    tab2.refusing = True
+    await tab2.cut()
+    await tab2.type_and_send("y" * (MAX_BODY_CHARS + 1))
+    await expect(tab2.messages.filter(has_text="Not sent")).to_have_count(1)
