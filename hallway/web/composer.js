@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { LengthCounter } from "./composer_counter.js";
 import { h } from "./dom.js";
+import { friendly } from "./errors.js";
 import { formatSize } from "./messages.js";
 
 /** crypto.randomUUID exists only in secure contexts; plain http on a LAN address is not one. */
@@ -119,7 +120,7 @@ export class Composer {
       api
         .upload(conversationId, file)
         .then((attachment) => Object.assign(staged, { status: "ready", attachment }))
-        .catch((error) => Object.assign(staged, { status: "failed", error: error.message }))
+        .catch((error) => Object.assign(staged, { status: "failed", error: friendly(error) }))
         .finally(() => {
           if (this.conversationId === conversationId) this.renderStaged();
         });

@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { announce, plural } from "./dom.js";
+import { friendly } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import {
   Timeline,
@@ -219,7 +220,7 @@ export class ConversationView {
     } else if (frame.type === "typing" && frame.user_id !== state.me.id) {
       this.typing.show(frame.user_id, frame.expires_in);
     } else if (frame.type === "resync") this.reload();
-    else if (frame.type === "error") this.composer.showError(frame.message);
+    else if (frame.type === "error") this.composer.showError(friendly(frame));
   }
 
   onEvent({ kind, data }) {

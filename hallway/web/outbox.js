@@ -6,6 +6,7 @@
 // not a member…) ends it as "Not sent", with Retry.
 
 import { api } from "./api.js";
+import { friendly } from "./errors.js";
 import { NotSentHere } from "./realtime.js";
 
 const FIRST_RETRY_MS = 2_000;
@@ -155,7 +156,7 @@ export class Outbox {
       if (after > 0) this.retryDelay = Math.max(this.retryDelay, after * 1000);
       return "wait";
     }
-    this.setStatus(clientMsgId, entry, "failed", result.error.message);
+    this.setStatus(clientMsgId, entry, "failed", friendly(result.error));
     return "done";
   }
 

@@ -5,6 +5,7 @@
 
 import { api } from "./api.js";
 import { h, reconcile } from "./dom.js";
+import { friendly } from "./errors.js";
 import { messageKey, renderMessage } from "./messages.js";
 
 /** The size of a window of history: the newest (conversation.js), then older ones. */
@@ -266,7 +267,7 @@ export class TimelineView {
     } else if (action === "delete") {
       if (window.confirm("Delete this message for everyone?")) {
         api.delete(message.id).catch((error) => {
-          this.showError(`Could not delete: ${error.message}`);
+          this.showError(`Could not delete: ${friendly(error)}`);
         });
       }
     } else if (action === "retry") {
@@ -281,7 +282,7 @@ export class TimelineView {
   toggleReaction(message, emoji) {
     const mine = message.reactions.find((r) => r.emoji === emoji)?.me;
     (mine ? api.unreact : api.react)(message.id, emoji).catch((error) => {
-      this.showError(`Could not react: ${error.message}`);
+      this.showError(`Could not react: ${friendly(error)}`);
     });
   }
 
@@ -303,7 +304,7 @@ export class TimelineView {
       await api.edit(id, body); // the message.edited event updates the message
       if (this.ui.editing === id) this.stopEditing();
     } catch (error) {
-      form.querySelector(".field-error").textContent = error.message;
+      form.querySelector(".field-error").textContent = friendly(error);
     }
   }
 }

@@ -82,6 +82,7 @@ async def test_a_refused_message_says_not_sent_with_retry(live: Directory, tabs:
     refused = tab.messages.filter(has_text="Not sent")
     await expect(refused).to_have_count(1)
     await expect(refused.get_by_role("button", name="Retry")).to_be_visible()
+    await expect(refused).to_contain_text(f"Messages can be at most {MAX_BODY_CHARS} characters.")
 
     # Over HTTP (no socket): the 422 is a refusal too.
     tab2 = await tabs(bob, group_id, routed=True)
