@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { LengthCounter } from "./composer_counter.js";
 import { h } from "./dom.js";
+import { wireComposerEmoji } from "./emoji_picker.js";
 import { friendly } from "./errors.js";
 import { formatSize } from "./messages.js";
 
@@ -30,6 +31,7 @@ export class Composer {
     this.drafts = new Map();
     this.staged = []; // files for the next message: {name, size, status, attachment?, error?}
     this.counter = new LengthCounter(this.input, this.form.querySelector("button[type=submit]"));
+    wireComposerEmoji(this.input);
     this.wire();
   }
 

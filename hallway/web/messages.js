@@ -169,6 +169,17 @@ function actions(mine, moderator, picking) {
               emoji,
             ),
           ),
+          h(
+            "button",
+            {
+              type: "button",
+              dataset: { action: "more-emoji" },
+              "aria-haspopup": "dialog",
+              "aria-label": "More emoji",
+              title: "More emoji",
+            },
+            "…",
+          ),
         )
       : null,
   );

@@ -5,7 +5,9 @@
 
 import { api } from "./api.js";
 import { h, reconcile } from "./dom.js";
+import { openEmojiPicker } from "./emoji_picker.js";
 import { friendly } from "./errors.js";
+import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
 
 /** The size of a window of history: the newest (conversation.js), then older ones. */
@@ -39,6 +41,7 @@ export class TimelineView {
     this.revealing = null; // the message id last asked for by reveal()
     this.cache = new Map();
     this.ui = freshUi(); // renderMessage's: editing, picking, moderator
+    this.keys = new MessageListKeys(this.scroller, this.list); // one tab stop, arrow keys
     this.wire();
   }
 
@@ -91,6 +94,7 @@ export class TimelineView {
     this.timeline = null;
     this.cache.clear();
     this.list.replaceChildren();
+    this.keys.reset();
     this.ui = freshUi();
     this.jump.hidden = true;
   }
@@ -121,6 +125,7 @@ export class TimelineView {
     const box = this.scroller;
     const stick = scroll === "bottom" || (scroll === "auto" && this.nearBottom());
     const fromBottom = box.scrollHeight - box.scrollTop;
+    const restoreFocus = this.keys.rememberFocus();
     reconcile(
       this.list,
       this.timeline.messages(),
@@ -129,6 +134,8 @@ export class TimelineView {
       this.cache,
     );
     this.markRuns();
+    this.keys.update();
+    restoreFocus();
     this.renderStatus();
     if (stick) box.scrollTop = box.scrollHeight;
     else if (scroll === "older") box.scrollTop = box.scrollHeight - fromBottom;
@@ -252,6 +259,8 @@ export class TimelineView {
       const previous = this.ui.picking;
       this.ui.picking = previous === message.id ? null : message.id;
       this.rerender(key, previous);
+    } else if (action === "more-emoji") {
+      this.pickAnyEmoji(button, message, key);
     } else if (action === "react" || action === "toggle-reaction") {
       this.ui.picking = null;
       this.rerender(key);
@@ -277,6 +286,22 @@ export class TimelineView {
       this.onDiscard?.(message.client_msg_id);
       this.render();
     }
+  }
+
+  /** The full emoji picker (emoji_picker.js) for a reaction; closing it closes the quick
+   * picker too and puts focus on the message's React button. */
+  pickAnyEmoji(button, message, key) {
+    openEmojiPicker({
+      anchor: button,
+      onPick: (emoji) => this.toggleReaction(message, emoji),
+      onClose: () => {
+        if (this.ui.picking !== message.id) return;
+        this.ui.picking = null;
+        this.rerender(key);
+        const item = this.cache.get(key)?.el;
+        item?.querySelector('button[data-action="pick"]')?.focus();
+      },
+    });
   }
 
   toggleReaction(message, emoji) {
