@@ -9,6 +9,7 @@ import { openEmojiPicker } from "./emoji_picker.js";
 import { friendly } from "./errors.js";
 import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
+import { keepBottomOnImageLoad } from "./scroll_anchor.js";
 
 /** The size of a window of history: the newest (conversation.js), then older ones. */
 export const WINDOW_SIZE = 30;
@@ -50,6 +51,7 @@ export class TimelineView {
       this.maybeLoadOlder();
       if (this.nearBottom()) this.jump.hidden = true;
     });
+    keepBottomOnImageLoad(this.scroller, this.list, () => this.nearBottom());
     this.list.addEventListener("click", (event) => this.onListClick(event));
     this.list.addEventListener("submit", (event) => {
       event.preventDefault();
