@@ -13,12 +13,10 @@ pytestmark = BROWSER_TESTS
 
 async def actions_shown(message: Locator) -> bool:
     opacity = await message.locator(".actions").evaluate("(e) => getComputedStyle(e).opacity")
-    return opacity == "1"
+    return str(opacity) == "1"
 
 
-async def test_one_tab_stop_and_arrow_keys_between_messages(
-    live: Directory, tabs: OpenTab
-) -> None:
+async def test_one_tab_stop_and_arrow_keys_between_messages(live: Directory, tabs: OpenTab) -> None:
     alice, bob, group_id = await group_of_two(live, "keys")
     for n in range(4):
         await send(alice, group_id, f"message {n}")

@@ -28,6 +28,7 @@ MAX_BODY_CHARS = 40
 def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server(ws_replay_limit=str(REPLAY_LIMIT), max_body_chars=str(MAX_BODY_CHARS))
 
+
 MESSAGES_URL = re.compile(r"/api/v1/conversations/[^/]+/messages$")
 
 
