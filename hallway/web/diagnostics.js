@@ -142,9 +142,9 @@ const CHECKS = [
     id: "api",
     name: "API reachable",
     async run() {
-      const response = await fetch("/healthz", { cache: "no-store" });
+      const response = await fetch("healthz", { cache: "no-store" });
       if (!response.ok) throw new Error(`GET /healthz answered ${response.status}`);
-      const ready = await fetch("/readyz", { cache: "no-store" });
+      const ready = await fetch("readyz", { cache: "no-store" });
       if (!ready.ok) throw new Error(`up, but GET /readyz answered ${ready.status}`);
       return "GET /healthz and /readyz answered 200";
     },
@@ -155,7 +155,7 @@ const CHECKS = [
     async run(context) {
       if (!token.get()) {
         const error = new Error("Not logged in in this tab.");
-        error.link = { href: "/", text: "Log in, then open /diagnostics from that tab" };
+        error.link = { href: "./", text: "Log in, then open /diagnostics from that tab" };
         throw error;
       }
       resumeSession();
@@ -233,7 +233,7 @@ const CHECKS = [
         });
       const peerReady = heard("peer-ready", "answer from the second tab");
       const frame = h("iframe", {
-        src: `/diagnostics?peer=1&conversation=${encodeURIComponent(id)}`,
+        src: `diagnostics?peer=1&conversation=${encodeURIComponent(id)}`,
         title: "Second tab for diagnostics",
         class: "diagnostics-peer",
       });
