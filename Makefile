@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
+# Where `make run` serves: `make run PORT=8080` (HOST=0.0.0.0 to be reached from the LAN).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest bench demo lock clean
 
@@ -24,7 +27,7 @@ lock: $(STAMP)
 	    --generate-hashes --quiet --custom-compile-command "make lock" --output-file $(LOCK)
 
 run: $(STAMP)
-	$(BIN)/hallway serve
+	$(BIN)/hallway serve --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
 	$(BIN)/hallway demo

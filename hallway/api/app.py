@@ -32,7 +32,7 @@ from hallway.api.routes import (
     retention,
     search,
 )
-from hallway.api.web_client import WebClientMount
+from hallway.api.web_client import WebClientMount, diagnostics_route
 from hallway.config import Settings
 from hallway.domain.attachment_cleanup import sweep_forever
 from hallway.domain.context import DomainContext
@@ -191,5 +191,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     # Outermost of Hallway's: every answer, errors of the layers within included, has its id.
     app.add_middleware(RequestLog, log_each=settings.access_log)
     if (WEB_DIR / "index.html").exists():
+        app.router.routes.append(diagnostics_route(WEB_DIR))
         app.router.routes.append(WebClientMount(WEB_DIR))
     return app

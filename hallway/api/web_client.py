@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
+from starlette.requests import Request
+from starlette.responses import FileResponse
+from starlette.routing import Match, Mount, Route
 from starlette.types import Scope
 
 _READS = frozenset({"GET", "HEAD"})
@@ -29,6 +31,17 @@ class WebClientMount(Mount):
         if _route_path(scope).startswith("/api/"):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def diagnostics_route(directory: Path) -> Route:
+    """The client's self-check page at /diagnostics (StaticFiles serves `diagnostics.html`
+    only under its full name)."""
+    page = directory / "diagnostics.html"
+
+    async def diagnostics(_request: Request) -> FileResponse:
+        return FileResponse(page, media_type="text/html")
+
+    return Route("/diagnostics", diagnostics, methods=["GET", "HEAD"], name="diagnostics")
 
 
 def _route_path(scope: Scope) -> str:

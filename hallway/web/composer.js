@@ -3,7 +3,10 @@
 // errors are said.
 
 import { api } from "./api.js";
+import { LengthCounter } from "./composer_counter.js";
 import { h } from "./dom.js";
+import { wireComposerEmoji } from "./emoji_picker.js";
+import { friendly } from "./errors.js";
 import { formatSize } from "./messages.js";
 
 /** crypto.randomUUID exists only in secure contexts; plain http on a LAN address is not one. */
@@ -27,6 +30,8 @@ export class Composer {
     this.conversationId = null;
     this.drafts = new Map();
     this.staged = []; // files for the next message: {name, size, status, attachment?, error?}
+    this.counter = new LengthCounter(this.input, this.form.querySelector("button[type=submit]"));
+    wireComposerEmoji(this.input);
     this.wire();
   }
 
@@ -78,6 +83,7 @@ export class Composer {
   open(conversationId) {
     this.conversationId = conversationId;
     this.input.value = this.drafts.get(conversationId) ?? "";
+    this.counter.update();
   }
 
   /** Keep the draft; files not sent go. */
@@ -91,7 +97,7 @@ export class Composer {
 
   send() {
     const body = this.input.value;
-    if (!this.conversationId) return;
+    if (!this.conversationId || this.counter.over()) return;
     if (this.staged.some((file) => file.status === "uploading")) {
       this.error.textContent = "Wait for the files to finish uploading.";
       return;
@@ -100,6 +106,7 @@ export class Composer {
     if (!body.trim() && !attachments.length) return;
     this.typing.stopTelling();
     this.input.value = "";
+    this.counter.update();
     this.error.textContent = "";
     this.staged = [];
     this.renderStaged();
@@ -115,7 +122,7 @@ export class Composer {
       api
         .upload(conversationId, file)
         .then((attachment) => Object.assign(staged, { status: "ready", attachment }))
-        .catch((error) => Object.assign(staged, { status: "failed", error: error.message }))
+        .catch((error) => Object.assign(staged, { status: "failed", error: friendly(error) }))
         .finally(() => {
           if (this.conversationId === conversationId) this.renderStaged();
         });

@@ -6,7 +6,8 @@
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { announce, plural } from "./dom.js";
-import { NotSentHere } from "./realtime.js";
+import { friendly } from "./errors.js";
+import { Outbox } from "./outbox.js";
 import {
   Timeline,
   conversationTitle,
@@ -40,8 +41,20 @@ export class ConversationView {
       onSend: (clientMsgId, body, attachments) => this.send(clientMsgId, body, attachments),
     });
     this.messages = new TimelineView({
-      onRetry: (clientMsgId) => this.deliver(clientMsgId),
+      onRetry: (clientMsgId) => this.outbox.retry(clientMsgId),
+      onDiscard: (clientMsgId) => this.outbox.discard(clientMsgId),
       showError: (text) => this.composer.showError(text),
+    });
+    // My messages on their way, queued while they cannot go (outbox.js).
+    this.outbox = new Outbox(realtime, {
+      onStatus: (conversationId, clientMsgId, status, error) => {
+        if (conversationId !== this.id || !this.timeline) return;
+        this.timeline.setPendingStatus(clientMsgId, status, error);
+        this.messages.render();
+      },
+      onSent: (conversationId, message) => {
+        if (conversationId === this.id && this.timeline) this.receive(message);
+      },
     });
 
     this.id = null;
@@ -79,7 +92,11 @@ export class ConversationView {
     this.composer.open(conversationId);
     const known = state.conversations.get(conversationId);
     if (known) this.showHeader(known);
-    this.messages.show(conversationId, new Timeline());
+    const timeline = new Timeline();
+    for (const pending of this.outbox.pendingIn(conversationId)) {
+      timeline.pending.set(pending.client_msg_id, pending);
+    }
+    this.messages.show(conversationId, timeline);
     this.messages.say("Loading…");
     try {
       // The window comes with the last_seq it was read at (one snapshot): following from it
@@ -203,7 +220,7 @@ export class ConversationView {
     } else if (frame.type === "typing" && frame.user_id !== state.me.id) {
       this.typing.show(frame.user_id, frame.expires_in);
     } else if (frame.type === "resync") this.reload();
-    else if (frame.type === "error") this.composer.showError(frame.message);
+    else if (frame.type === "error") this.composer.showError(friendly(frame));
   }
 
   onEvent({ kind, data }) {
@@ -248,6 +265,9 @@ export class ConversationView {
 
   /** A confirmed message, from its event or from the answer to my POST. */
   receive(message) {
+    if (message.sender_id === state.me.id && message.client_msg_id) {
+      this.outbox.confirmed(message.client_msg_id);
+    }
     if (!this.timeline.add(message)) {
       // The other of the two confirmations: it only settles the pending one.
       this.messages.render();
@@ -290,41 +310,17 @@ export class ConversationView {
 
   // --- my actions --------------------------------------------------------------------------
 
-  /** A message from the composer: shown at once as on its way, then delivered. */
+  /** A message from the composer: shown at once as on its way, then handed to the outbox,
+   * which sends it over the socket or POSTs it (both with its client_msg_id, as a retry
+   * does, so it is created once), or keeps it queued until it can. */
   send(clientMsgId, body, attachments) {
     this.timeline.addPending(clientMsgId, body, attachments);
     this.messages.render("bottom");
-    this.deliver(clientMsgId);
-  }
-
-  /** Send a pending message over the realtime socket, or POST it when the socket can't
-   * (not live, or lost before the answer); both repeat its client_msg_id, as a retry does,
-   * so it is created once. */
-  async deliver(clientMsgId) {
-    const timeline = this.timeline;
-    const pending = timeline.pending.get(clientMsgId);
-    if (!pending) return;
-    timeline.setPendingStatus(clientMsgId, "sending");
-    this.messages.render();
-    const conversationId = this.id;
-    const fields = {
-      body: pending.body,
+    this.outbox.add(this.id, this.timeline.pending.get(clientMsgId), {
+      body,
       client_msg_id: clientMsgId,
-      attachment_ids: pending.attachments.map((file) => file.id),
-    };
-    try {
-      const message = await this.realtime
-        .sendMessage(conversationId, fields)
-        .catch((error) => {
-          if (error instanceof NotSentHere) return api.send(conversationId, fields);
-          throw error;
-        });
-      if (timeline === this.timeline) this.receive(message);
-    } catch (error) {
-      if (timeline !== this.timeline) return;
-      timeline.setPendingStatus(clientMsgId, "failed", error.message);
-      this.messages.render();
-    }
+      attachment_ids: attachments.map((file) => file.id),
+    });
   }
 
   async leave() {

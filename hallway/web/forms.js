@@ -1,21 +1,12 @@
 // API errors on forms: each message next to the field the error names (details.field or
 // details.fields[]), or at the top of the form when it names none; codes whose server
-// sentence is terse for people are said in friendlier words.
+// sentence is terse for people are said in friendlier words (errors.js).
 
-/** Friendly words for error codes, wherever the client shows them. */
-const WORDING = {
-  account_deactivated: "This account has been deactivated. Ask an admin of your company.",
-  session_revoked: "Your session has ended. Please log in again.",
-  last_admin: "Your company needs at least one active admin. Make someone else an admin first.",
-  admin_required: "Only an admin of your company can do that.",
-  no_password: "This account signs in through your company's identity provider.",
-};
+import { friendly, friendlyField } from "./errors.js";
 
-/** What to tell people about an API error: friendly words for a known code, else the
- * server's own sentence. */
-export function friendly(error) {
-  return WORDING[error.code] ?? error.message;
-}
+// Friendly words live in errors.js (also used by the composer and uploads); forms re-export
+// them for the dialogs that import them from here.
+export { friendly };
 
 export function clearErrors(form) {
   for (const input of form.querySelectorAll("[aria-invalid]")) {
@@ -35,7 +26,9 @@ export function showErrors(form, error, wording = {}) {
     const name = CSS.escape(field.split(".")[0]); // "member_ids.0" is about member_ids
     const slot = form.querySelector(`[data-error-for="${name}"]`);
     if (!slot) continue;
-    slot.textContent = message;
+    if (own?.field) slot.textContent = message;
+    else if (field === error.details?.field) slot.textContent = friendly(error);
+    else slot.textContent = friendlyField(field, message);
     const input = form.querySelector(`[name="${name}"]`);
     input?.setAttribute("aria-invalid", "true");
     first ??= input;

@@ -2,6 +2,7 @@
 // their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
 
 import { h, safeUrl, timeElement } from "./dom.js";
+import { foldable } from "./message_fold.js";
 import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
@@ -40,7 +41,7 @@ export function renderMessage(message, ui) {
       message.edited_at && !deleted ? h("span", { class: "edited" }, " (edited)") : null,
       message.thread_root_id ? h("span", { class: "thread" }, " · reply in a thread") : null,
     ),
-    editing ? editor(ui.draft) : body(message, deleted),
+    editing ? editor(ui.draft) : foldable(body(message, deleted), message, messageKey(message)),
     attachments(message.attachments),
     reactions(message),
     message.status ? delivery(message) : null,
@@ -127,6 +128,9 @@ function reactions(message) {
 
 function delivery(message) {
   if (message.status === "sending") return h("p", { class: "delivery" }, "Sending…");
+  if (message.status === "queued") {
+    return h("p", { class: "delivery" }, "Queued: sends when the connection is back");
+  }
   return h(
     "p",
     { class: "delivery", role: "alert" },
@@ -164,6 +168,17 @@ function actions(mine, moderator, picking) {
               },
               emoji,
             ),
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              dataset: { action: "more-emoji" },
+              "aria-haspopup": "dialog",
+              "aria-label": "More emoji",
+              title: "More emoji",
+            },
+            "…",
           ),
         )
       : null,

@@ -38,6 +38,7 @@ export class Realtime {
     this.pingTimer = null;
     this.silenceTimer = null;
     this.stopped = false;
+    this.liveListeners = []; // called after every `ready` (the outbox sends what waited)
     this.onOnline = () => this.connectNow();
     this.onOffline = () => this.lose("offline");
     window.addEventListener("online", this.onOnline);
@@ -76,6 +77,11 @@ export class Realtime {
     if (this.lastSeq.delete(conversationId)) {
       this.send({ type: "unsubscribe", conversation_id: conversationId });
     }
+  }
+
+  /** Call `listener()` each time the socket becomes live (after every `ready`). */
+  addLiveListener(listener) {
+    this.liveListeners.push(listener);
   }
 
   typing(conversationId) {
@@ -203,6 +209,7 @@ export class Realtime {
         this.pingTimer = setInterval(() => this.send({ type: "ping" }), PING_INTERVAL_MS);
         for (const conversationId of this.lastSeq.keys()) this.subscribe(conversationId);
         this.onFrame(frame);
+        for (const listener of this.liveListeners) listener();
         return;
       case "event":
         this.receiveEvent(frame);
@@ -236,7 +243,11 @@ export class Realtime {
     if (!waiting) return;
     this.sends.delete(frame.ref);
     if (frame.type === "sent") waiting.resolve(frame.message);
-    else waiting.reject(new ApiError(0, frame.code, frame.message, frame.details ?? {}));
+    else {
+      // rate_limited says when to try again at the frame's top level.
+      const details = { retry_after: frame.retry_after, ...(frame.details ?? {}) };
+      waiting.reject(new ApiError(0, frame.code, frame.message, details));
+    }
   }
 
   receiveEvent(frame) {

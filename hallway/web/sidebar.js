@@ -1,5 +1,6 @@
-// The sidebar: my conversations by last activity, with unread badges, the last message and
-// presence dots for direct conversations; and the connection state.
+// The sidebar: my conversations by last activity in two sections (channels; direct
+// messages and groups), unread ones in bold with their badges, the last message and presence
+// dots for direct conversations; and the connection state.
 
 import { h, reconcile, timeElement } from "./dom.js";
 import { conversationTitle, directPeer, personName, sortedConversations, state } from "./store.js";
@@ -12,8 +13,33 @@ const CONNECTION_LABELS = {
 };
 const PREVIEW_CHARS = 80;
 
-const list = () => document.getElementById("conversation-list");
-const cache = new Map();
+// Each section keeps its own list and elements. An item is an `li.conversation-item` with
+// `data-conversation-id`, `data-kind` and `data-unread`; its `.item-badges` holds the unread
+// badge, and is where more badges (mentions) go.
+const SECTIONS = [
+  { key: "channels", title: "Channels", holds: (c) => c.kind === "channel" },
+  { key: "direct", title: "Direct messages", holds: (c) => c.kind !== "channel" },
+];
+const caches = new Map(SECTIONS.map((section) => [section.key, new Map()]));
+
+const container = () => document.getElementById("conversation-list");
+
+/** The section's <ul>, made on first use. */
+function sectionList(section) {
+  const root = container();
+  let element = root.querySelector(`section[data-section="${section.key}"]`);
+  if (!element) {
+    const headingId = `sidebar-section-${section.key}`;
+    element = h(
+      "section",
+      { class: "sidebar-section", dataset: { section: section.key }, "aria-labelledby": headingId },
+      h("h2", { id: headingId }, section.title),
+      h("ul", {}),
+    );
+    root.append(element);
+  }
+  return element;
+}
 
 export function conversationHref(conversationId) {
   return `#/c/${encodeURIComponent(conversationId)}`;
@@ -43,21 +69,36 @@ function renderItem(conversation) {
   const unread = conversation.unread_count;
   return h(
     "li",
-    {},
+    {
+      class: "conversation-item",
+      dataset: {
+        conversationId: conversation.id,
+        kind: conversation.kind,
+        unread: String(unread),
+      },
+    },
     h(
       "a",
-      { href: conversationHref(conversation.id), dataset: { id: conversation.id } },
+      {
+        href: conversationHref(conversation.id),
+        class: unread > 0 ? "unread" : null,
+        dataset: { id: conversation.id },
+      },
       marker(conversation),
       h("span", { class: "name" }, conversationTitle(conversation)),
       timeElement(conversation.last_activity_at, { compact: true }),
       h("span", { class: "preview" }, preview(conversation)),
-      unread > 0
-        ? h(
-            "span",
-            { class: "badge", "aria-label": `${unread} unread` },
-            unread > 99 ? "99+" : String(unread),
-          )
-        : null,
+      h(
+        "span",
+        { class: "item-badges" },
+        unread > 0
+          ? h(
+              "span",
+              { class: "badge", "aria-label": `${unread} unread` },
+              unread > 99 ? "99+" : String(unread),
+            )
+          : null,
+      ),
     ),
   );
 }
@@ -65,8 +106,13 @@ function renderItem(conversation) {
 /** Draw the list; `openId` is marked as the current page. */
 export function renderSidebar(openId) {
   const conversations = sortedConversations();
-  reconcile(list(), conversations, (c) => c.id, renderItem, cache);
-  for (const link of list().querySelectorAll("a")) {
+  for (const section of SECTIONS) {
+    const items = conversations.filter(section.holds);
+    const element = sectionList(section);
+    element.hidden = items.length === 0;
+    reconcile(element.querySelector("ul"), items, (c) => c.id, renderItem, caches.get(section.key));
+  }
+  for (const link of container().querySelectorAll("a")) {
     if (link.dataset.id === openId) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -77,7 +123,9 @@ export function renderSidebar(openId) {
 
 /** Redraw every item (names or presence changed). */
 export function redrawSidebar(openId) {
-  for (const entry of cache.values()) entry.item = null;
+  for (const cache of caches.values()) {
+    for (const entry of cache.values()) entry.item = null;
+  }
   renderSidebar(openId);
 }
 

@@ -5,7 +5,11 @@
 
 import { api } from "./api.js";
 import { h, reconcile } from "./dom.js";
+import { openEmojiPicker } from "./emoji_picker.js";
+import { friendly } from "./errors.js";
+import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
+import { keepBottomOnImageLoad } from "./scroll_anchor.js";
 
 /** The size of a window of history: the newest (conversation.js), then older ones. */
 export const WINDOW_SIZE = 30;
@@ -25,8 +29,9 @@ function freshUi() {
 export class TimelineView {
   /** `onRetry(clientMsgId)`: send a failed message again; `showError(text)`: say why an
    * action failed. */
-  constructor({ onRetry, showError }) {
+  constructor({ onRetry, onDiscard, showError }) {
     this.onRetry = onRetry;
+    this.onDiscard = onDiscard;
     this.showError = showError;
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
@@ -37,6 +42,7 @@ export class TimelineView {
     this.revealing = null; // the message id last asked for by reveal()
     this.cache = new Map();
     this.ui = freshUi(); // renderMessage's: editing, picking, moderator
+    this.keys = new MessageListKeys(this.scroller, this.list); // one tab stop, arrow keys
     this.wire();
   }
 
@@ -45,6 +51,7 @@ export class TimelineView {
       this.maybeLoadOlder();
       if (this.nearBottom()) this.jump.hidden = true;
     });
+    keepBottomOnImageLoad(this.scroller, this.list, () => this.nearBottom());
     this.list.addEventListener("click", (event) => this.onListClick(event));
     this.list.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -89,6 +96,7 @@ export class TimelineView {
     this.timeline = null;
     this.cache.clear();
     this.list.replaceChildren();
+    this.keys.reset();
     this.ui = freshUi();
     this.jump.hidden = true;
   }
@@ -119,6 +127,7 @@ export class TimelineView {
     const box = this.scroller;
     const stick = scroll === "bottom" || (scroll === "auto" && this.nearBottom());
     const fromBottom = box.scrollHeight - box.scrollTop;
+    const restoreFocus = this.keys.rememberFocus();
     reconcile(
       this.list,
       this.timeline.messages(),
@@ -127,6 +136,8 @@ export class TimelineView {
       this.cache,
     );
     this.markRuns();
+    this.keys.update();
+    restoreFocus();
     this.renderStatus();
     if (stick) box.scrollTop = box.scrollHeight;
     else if (scroll === "older") box.scrollTop = box.scrollHeight - fromBottom;
@@ -250,6 +261,8 @@ export class TimelineView {
       const previous = this.ui.picking;
       this.ui.picking = previous === message.id ? null : message.id;
       this.rerender(key, previous);
+    } else if (action === "more-emoji") {
+      this.pickAnyEmoji(button, message, key);
     } else if (action === "react" || action === "toggle-reaction") {
       this.ui.picking = null;
       this.rerender(key);
@@ -265,21 +278,38 @@ export class TimelineView {
     } else if (action === "delete") {
       if (window.confirm("Delete this message for everyone?")) {
         api.delete(message.id).catch((error) => {
-          this.showError(`Could not delete: ${error.message}`);
+          this.showError(`Could not delete: ${friendly(error)}`);
         });
       }
     } else if (action === "retry") {
       this.onRetry(message.client_msg_id);
     } else if (action === "discard") {
       this.timeline.pending.delete(message.client_msg_id);
+      this.onDiscard?.(message.client_msg_id);
       this.render();
     }
+  }
+
+  /** The full emoji picker (emoji_picker.js) for a reaction; closing it closes the quick
+   * picker too and puts focus on the message's React button. */
+  pickAnyEmoji(button, message, key) {
+    openEmojiPicker({
+      anchor: button,
+      onPick: (emoji) => this.toggleReaction(message, emoji),
+      onClose: () => {
+        if (this.ui.picking !== message.id) return;
+        this.ui.picking = null;
+        this.rerender(key);
+        const item = this.cache.get(key)?.el;
+        item?.querySelector('button[data-action="pick"]')?.focus();
+      },
+    });
   }
 
   toggleReaction(message, emoji) {
     const mine = message.reactions.find((r) => r.emoji === emoji)?.me;
     (mine ? api.unreact : api.react)(message.id, emoji).catch((error) => {
-      this.showError(`Could not react: ${error.message}`);
+      this.showError(`Could not react: ${friendly(error)}`);
     });
   }
 
@@ -301,7 +331,7 @@ export class TimelineView {
       await api.edit(id, body); // the message.edited event updates the message
       if (this.ui.editing === id) this.stopEditing();
     } catch (error) {
-      form.querySelector(".field-error").textContent = error.message;
+      form.querySelector(".field-error").textContent = friendly(error);
     }
   }
 }

@@ -1,0 +1,173 @@
+// The outbox: my messages on their way, across conversations, sent one at a time in the
+// order I wrote them. A message that cannot go now (the socket is down and the POST cannot
+// reach the server, or the server says "later": 5xx, 429) waits, shown as queued, and goes
+// by itself once the socket is live again (or a later retry gets through), always with its
+// own client_msg_id so the server stores it once. Only a refusal (a 4xx answer: too long,
+// not a member…) ends it as "Not sent", with Retry.
+
+import { api } from "./api.js";
+import { friendly } from "./errors.js";
+import { NotSentHere } from "./realtime.js";
+
+const FIRST_RETRY_MS = 2_000;
+const MAX_RETRY_MS = 30_000;
+
+/** Whether an error means "try again later" rather than "the server refused this". */
+export function isTransient(error) {
+  if (error instanceof NotSentHere) return true;
+  const status = error?.status ?? 0;
+  if (error?.code === "rate_limited") return true;
+  // A socket's `error` answer carries status 0 and a code: a refusal. A failed fetch has
+  // status 0 and no server code.
+  if (status === 0) return error?.code === "network_error" || !error?.code;
+  return status >= 500 || status === 408 || status === 429;
+}
+
+export class Outbox {
+  /** `onStatus(conversationId, clientMsgId, status, error)`: "sending", "queued" or
+   * "failed"; `onSent(conversationId, message)`: stored (the server's message). */
+  constructor(realtime, { onStatus, onSent }) {
+    this.realtime = realtime;
+    this.onStatus = onStatus;
+    this.onSent = onSent;
+    this.entries = new Map(); // client_msg_id -> {conversationId, fields, message, status}
+    this.queue = []; // client_msg_ids still to send, oldest first
+    this.pumping = false;
+    this.retryDelay = FIRST_RETRY_MS;
+    this.retryTimer = null;
+    realtime.addLiveListener(() => this.flush());
+    window.addEventListener("online", () => this.flush());
+  }
+
+  /** Queue a message: `message` is the pending message the timeline shows; `fields` the
+   * send's {body, client_msg_id, attachment_ids}. */
+  add(conversationId, message, fields) {
+    // Behind a queued message it is queued too (it goes after it).
+    const status = this.retryTimer ? "queued" : "sending";
+    this.entries.set(fields.client_msg_id, { conversationId, fields, message, status });
+    if (status === "queued") this.onStatus(conversationId, fields.client_msg_id, status, null);
+    this.queue.push(fields.client_msg_id);
+    this.pump();
+  }
+
+  /** Send a refused message again (Retry), after whatever is still queued. */
+  retry(clientMsgId) {
+    const entry = this.entries.get(clientMsgId);
+    if (!entry || entry.status !== "failed") return;
+    this.setStatus(clientMsgId, entry, "sending");
+    this.queue.push(clientMsgId);
+    this.pump();
+  }
+
+  discard(clientMsgId) {
+    const entry = this.entries.get(clientMsgId);
+    if (entry?.status === "failed") this.entries.delete(clientMsgId);
+  }
+
+  /** The message arrived another way (its `message.created` event): it is done. */
+  confirmed(clientMsgId) {
+    const entry = this.entries.get(clientMsgId);
+    if (!entry) return;
+    this.entries.delete(clientMsgId);
+    this.queue = this.queue.filter((id) => id !== clientMsgId);
+    entry.settle?.();
+  }
+
+  /** Pending messages of a conversation (queued, on their way or refused), to show again
+   * when it is opened. */
+  pendingIn(conversationId) {
+    return [...this.entries.values()]
+      .filter((entry) => entry.conversationId === conversationId)
+      .map((entry) => ({ ...entry.message, status: entry.status, error: entry.error ?? null }));
+  }
+
+  /** Try the queue now (the socket is live again, the network is back). */
+  flush() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryDelay = FIRST_RETRY_MS;
+    this.pump();
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  setStatus(clientMsgId, entry, status, error = null) {
+    entry.status = status;
+    entry.error = error;
+    this.onStatus(entry.conversationId, clientMsgId, status, error);
+  }
+
+  async pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length) {
+        const clientMsgId = this.queue[0];
+        const entry = this.entries.get(clientMsgId);
+        if (!entry) {
+          this.queue.shift();
+          continue;
+        }
+        const outcome = await this.attempt(clientMsgId, entry);
+        if (outcome === "wait") {
+          // Everything behind it waits too, to keep the order.
+          for (const id of this.queue) {
+            const waiting = this.entries.get(id);
+            if (waiting && waiting.status !== "queued") this.setStatus(id, waiting, "queued");
+          }
+          this.scheduleRetry();
+          return;
+        }
+        if (this.queue[0] === clientMsgId) this.queue.shift();
+      }
+      this.retryDelay = FIRST_RETRY_MS;
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** One try: over the socket while it is live, else (or if it went before answering) over
+   * HTTP. Resolves "done" (stored, refused, or confirmed by its event meanwhile) or "wait". */
+  async attempt(clientMsgId, entry) {
+    const { conversationId, fields } = entry;
+    const confirmedMeanwhile = new Promise((resolve) => {
+      entry.settle = () => resolve({ confirmed: true });
+    });
+    const sending = this.realtime
+      .sendMessage(conversationId, fields)
+      .catch((error) => {
+        if (error instanceof NotSentHere) return api.send(conversationId, fields);
+        throw error;
+      })
+      .then(
+        (message) => ({ message }),
+        (error) => ({ error }),
+      );
+    const result = await Promise.race([sending, confirmedMeanwhile]);
+    entry.settle = null;
+    if (result.confirmed || !this.entries.has(clientMsgId)) return "done";
+    if (result.message) {
+      this.entries.delete(clientMsgId);
+      this.onSent(conversationId, result.message);
+      return "done";
+    }
+    if (isTransient(result.error)) {
+      const after = Number(result.error?.details?.retry_after ?? result.error?.retryAfter);
+      if (after > 0) this.retryDelay = Math.max(this.retryDelay, after * 1000);
+      return "wait";
+    }
+    this.setStatus(clientMsgId, entry, "failed", friendly(result.error));
+    return "done";
+  }
+
+  /** Try again later over HTTP too: the socket may stay refused while HTTP gets through. */
+  scheduleRetry() {
+    clearTimeout(this.retryTimer);
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, MAX_RETRY_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, delay);
+  }
+}
