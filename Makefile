@@ -33,11 +33,11 @@ demo: $(STAMP)
 	$(BIN)/hallway demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hallway tests bench
-	$(BIN)/ruff format --check hallway tests bench
+	$(BIN)/ruff check hallway tests bench tools
+	$(BIN)/ruff format --check hallway tests bench tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy hallway tests bench
+	$(BIN)/mypy hallway tests bench tools
 
 pytest: $(STAMP)
 	$(BIN)/pytest
