@@ -11,10 +11,20 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from hallway.config import Settings
 from hallway.domain.mentions import resolve
-from hallway.store.acting import as_system
+from hallway.store.acting import Acting, acting, as_system
+from hallway.store.database import Database
 from hallway.store.tables import mentions
-from tests.support import Directory, Person, ServerProcess, error_of, realtime, send
+from tests.support import (
+    Directory,
+    Person,
+    ServerProcess,
+    error_of,
+    on_postgresql,
+    realtime,
+    send,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -174,6 +184,28 @@ async def test_a_removed_member_no_longer_sees_their_mentions(directory: Directo
     assert (await _my_mentions(bob))["mentions"] == []
     after = await send(admin, cid, "@Bob Jones are you there?")
     assert after["mentions"] == []
+
+
+@on_postgresql
+async def test_row_security_shows_mention_rows_to_members_only(
+    directory: Directory, settings: Settings
+) -> None:
+    admin, bob, carol, cid = await _group(directory)
+    message = await send(admin, cid, "@Bob Jones @channel")
+    db = Database(settings.effective_database_url)
+    try:
+        assert await db.detect_row_security()
+        seen = {}
+        for person in (bob, carol):
+            with acting(Acting(person.id, person.company_id)):
+                async with db.read() as conn:
+                    rows = await conn.execute(
+                        select(mentions.c.kind).where(mentions.c.message_id == message["id"])
+                    )
+                    seen[person.id] = sorted(r.kind for r in rows)
+    finally:
+        await db.dispose()
+    assert seen == {bob.id: ["channel", "person"], carol.id: []}
 
 
 async def test_mentions_are_paged_newest_first(directory: Directory) -> None:
