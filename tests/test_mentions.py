@@ -258,6 +258,27 @@ async def test_a_mention_arrives_live_and_a_removed_member_gets_nothing(
         assert not [f for f in seen if "gone" in str(f.get("data", {}).get("body", ""))]
 
 
+async def test_the_inbox_tells_a_member_not_following_that_they_are_mentioned(
+    live: Directory, server: ServerProcess
+) -> None:
+    admin = await live.company("Inbox")
+    bob = await live.colleague(admin, "Bob")
+    cid = (await live.conversation(admin, "group", [bob], title="inbox"))["id"]
+    async with realtime(server, bob) as bob_rt:
+        plain = await send(admin, cid, "plain")
+        mention = await send(admin, cid, "@bob and @here")
+        found = []
+        async with asyncio.timeout(15):
+            while len(found) < 2:
+                frame = await bob_rt.next_frame()
+                if frame["type"] == "inbox" and frame.get("event") == "message.created":
+                    found.append(frame)
+    assert found[0]["message_id"] == plain["id"]
+    assert "mentions" not in found[0] and "mention_kind" not in found[0]
+    assert found[1]["message_id"] == mention["id"]
+    assert (found[1]["mentions"], found[1]["mention_kind"]) == ([bob.id], "here")
+
+
 async def _event(client: Any, kind: str) -> dict[str, Any]:
     async with asyncio.timeout(15):
         while True:
