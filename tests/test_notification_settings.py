@@ -100,6 +100,11 @@ async def test_a_person_sets_their_level_and_do_not_disturb(directory: Directory
     assert datetime.fromisoformat(got["dnd_until"]) == until
     r = await admin.patch("/api/v1/me/notifications", json={"dnd_until": None})
     assert r.json() == {"level": "all", "dnd_until": None}
+    # A time already past is "off", however far back.
+    for past in ("2020-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00"):
+        r = await admin.patch("/api/v1/me/notifications", json={"dnd_until": past})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"level": "all", "dnd_until": None}
     assert await _mine(bob) == {"level": "mentions", "dnd_until": None}
 
 

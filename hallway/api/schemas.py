@@ -505,8 +505,8 @@ class NotificationSettingsChange(Request):
     level: NotifyLevel | None = Field(default=None, description="absent: unchanged")
     dnd_until: datetime | None = Field(
         default=None,
-        description="with a time zone, at most 366 days ahead; null turns it off; absent: "
-        "unchanged",
+        description="with a time zone, at most 366 days ahead; null (or a time already "
+        "past) turns it off; absent: unchanged",
     )
 
 

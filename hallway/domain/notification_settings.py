@@ -93,7 +93,8 @@ async def change_my_settings(
     ctx: DomainContext, actor: Actor, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """`changes` holds only what the request named: `level` (not null) and `dnd_until`
-    (null turns it off; at most MAX_DND ahead, with a time zone)."""
+    (null, or a time already past, turns it off; at most MAX_DND ahead, with a time
+    zone)."""
     values: dict[str, Any] = {}
     if "level" in changes:
         if changes["level"] is None:
@@ -108,6 +109,8 @@ async def change_my_settings(
                 raise InvalidInput(
                     "do not disturb may be set at most 366 days ahead", field="dnd_until"
                 )
+            if until <= utcnow():
+                until = None  # already over: off (and no far-past time reaches storage)
         values["dnd_until"] = until
     if values:
         async with ctx.transaction() as tx:
