@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
+import { MentionAutocomplete } from "./mentions.js";
 import { formatSize } from "./messages.js";
 
 /** crypto.randomUUID exists only in secure contexts; plain http on a LAN address is not one. */
@@ -15,8 +16,8 @@ function newClientMsgId() {
 
 export class Composer {
   /** `onSend(clientMsgId, body, attachments)`: a message to show and deliver; `typing`: the
-   * TypingView told of my typing. */
-  constructor({ typing, onSend }) {
+   * TypingView told of my typing; `members()`: whom `@` offers (mentions.js). */
+  constructor({ typing, onSend, members = () => [] }) {
     this.typing = typing;
     this.onSend = onSend;
     this.form = document.getElementById("composer");
@@ -27,6 +28,7 @@ export class Composer {
     this.conversationId = null;
     this.drafts = new Map();
     this.staged = []; // files for the next message: {name, size, status, attachment?, error?}
+    this.mentions = new MentionAutocomplete(this.input, members);
     this.wire();
   }
 
@@ -36,6 +38,7 @@ export class Composer {
       this.send();
     });
     this.input.addEventListener("keydown", (event) => {
+      if (this.mentions.onKeydown(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.form.requestSubmit();
@@ -84,6 +87,7 @@ export class Composer {
   close() {
     if (this.conversationId) this.drafts.set(this.conversationId, this.input.value);
     this.conversationId = null;
+    this.mentions.close();
     this.error.textContent = "";
     this.staged = [];
     this.renderStaged();

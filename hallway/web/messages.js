@@ -2,6 +2,7 @@
 // their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
 
 import { h, safeUrl, timeElement } from "./dom.js";
+import { mentionsMe } from "./mentions.js";
 import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
@@ -20,6 +21,7 @@ export function renderMessage(message, ui) {
   if (mine) classes.push("mine");
   if (message.status) classes.push(message.status);
   if (deleted) classes.push("deleted");
+  if (mentionsMe(message)) classes.push("mentions-me");
   return h(
     "li",
     {

@@ -2,6 +2,7 @@
 // presence dots for direct conversations; and the connection state.
 
 import { h, reconcile, timeElement } from "./dom.js";
+import { mentionBadge } from "./mentions.js";
 import { conversationTitle, directPeer, personName, sortedConversations, state } from "./store.js";
 
 const CONNECTION_LABELS = {
@@ -51,13 +52,14 @@ function renderItem(conversation) {
       h("span", { class: "name" }, conversationTitle(conversation)),
       timeElement(conversation.last_activity_at, { compact: true }),
       h("span", { class: "preview" }, preview(conversation)),
-      unread > 0
+      unread > 0 && !conversation.muted
         ? h(
             "span",
             { class: "badge", "aria-label": `${unread} unread` },
             unread > 99 ? "99+" : String(unread),
           )
         : null,
+      mentionBadge(conversation),
     ),
   );
 }
