@@ -57,6 +57,12 @@ async def test_the_longest_member_name_after_an_at_sign_is_mentioned(
     assert (resolved.user_ids, resolved.kind) == (sorted(user_ids), kind)
 
 
+async def test_the_senders_own_longer_name_does_not_mention_a_shorter_one() -> None:
+    members = [(BOB, "Bob"), (BOB_SMITH, "Bob Smith")]
+    assert resolve("@Bob Smith here", members, BOB_SMITH).user_ids == []
+    assert resolve("@Bob Smith here", members, BOB).user_ids == [BOB_SMITH]
+
+
 async def _group(directory: Directory) -> tuple[Person, Person, Person, str]:
     """Admin and Bob in a group; Carol of the same company but not in it."""
     admin = await directory.company("Mentions")

@@ -74,12 +74,12 @@ def resolve(body: str, members: Sequence[tuple[str, str]], sender_id: str | None
             else:
                 for folded, length, uid in names:
                     end = start + length
-                    if (
-                        body[start:end].casefold() == folded
-                        and (end == len(body) or not _is_word(body[end]))
-                        and uid != sender_id
+                    if body[start:end].casefold() == folded and (
+                        end == len(body) or not _is_word(body[end])
                     ):
-                        found.add(uid)
+                        # The longest name wins even when it is the sender's own.
+                        if uid != sender_id:
+                            found.add(uid)
                         break
         at = body.find("@", at + 1)
     return Resolved(sorted(found), kind)
