@@ -254,7 +254,7 @@ async def test_a_mention_arrives_live_and_a_removed_member_gets_nothing(
         # Carol is still subscribed to the direct conversation: everything she gets up to
         # its next message holds nothing of the group's after her removal.
         await send(admin, fence, "fence")
-        seen = []
+        seen: list[dict[str, Any]] = []
         async with asyncio.timeout(15):
             while True:
                 frame = await carol_rt.next_frame()
@@ -273,7 +273,7 @@ async def test_the_inbox_tells_a_member_not_following_that_they_are_mentioned(
     async with realtime(server, bob) as bob_rt:
         plain = await send(admin, cid, "plain")
         mention = await send(admin, cid, "@bob and @here")
-        found = []
+        found: list[dict[str, Any]] = []
         async with asyncio.timeout(15):
             while len(found) < 2:
                 frame = await bob_rt.next_frame()
