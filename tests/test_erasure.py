@@ -144,6 +144,8 @@ def deleted_view(message: dict[str, Any], by: Person) -> dict[str, Any]:
         "deleted_by": by.id,
         "attachments": [],
         "reactions": [],
+        "mentions": [],
+        "mention_kind": None,
     }
 
 

@@ -25,6 +25,8 @@ MESSAGE_KEYS = {
     "deleted_by",
     "attachments",
     "reactions",
+    "mentions",
+    "mention_kind",
 }
 
 

@@ -319,6 +319,14 @@ class Message(BaseModel):
     )
     attachments: list[Attachment]
     reactions: list[ReactionCount]
+    mentions: list[str] = Field(
+        default_factory=list,
+        description="ids of the members it mentions by name (never the sender), resolved "
+        "when it was sent or last edited",
+    )
+    mention_kind: Literal["channel", "here"] | None = Field(
+        default=None, description="`@channel` or `@here`: it mentions everyone"
+    )
 
 
 class Conversation(BaseModel):
@@ -333,8 +341,19 @@ class Conversation(BaseModel):
     members: list[Member]
 
 
+NotifyLevel = Literal["all", "mentions", "nothing"]
+
+
 class ConversationListItem(Conversation):
     unread_count: int
+    mention_count: int = Field(
+        description="messages after the read marker that mention the caller by name or "
+        "`@channel`, not deleted"
+    )
+    notify_level: NotifyLevel | None = Field(
+        description="the caller's level for this conversation; null: their default"
+    )
+    muted: bool = Field(description="no badge nor notification; unread is still counted")
     last_message: Message | None
 
 
@@ -473,3 +492,43 @@ class Export(BaseModel):
         description="once done: a signed link to the zip, fresh on every look"
     )
     download_expires_at: datetime | None
+
+
+class NotificationSettings(BaseModel):
+    level: NotifyLevel = Field(
+        description="`all` messages, `mentions` (mentions and direct messages), or `nothing`"
+    )
+    dnd_until: datetime | None = Field(description='"do not disturb" until then; null: off')
+
+
+class NotificationSettingsChange(Request):
+    level: NotifyLevel | None = Field(default=None, description="absent: unchanged")
+    dnd_until: datetime | None = Field(
+        default=None,
+        description="with a time zone, at most 366 days ahead; null (or a time already "
+        "past) turns it off; absent: unchanged",
+    )
+
+
+class ConversationNotifications(BaseModel):
+    conversation_id: str
+    notify_level: NotifyLevel | None = Field(description="null: the caller's default level")
+    muted: bool
+
+
+class ConversationNotificationsChange(Request):
+    notify_level: NotifyLevel | None = Field(
+        default=None, description="null: the caller's default level; absent: unchanged"
+    )
+    muted: StrictBool | None = Field(default=None, description="absent: unchanged")
+
+
+class MentionItem(BaseModel):
+    conversation_id: str
+    message: Message
+
+
+class MentionList(BaseModel):
+    mentions: list[MentionItem] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `before` for older mentions")
+    has_more: bool

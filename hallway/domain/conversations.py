@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, distinct, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from hallway.domain.access import conversation_for_member
@@ -16,10 +16,11 @@ from hallway.domain.context import DomainContext
 from hallway.domain.cursors import decode_time_cursor, encode_cursor
 from hallway.domain.errors import Conflict, InvalidInput
 from hallway.domain.events import append_event
+from hallway.domain.mentions import mentions_me
 from hallway.domain.message_views import load_messages_by_seq
 from hallway.store.database import Connection
 from hallway.store.names import conversation_channel_key
-from hallway.store.tables import conversations, messages, participants, users
+from hallway.store.tables import conversations, mentions, messages, participants, users
 from hallway.store.types import AnyRow
 
 Kind = Literal["direct", "group", "channel"]
@@ -278,7 +279,8 @@ async def _rename(
 async def list_conversations(
     ctx: DomainContext, actor: Actor, *, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    """Mine, most recently active first, with unread count and the last message."""
+    """Mine, most recently active first, with unread and mention counts, my notification
+    settings and the last message."""
     if not 1 <= limit <= 200:
         raise InvalidInput("limit must be 1..200", field="limit")
     unread = (
@@ -287,6 +289,18 @@ async def list_conversations(
         .where(
             messages.c.conversation_id == conversations.c.id,
             messages.c.seq > participants.c.last_read_seq,
+            messages.c.deleted_at.is_(None),
+            or_(messages.c.sender_id.is_(None), messages.c.sender_id != actor.user_id),
+        )
+        .scalar_subquery()
+    )
+    mentioned = (
+        select(func.count(distinct(mentions.c.message_id)))
+        .select_from(mentions.join(messages, messages.c.id == mentions.c.message_id))
+        .where(
+            mentions.c.conversation_id == conversations.c.id,
+            mentions.c.seq > participants.c.last_read_seq,
+            mentions_me(actor.user_id),
             messages.c.deleted_at.is_(None),
             or_(messages.c.sender_id.is_(None), messages.c.sender_id != actor.user_id),
         )
@@ -301,7 +315,10 @@ async def list_conversations(
         select(
             conversations,
             participants.c.last_read_seq,
+            participants.c.notify_level,
+            participants.c.muted,
             unread.label("unread_count"),
+            mentioned.label("mention_count"),
             last_message_seq.label("last_message_seq"),
         )
         .join(participants, participants.c.conversation_id == conversations.c.id)
@@ -334,6 +351,9 @@ async def list_conversations(
             **conversation_summary(r),
             "last_read_seq": int(r.last_read_seq),
             "unread_count": int(r.unread_count),
+            "mention_count": int(r.mention_count),
+            "notify_level": r.notify_level,
+            "muted": bool(r.muted),
             "last_message": last_messages.get(r.id),
             "members": members[r.id],
         }

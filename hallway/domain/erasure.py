@@ -24,7 +24,7 @@ from hallway.domain.context import Transaction
 from hallway.domain.events import append_events
 from hallway.domain.message_send import CREATED
 from hallway.domain.message_views import deleted_message_dict
-from hallway.store.tables import events, message_edits, messages, reactions
+from hallway.store.tables import events, mentions, message_edits, messages, reactions
 
 DELETED = "message.deleted"
 EDITED = "message.edited"
@@ -83,6 +83,7 @@ async def erase_messages(
     erased_ids = [row.id for row in rows]
     await tx.conn.execute(delete(message_edits).where(message_edits.c.message_id.in_(erased_ids)))
     await tx.conn.execute(delete(reactions).where(reactions.c.message_id.in_(erased_ids)))
+    await tx.conn.execute(delete(mentions).where(mentions.c.message_id.in_(erased_ids)))
     files = await mark_messages_attachments(tx, erased_ids)
     erased = [
         Erased(

@@ -11,6 +11,7 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
+from hallway.domain.mentions import store_mentions
 from hallway.domain.message_send import clean_body
 from hallway.domain.message_views import message_views
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -51,11 +52,21 @@ async def edit_message(
                     edited_at=tx.now,
                 )
             )
+            # Mentions are resolved again, against the members of now.
+            mentioned = await store_mentions(
+                tx.conn, {**row, "body": body}, actor.company_id, tx.now, replace=True
+            )
             await append_event(
                 tx,
                 row["conversation_id"],
                 "message.edited",
-                {"id": message_id, "body": body, "edited_at": tx.now, "edited_by": actor.user_id},
+                {
+                    "id": message_id,
+                    "body": body,
+                    "edited_at": tx.now,
+                    "edited_by": actor.user_id,
+                    **mentioned.fields(),
+                },
                 message_id=message_id,
             )
         fresh = (

@@ -17,6 +17,7 @@ from hallway.domain.attachments import claim_attachments
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event
+from hallway.domain.mentions import may_mention, store_mentions
 from hallway.domain.message_views import message_views
 from hallway.store import message_log
 from hallway.store.database import Connection
@@ -83,7 +84,9 @@ async def store_message(
             "client_msg_id must be 1..64 letters, digits or . _ : -", field="client_msg_id"
         )
     member = as_member(actor, conversation_id)
-    if attachment_ids or thread_root_id is not None:
+    # A body that may mention someone takes the transactional path too, which stores its
+    # mentions with it; `'@' in body` keeps the plain fast path as it was.
+    if attachment_ids or thread_root_id is not None or may_mention(body):
         return await _store_with_files_or_thread(
             ctx, actor, member, body, client_msg_id, attachment_ids, thread_root_id
         )
@@ -131,8 +134,8 @@ async def _store_with_files_or_thread(
     attachment_ids: list[str],
     thread_root_id: str | None,
 ) -> Sent:
-    """A message with files or in a thread: one transaction allocates its seq, checks its
-    thread, stores it, claims its files and logs its event."""
+    """A message with files, in a thread or with an `@`: one transaction allocates its seq,
+    checks its thread, stores it and its mentions, claims its files and logs its event."""
     conversation_id = member.conversation_id
     try:
         async with ctx.write() as tx:
@@ -146,6 +149,9 @@ async def _store_with_files_or_thread(
                 # the row it collided with is committed, so this transaction sees it.
                 assert client_msg_id is not None
                 raise _Repeat(await _original(tx.conn, ctx, actor, member, client_msg_id))
+            message.update(
+                (await store_mentions(tx.conn, message, actor.company_id, tx.now)).fields()
+            )
             message["attachments"] = await claim_attachments(
                 tx,
                 actor,
@@ -192,6 +198,8 @@ def _new_message(
         "deleted_by": None,
         "attachments": [],
         "reactions": [],
+        "mentions": [],
+        "mention_kind": None,
     }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping, and_, case, func, or_, select
 
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import attachment_with_links
+from hallway.domain.mentions import NOBODY, Resolved, load_mentions, may_mention
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -35,8 +36,9 @@ def deleted_message_dict(
     deleted_by: str | None,
 ) -> dict[str, Any]:
     """A deleted message as every reader sees it: its place in history (who sent it,
-    when, in which thread) without any content, nor even whether it was edited. It is
-    also the data of its erased `message.created` event (hallway/domain/erasure.py)."""
+    when, in which thread) without any content, nor even whether it was edited or whom it
+    mentioned. It is also the data of its erased `message.created` event
+    (hallway/domain/erasure.py)."""
     return {
         "id": message_id,
         "conversation_id": conversation_id,
@@ -51,6 +53,8 @@ def deleted_message_dict(
         "deleted_by": deleted_by,
         "attachments": [],
         "reactions": [],
+        "mentions": [],
+        "mention_kind": None,
     }
 
 
@@ -59,6 +63,7 @@ def message_dict(
     *,
     attachment_list: list[dict[str, Any]] | None = None,
     reaction_list: list[dict[str, Any]] | None = None,
+    mentioned: Resolved = NOBODY,
 ) -> dict[str, Any]:
     """The message as readers see it, from its row."""
     if row["deleted_at"] is not None:
@@ -87,6 +92,7 @@ def message_dict(
         "deleted_by": None,
         "attachments": attachment_list or [],
         "reactions": reaction_list or [],
+        **mentioned.fields(),
     }
 
 
@@ -146,23 +152,27 @@ async def load_reactions(
 
 
 def needs_lookups(rows: Sequence[MessageRow]) -> bool:
-    """Whether message_views has files or reactions to look up for these rows."""
-    return any(r["has_files"] or r["has_reactions"] for r in rows)
+    """Whether message_views has files, reactions or mentions to look up for these rows."""
+    return any(r["has_files"] or r["has_reactions"] or may_mention(r["body"]) for r in rows)
 
 
 async def message_views(
     conn: Connection, actor: Actor, rows: Sequence[MessageRow], links: FileLinks
 ) -> list[dict[str, Any]]:
-    """Message rows as messages, with their files and reactions."""
+    """Message rows as messages, with their files, reactions and mentions."""
     with_files = [r["id"] for r in rows if r["has_files"]]
     found_attachments = await load_attachments(conn, with_files, links)
     with_reactions = [r["id"] for r in rows if r["has_reactions"]]
     found_reactions = await load_reactions(conn, actor, with_reactions)
+    # Only a body with an `@` can mention anyone (hallway.domain.mentions).
+    with_mentions = [r["id"] for r in rows if r["deleted_at"] is None and may_mention(r["body"])]
+    found_mentions = await load_mentions(conn, with_mentions)
     return [
         message_dict(
             r,
             attachment_list=found_attachments.get(r["id"]),
             reaction_list=found_reactions.get(r["id"]),
+            mentioned=found_mentions.get(r["id"], NOBODY),
         )
         for r in rows
     ]

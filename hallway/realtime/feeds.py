@@ -41,6 +41,7 @@ INBOX_PREVIEW_CHARS = 140
 
 # Fields of an event's data an unsubscribed member's inbox needs to keep a list live.
 _INBOX_FIELDS = ("sender_id", "user_id", "last_read_seq", "title", "thread_root_id")
+_INBOX_MENTIONS = ("mentions", "mention_kind")
 
 
 class Feed:
@@ -257,6 +258,10 @@ class Feeds:
                     extra = {k: data[k] for k in _INBOX_FIELDS if k in data}
                     if kind == "message.created":
                         extra["preview"] = data["body"][:INBOX_PREVIEW_CHARS]
+                        # Enough for a client to decide on a notification and open the
+                        # conversation at the message; mentions only when there are some.
+                        extra["message_id"] = data["id"]
+                        extra.update({k: data[k] for k in _INBOX_MENTIONS if data.get(k)})
                     inbox = inbox_frame("activity", conversation_id, seq=seq, event=kind, **extra)
                 conn.send(inbox)
                 inboxed += 1

@@ -62,6 +62,10 @@ users = Table(
     # Set once the account is deleted (hallway/domain/account_deletion.py): the row stays
     # so their messages keep a sender, but it is anonymised and can never sign in again.
     Column("deleted_at", UTCDateTime, nullable=True),
+    # Notification settings (hallway/domain/notification_settings.py, migration 0014): the
+    # person's default level, and "do not disturb" until this time (NULL: off).
+    Column("notify_level", String(16), nullable=False, server_default="mentions"),
+    Column("dnd_until", UTCDateTime, nullable=True),
     CheckConstraint("role IN ('admin', 'member')", name="role"),
     # Email is the login name, so it is unique across the whole service.
     UniqueConstraint("email", name="uq_users_email"),
@@ -169,6 +173,10 @@ participants = Table(
     Column("role", String(16), nullable=False),
     Column("joined_at", UTCDateTime, nullable=False),
     Column("last_read_seq", BigInteger, nullable=False, default=0),
+    # The member's notification settings for this conversation: a level overriding their
+    # default (NULL: their default), and muted (no badge; unread still counted).
+    Column("notify_level", String(16), nullable=True),
+    Column("muted", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("conversation_id", "user_id"),
     CheckConstraint("role IN ('owner', 'member')", name="role"),
     Index("ix_participants_user", "user_id"),
@@ -218,6 +226,34 @@ message_edits = Table(
     Column("edited_by", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("edited_at", UTCDateTime, nullable=False),
     Index("ix_message_edits_message", "message_id", "edited_at"),
+)
+
+# Who a message mentions (hallway/domain/mentions.py), resolved when it is sent or edited:
+# one row per member mentioned by name (`user_id`, kind 'person'), and one row without a
+# person for `@channel` or `@here` (kind 'channel' or 'here'). Only members at that moment
+# are stored; the sender never is. `seq` is the message's, so that mentions after a read
+# marker are counted without reading messages first.
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", ID, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('person', 'channel', 'here')", name="kind"),
+    CheckConstraint("(kind = 'person') = (user_id IS NOT NULL)", name="person"),
+    Index("ix_mentions_message", "message_id"),
+    Index("ix_mentions_user", "user_id", "created_at"),
+    Index("ix_mentions_conversation", "conversation_id", "seq"),
 )
 
 reactions = Table(

@@ -201,4 +201,10 @@ export const api = {
     if (cursor) query.set("cursor", cursor);
     return request("GET", `/search?${query}`);
   },
+  notificationSettings: () => request("GET", "/me/notifications"),
+  /** {level?, dnd_until?}: what is left out stays. */
+  setNotificationSettings: (fields) => request("PATCH", "/me/notifications", fields),
+  /** {notify_level?, muted?} for one conversation of mine. */
+  setConversationNotifications: (conversationId, fields) =>
+    request("PATCH", `/conversations/${id(conversationId)}/notifications`, fields),
 };

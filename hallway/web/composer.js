@@ -7,6 +7,7 @@ import { LengthCounter } from "./composer_counter.js";
 import { h } from "./dom.js";
 import { wireComposerEmoji } from "./emoji_picker.js";
 import { friendly } from "./errors.js";
+import { MentionAutocomplete } from "./mentions.js";
 import { formatSize } from "./messages.js";
 
 /** crypto.randomUUID exists only in secure contexts; plain http on a LAN address is not one. */
@@ -18,8 +19,8 @@ function newClientMsgId() {
 
 export class Composer {
   /** `onSend(clientMsgId, body, attachments)`: a message to show and deliver; `typing`: the
-   * TypingView told of my typing. */
-  constructor({ typing, onSend }) {
+   * TypingView told of my typing; `members()`: whom `@` offers (mentions.js). */
+  constructor({ typing, onSend, members = () => [] }) {
     this.typing = typing;
     this.onSend = onSend;
     this.form = document.getElementById("composer");
@@ -32,6 +33,7 @@ export class Composer {
     this.staged = []; // files for the next message: {name, size, status, attachment?, error?}
     this.counter = new LengthCounter(this.input, this.form.querySelector("button[type=submit]"));
     wireComposerEmoji(this.input);
+    this.mentions = new MentionAutocomplete(this.input, members);
     this.wire();
   }
 
@@ -41,6 +43,7 @@ export class Composer {
       this.send();
     });
     this.input.addEventListener("keydown", (event) => {
+      if (this.mentions.onKeydown(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.form.requestSubmit();
@@ -90,6 +93,7 @@ export class Composer {
   close() {
     if (this.conversationId) this.drafts.set(this.conversationId, this.input.value);
     this.conversationId = null;
+    this.mentions.close();
     this.error.textContent = "";
     this.staged = [];
     this.renderStaged();

@@ -8,6 +8,7 @@ import { Composer } from "./composer.js";
 import { announce, plural } from "./dom.js";
 import { friendly } from "./errors.js";
 import { Outbox } from "./outbox.js";
+import { mentionsMe } from "./mentions.js";
 import {
   Timeline,
   conversationTitle,
@@ -39,6 +40,7 @@ export class ConversationView {
     this.composer = new Composer({
       typing: this.typing,
       onSend: (clientMsgId, body, attachments) => this.send(clientMsgId, body, attachments),
+      members: () => this.conversation?.members ?? [],
     });
     this.messages = new TimelineView({
       onRetry: (clientMsgId) => this.outbox.retry(clientMsgId),
@@ -286,6 +288,7 @@ export class ConversationView {
       if (!atBottom) this.messages.offerJump();
       if (document.visibilityState !== "visible" && item) {
         change.unread_count = item.unread_count + 1;
+        if (mentionsMe(message)) change.mention_count = (item.mention_count ?? 0) + 1;
       }
     }
     updateConversation(this.id, change);
@@ -301,7 +304,7 @@ export class ConversationView {
     // make two people with the conversation open answer each other's receipts forever.
     const before = this.readSeq;
     this.readSeq = newest;
-    updateConversation(this.id, { unread_count: 0, last_read_seq: newest });
+    updateConversation(this.id, { unread_count: 0, mention_count: 0, last_read_seq: newest });
     this.onSidebarChange();
     api.markRead(this.id, newest).catch(() => {
       this.readSeq = Math.min(this.readSeq, before);

@@ -9,6 +9,7 @@ import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireInvites } from "./invites.js";
+import { notifyOf, showConversationSettings, wireNotifications } from "./notify.js";
 import { wireRetention } from "./retention.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
@@ -118,6 +119,7 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   );
   view?.catchUpSidebar(); // messages that arrived while the list was on its way
   renderSidebar(openId());
+  showConversationSettings(openId());
   search.redrawNames();
 });
 
@@ -172,6 +174,7 @@ function onPresence(frame) {
 }
 
 function onFrame(frame) {
+  notifyOf(frame);
   if (frame.type === "ready") {
     // Inbox and presence frames are not replayed: after any (re)connect, load both again.
     refreshInbox();
@@ -190,6 +193,7 @@ function route() {
   else view.close();
   renderSidebar(id);
   search.conversationChanged(id);
+  showConversationSettings(id);
 }
 
 /** A search result: its conversation, scrolled to the message. */
@@ -232,6 +236,11 @@ function showApp() {
   wireAdmin({ onChange: peopleChanged });
   wireInvites();
   wireRetention();
+  wireNotifications({
+    openId,
+    onOpen: showMessage,
+    onSidebarChange: () => renderSidebar(openId()),
+  });
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {
     location.hash = "#/";

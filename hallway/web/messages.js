@@ -3,6 +3,7 @@
 
 import { h, safeUrl, timeElement } from "./dom.js";
 import { foldable } from "./message_fold.js";
+import { mentionsMe } from "./mentions.js";
 import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
@@ -21,6 +22,7 @@ export function renderMessage(message, ui) {
   if (mine) classes.push("mine");
   if (message.status) classes.push(message.status);
   if (deleted) classes.push("deleted");
+  if (mentionsMe(message)) classes.push("mentions-me");
   return h(
     "li",
     {

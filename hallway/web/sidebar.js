@@ -3,6 +3,7 @@
 // dots for direct conversations; and the connection state.
 
 import { h, reconcile, timeElement } from "./dom.js";
+import { mentionBadge } from "./mentions.js";
 import { conversationTitle, directPeer, personName, sortedConversations, state } from "./store.js";
 
 const CONNECTION_LABELS = {
@@ -91,13 +92,14 @@ function renderItem(conversation) {
       h(
         "span",
         { class: "item-badges" },
-        unread > 0
+        unread > 0 && !conversation.muted
           ? h(
               "span",
               { class: "badge", "aria-label": `${unread} unread` },
               unread > 99 ? "99+" : String(unread),
             )
           : null,
+        mentionBadge(conversation),
       ),
     ),
   );

@@ -147,6 +147,10 @@ export class Timeline {
       changed = { ...message, ...gone, deleted_at: data.deleted_at, deleted_by: data.deleted_by };
     } else if (kind === "message.edited") {
       changed = { ...message, body: data.body, edited_at: data.edited_at };
+      // An edit resolves its mentions again (docs/realtime.md).
+      if ("mentions" in data) {
+        Object.assign(changed, { mentions: data.mentions, mention_kind: data.mention_kind });
+      }
     } else if (kind === "reaction.added" || kind === "reaction.removed") {
       const reactions = reactionsAfter(message.reactions, kind === "reaction.added", data);
       if (reactions === message.reactions) return false;

@@ -28,8 +28,8 @@ def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
 
 @pytest.fixture
 async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab]:
-    """Opens tabs, each in its own browser context (its own sessionStorage). No tab may
-    raise a JavaScript error."""
+    """Opens tabs, each in its own browser context (its own sessionStorage), granted
+    `permissions` (e.g. ["notifications"]). No tab may raise a JavaScript error."""
     contexts = []
     opened: list[Tab] = []
 
@@ -39,9 +39,12 @@ async def tabs(browser: Browser, server: ServerProcess) -> AsyncIterator[OpenTab
         *,
         routed: bool = False,
         before_load: Callable[[Page], Awaitable[None]] | None = None,
+        permissions: list[str] | None = None,
     ) -> Tab:
         context = await browser.new_context(
-            base_url=server.base_url, viewport={"width": 1100, "height": 700}
+            base_url=server.base_url,
+            viewport={"width": 1100, "height": 700},
+            permissions=permissions or [],
         )
         contexts.append(context)
         if person is not None:
