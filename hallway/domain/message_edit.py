@@ -11,6 +11,7 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
+from hallway.domain.message_format import render_body
 from hallway.domain.message_send import clean_body
 from hallway.domain.message_views import message_views
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -34,12 +35,13 @@ async def edit_message(
         ).first() is not None
         body = clean_body(ctx, body, has_files=has_files)
         if body != row["body"]:
+            body_html = render_body(body)
             # Only a message still not deleted: on PostgreSQL a deletion that committed
             # since the read above (or waits to) would otherwise get its text back.
             changed = await tx.conn.execute(
                 update(messages)
                 .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
-                .values(body=body, edited_at=tx.now)
+                .values(body=body, body_html=body_html, edited_at=tx.now)
             )
             if not changed.rowcount:
                 raise Conflict("the message was deleted", code="message_deleted")
@@ -55,7 +57,13 @@ async def edit_message(
                 tx,
                 row["conversation_id"],
                 "message.edited",
-                {"id": message_id, "body": body, "edited_at": tx.now, "edited_by": actor.user_id},
+                {
+                    "id": message_id,
+                    "body": body,
+                    "body_html": body_html,
+                    "edited_at": tx.now,
+                    "edited_by": actor.user_id,
+                },
                 message_id=message_id,
             )
         fresh = (

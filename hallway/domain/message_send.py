@@ -17,6 +17,7 @@ from hallway.domain.attachments import claim_attachments
 from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event
+from hallway.domain.message_format import render_body
 from hallway.domain.message_views import message_views
 from hallway.store import message_log
 from hallway.store.database import Connection
@@ -185,6 +186,7 @@ def _new_message(
         "sender_id": member.user_id,
         "client_msg_id": client_msg_id,
         "body": body,
+        "body_html": render_body(body),
         "thread_root_id": thread_root_id,
         "created_at": created_at,
         "edited_at": None,
