@@ -164,7 +164,7 @@ def _linkified(md: MarkdownIt, token: Token) -> Sequence[Token]:
         link.attrSet("href", href)
         parts += [
             _with_link_attributes(link),
-            _text(md.normalizeLinkText(url), token.level + 1),
+            _text(url, token.level + 1),  # as written (the renderer escapes it)
             Token("link_close", "a", -1, level=token.level, markup="linkify", info="auto"),
         ]
         done = start + len(url)
