@@ -46,7 +46,6 @@ ALLOWED_TAGS: dict[str, frozenset[str]] = {
 }
 """Every tag render_body may produce, with the attributes it may carry."""
 
-LINK_SCHEMES = ("http:", "https:", "mailto:")
 _SAFE_LINK = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 
 _MAX_NESTING = 20
