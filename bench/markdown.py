@@ -20,9 +20,11 @@ from bench.stats import Result, percentile
 from bench.words import body_maker, vocabulary
 from hallway.domain.message_format import render_body, render_with_parser
 
-MESSAGES = 20_000
-TARGET_P99_US = 500
-"""A send's render should stay a small part of the send (which takes about a millisecond)."""
+TARGET_MEAN_US = 100
+TARGET_P99_US = 1_000
+"""Rendering should stay a small part of a send, which takes about 0.5 ms of the server's CPU
+on a quiet machine (docs/benchmarks.md): a fifth of it on average, and a whole send's worth
+for the slowest bodies of the mix."""
 
 Make = Callable[[random.Random], str]
 
@@ -112,13 +114,13 @@ def measure(count: int) -> Result:
         variant=f"render, {count} bodies of a chat mix",
         figures=figures,
         headline=(
-            f"mix p50 {mixed['p50_us']} µs, p99 {mixed['p99_us']} µs; "
+            f"mix mean {mixed['mean_us']} µs, p50 {mixed['p50_us']} µs, p99 {mixed['p99_us']} µs; "
             + ", ".join(f"{n} p50 {figures[n]['p50_us']} µs" for n in names)  # type: ignore[index]
             + f"; plain through the parser p50 "
             f"{figures['plain_through_the_parser']['p50_us']} µs"  # type: ignore[index]
         ),
-        target=f"mix p99 ≤ {TARGET_P99_US} µs",
-        met=mixed["p99_us"] <= TARGET_P99_US,
+        target=f"mix mean <= {TARGET_MEAN_US} µs, p99 <= {TARGET_P99_US:,} µs",
+        met=mixed["mean_us"] <= TARGET_MEAN_US and mixed["p99_us"] <= TARGET_P99_US,
     )
 
 

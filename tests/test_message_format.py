@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hallway.domain.message_format import ALLOWED_TAGS, render_body
+from hallway.domain.message_format import (
+    ALLOWED_TAGS,
+    OFF_LOOP_CHARS,
+    render_body,
+    render_body_off_loop,
+)
 
 
 class _Tags(HTMLParser):
@@ -300,6 +305,17 @@ def test_the_longest_body() -> None:
     assert time.perf_counter() - started < 2.0
     assert_safe(html)
     assert html.count("<strong>") > 150
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", ["**x** " * 400, "[" * 5_000, "plain words " * 200, "short *x*"])
+async def test_off_the_loop_is_the_same_html(body: str) -> None:
+    """A long body that needs the parser is rendered on a worker thread: the same HTML."""
+    assert await render_body_off_loop(body) == render_body(body)
+
+
+def test_the_off_loop_examples_are_long() -> None:
+    assert len("**x** " * 400) >= OFF_LOOP_CHARS
 
 
 _MARKDOWNISH = st.lists(

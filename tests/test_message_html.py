@@ -134,3 +134,23 @@ async def test_a_message_stored_before_the_column_is_rendered_as_read(
     listed = await bob.get("/api/v1/conversations")
     [item] = [c for c in listed.json()["conversations"] if c["id"] == cid]
     assert item["last_message"]["body_html"] == stored["body_html"]
+
+
+async def test_a_long_body_is_rendered_when_sent_and_edited(live: Directory) -> None:
+    """Bodies long enough to be rendered on a worker thread (message_format.OFF_LOOP_CHARS)."""
+    admin, bob, conversation = await live.team()
+    cid = conversation["id"]
+    long_body = ("**point** see https://example.com/x\n" * 300)[:10_000]
+    r = await admin.post(messages_url(cid), json={"body": long_body})
+    assert r.status_code == 201, r.text
+    sent = r.json()
+    assert sent["body_html"] == render_body(long_body)
+    assert sent["body_html"].count("<strong>") >= 250
+    hostile = "[" * 9_000 + "<script>x</script>"
+    r = await admin.patch(f"/api/v1/messages/{sent['id']}", json={"body": hostile})
+    assert r.status_code == 200, r.text
+    assert r.json()["body_html"] == render_body(hostile)
+    assert "<script" not in r.json()["body_html"]
+    r = await admin.patch(f"/api/v1/messages/{sent['id']}", json={"body": "x" * 10_001})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "body_too_long"
+    assert (await history(bob, cid))[sent["id"]]["body"] == hostile

@@ -11,7 +11,7 @@ from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
-from hallway.domain.message_format import render_body
+from hallway.domain.message_format import render_body_off_loop
 from hallway.domain.message_send import clean_body
 from hallway.domain.message_views import message_views
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -22,6 +22,8 @@ async def edit_message(
     ctx: DomainContext, actor: Actor, message_id: str, *, body: str
 ) -> dict[str, Any]:
     await ctx.rate_limits.hit(ctx.rate_limits.edit, actor.user_id)
+    clean_body(ctx, body, has_files=True)  # its length, before rendering; emptiness below
+    body_html = await render_body_off_loop(body)
     async with ctx.transaction() as tx:
         row = await message_for_member(tx.conn, actor, message_id)
         if row["sender_id"] != actor.user_id:
@@ -35,7 +37,6 @@ async def edit_message(
         ).first() is not None
         body = clean_body(ctx, body, has_files=has_files)
         if body != row["body"]:
-            body_html = render_body(body)
             # Only a message still not deleted: on PostgreSQL a deletion that committed
             # since the read above (or waits to) would otherwise get its text back.
             changed = await tx.conn.execute(

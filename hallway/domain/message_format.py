@@ -20,6 +20,7 @@ into the page as HTML.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Sequence
@@ -202,6 +203,20 @@ def render_body(body: str) -> str:
     if _NEEDS_PARSER.search(body) is None:
         return _plain(body)
     return render_with_parser(body)
+
+
+OFF_LOOP_CHARS = 1_000
+"""A body at least this long that needs the parser is rendered on a worker thread."""
+
+
+async def render_body_off_loop(body: str) -> str:
+    """render_body for a request's body. The parser's time grows with the body, and a hostile
+    one (thousands of `[` or `*`) is its slowest case: a long body that needs the parser is
+    rendered on a worker thread, so the event loop keeps serving sockets meanwhile (the
+    interpreter switches between the two threads)."""
+    if len(body) < OFF_LOOP_CHARS or _NEEDS_PARSER.search(body) is None:
+        return render_body(body)
+    return await asyncio.to_thread(render_body, body)
 
 
 def render_with_parser(body: str) -> str:
