@@ -52,7 +52,7 @@ _SAFE_LINK = re.compile(r"^(?:https?://|mailto:)", re.IGNORECASE)
 _MAX_NESTING = 20
 """Quotes and lists nested deeper than this (and emphasis) are not parsed further.
 markdown-it-py drops a block's content past its nesting limit; such a body is shown as
-plain text instead (_NestingGuard)."""
+plain text instead (_nesting_guard)."""
 
 _BARE_URL = re.compile(
     # At the start or after a space or an opening mark, as GitHub's extended autolinks.
