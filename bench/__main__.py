@@ -27,6 +27,7 @@ from bench import (
     fanout,
     history,
     lag,
+    markdown,
     retention,
     search,
     send,
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, Scenario] = {
     "lag": lag.run,
     "exports": exports.run,
     "slack_import": slack_import.run,
+    "markdown": markdown.run,
 }
 RESULTS_DIR = Path(__file__).parent / "results"
 
@@ -123,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--export-messages", type=int, default=100_000, help="exports: messages exported"
     )
     parser.add_argument("--slack-messages", type=int, default=100_000)
+    parser.add_argument(
+        "--markdown-messages", type=int, default=20_000, help="markdown: bodies rendered"
+    )
     return parser
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text, update
 from bench.server import SECRET
 from hallway.config import Settings
 from hallway.domain.actor import Actor, Role
+from hallway.domain.message_format import render_body
 from hallway.domain.tokens import issue_access_token
 from hallway.store import search_index
 from hallway.store.bulk import insert_rows
@@ -165,18 +166,21 @@ def _history_rows(
         message_rows, event_rows = [], []
         for seq in range(first, min(first + BATCH, count + 1)):
             at = start + timedelta(seconds=seq)
+            written = body(seq)
             message = {
                 "id": str(uuid.uuid4()),
                 "conversation_id": room.conversation_id,
                 "seq": seq,
                 "sender_id": sender,
                 "client_msg_id": None,
-                "body": body(seq),
+                "body": written,
                 "thread_root_id": None,
                 "created_at": at,
                 "edited_at": None,
                 "deleted_at": None,
                 "deleted_by": None,
+                # Rendered as a send stores it: readers would otherwise render every row.
+                "body_html": render_body(written),
             }
             message_rows.append(message)
             payload = {**message, "attachments": [], "reactions": []}

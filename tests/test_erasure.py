@@ -139,6 +139,7 @@ def deleted_view(message: dict[str, Any], by: Person) -> dict[str, Any]:
         **{k: message[k] for k in ("id", "conversation_id", "seq", "sender_id")},
         **{k: message[k] for k in ("client_msg_id", "thread_root_id", "created_at")},
         "body": "",
+        "body_html": "",
         "edited_at": None,
         "deleted_at": message.get("deleted_at"),
         "deleted_by": by.id,

@@ -17,6 +17,7 @@ MESSAGE_KEYS = {
     "seq",
     "sender_id",
     "body",
+    "body_html",
     "client_msg_id",
     "thread_root_id",
     "created_at",

@@ -308,7 +308,14 @@ class Message(BaseModel):
     conversation_id: str
     seq: int
     sender_id: str | None
-    body: str
+    body: str = Field(description="the text as written, Markdown marks included")
+    body_html: str = Field(
+        description="`body` rendered by the server as safe HTML: the Markdown subset of "
+        "docs/api.md (bold, italic, strike, code, code blocks, quotes, lists, http(s) and "
+        "mailto links, bare addresses linked), raw HTML shown as text; only the tags p, br, "
+        "strong, em, s, code, pre, blockquote, ul, ol, li and a (href, rel, target). A "
+        'client may insert it as HTML. "" for a deleted message'
+    )
     client_msg_id: str | None
     thread_root_id: str | None
     created_at: datetime

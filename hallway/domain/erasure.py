@@ -65,7 +65,7 @@ async def erase_messages(
         await tx.conn.execute(
             update(messages)
             .where(messages.c.id.in_(message_ids), messages.c.deleted_at.is_(None))
-            .values(body="", edited_at=None, deleted_at=tx.now, deleted_by=deleted_by)
+            .values(body="", body_html="", edited_at=None, deleted_at=tx.now, deleted_by=deleted_by)
             .returning(
                 messages.c.id,
                 messages.c.conversation_id,

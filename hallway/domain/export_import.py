@@ -39,6 +39,7 @@ from hallway.domain.account_deletion import FORMER_MEMBER, placeholder_email
 from hallway.domain.accounts import clean_company_name
 from hallway.domain.context import DomainContext
 from hallway.domain.conversations import direct_pair_key
+from hallway.domain.message_format import render_body
 from hallway.domain.message_send import CREATED
 from hallway.domain.message_views import message_dict
 from hallway.exports.format import (
@@ -342,6 +343,7 @@ async def _add_messages(run: _Import, records: Sequence[MessageRecord]) -> None:
             "sender_id": run.person(r.sender_id),
             "client_msg_id": None,
             "body": "" if r.deleted else r.body,
+            "body_html": "" if r.deleted else render_body(r.body),
             "thread_root_id": root if root in known_roots else None,
             "created_at": r.created_at,
             "edited_at": None if r.deleted else r.edited_at,

@@ -12,6 +12,7 @@ from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
 from hallway.domain.events import append_event
 from hallway.domain.mentions import store_mentions
+from hallway.domain.message_format import render_body_off_loop
 from hallway.domain.message_send import clean_body
 from hallway.domain.message_views import message_views
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -22,6 +23,8 @@ async def edit_message(
     ctx: DomainContext, actor: Actor, message_id: str, *, body: str
 ) -> dict[str, Any]:
     await ctx.rate_limits.hit(ctx.rate_limits.edit, actor.user_id)
+    clean_body(ctx, body, has_files=True)  # its length, before rendering; emptiness below
+    body_html = await render_body_off_loop(body)
     async with ctx.transaction() as tx:
         row = await message_for_member(tx.conn, actor, message_id)
         if row["sender_id"] != actor.user_id:
@@ -40,7 +43,7 @@ async def edit_message(
             changed = await tx.conn.execute(
                 update(messages)
                 .where(messages.c.id == message_id, messages.c.deleted_at.is_(None))
-                .values(body=body, edited_at=tx.now)
+                .values(body=body, body_html=body_html, edited_at=tx.now)
             )
             if not changed.rowcount:
                 raise Conflict("the message was deleted", code="message_deleted")
@@ -63,6 +66,7 @@ async def edit_message(
                 {
                     "id": message_id,
                     "body": body,
+                    "body_html": body_html,
                     "edited_at": tx.now,
                     "edited_by": actor.user_id,
                     **mentioned.fields(),

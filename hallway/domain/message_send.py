@@ -18,6 +18,7 @@ from hallway.domain.context import DomainContext, Event
 from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event
 from hallway.domain.mentions import may_mention, store_mentions
+from hallway.domain.message_format import render_body_off_loop
 from hallway.domain.message_views import message_views
 from hallway.store import message_log
 from hallway.store.database import Connection
@@ -84,13 +85,14 @@ async def store_message(
             "client_msg_id must be 1..64 letters, digits or . _ : -", field="client_msg_id"
         )
     member = as_member(actor, conversation_id)
+    body_html = await render_body_off_loop(body)
     # A body that may mention someone takes the transactional path too, which stores its
     # mentions with it; `'@' in body` keeps the plain fast path as it was.
     if attachment_ids or thread_root_id is not None or may_mention(body):
         return await _store_with_files_or_thread(
-            ctx, actor, member, body, client_msg_id, attachment_ids, thread_root_id
+            ctx, actor, member, body, client_msg_id, attachment_ids, thread_root_id, body_html
         )
-    message = _new_message(member, client_msg_id, body, None, utcnow())
+    message = _new_message(member, client_msg_id, body, None, utcnow(), body_html)
     appended = await ctx.message_log.append(member, message)
     if appended is Refused.NOT_A_MEMBER:
         raise NotFound(CONVERSATION_NOT_FOUND)
@@ -133,6 +135,7 @@ async def _store_with_files_or_thread(
     client_msg_id: str | None,
     attachment_ids: list[str],
     thread_root_id: str | None,
+    body_html: str,
 ) -> Sent:
     """A message with files, in a thread or with an `@`: one transaction allocates its seq,
     checks its thread, stores it and its mentions, claims its files and logs its event."""
@@ -142,7 +145,7 @@ async def _store_with_files_or_thread(
             seq = await allocate_member_seq(tx, actor, conversation_id)
             if thread_root_id is not None:
                 thread_root_id = await _thread_root(tx.conn, conversation_id, thread_root_id)
-            message = _new_message(member, client_msg_id, body, thread_root_id, tx.now)
+            message = _new_message(member, client_msg_id, body, thread_root_id, tx.now, body_html)
             message["seq"] = seq
             if not await message_log.insert_message(tx.conn, message):
                 # Only a used client_msg_id conflicts (the seq is ours under the row lock);
@@ -181,6 +184,7 @@ def _new_message(
     body: str,
     thread_root_id: str | None,
     created_at: Any,
+    body_html: str,
 ) -> dict[str, Any]:
     """A new message as the API answers it: every column of messages (no seq yet), no
     files or reactions."""
@@ -191,6 +195,7 @@ def _new_message(
         "sender_id": member.user_id,
         "client_msg_id": client_msg_id,
         "body": body,
+        "body_html": body_html,
         "thread_root_id": thread_root_id,
         "created_at": created_at,
         "edited_at": None,

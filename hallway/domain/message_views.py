@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping, and_, case, func, or_, select
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import attachment_with_links
 from hallway.domain.mentions import NOBODY, Resolved, load_mentions, may_mention
+from hallway.domain.message_format import render_body
 from hallway.files.links import FileLinks
 from hallway.store.database import Connection
 from hallway.store.message_log import MESSAGE_COLUMNS
@@ -45,6 +46,7 @@ def deleted_message_dict(
         "seq": int(seq),
         "sender_id": sender_id,
         "body": "",
+        "body_html": "",
         "client_msg_id": client_msg_id,
         "thread_root_id": thread_root_id,
         "created_at": created_at,
@@ -84,6 +86,8 @@ def message_dict(
         "seq": int(row["seq"]),
         "sender_id": row["sender_id"],
         "body": row["body"],
+        # NULL for a message stored before bodies were kept rendered (migration 0015).
+        "body_html": row["body_html"] if row["body_html"] is not None else render_body(row["body"]),
         "client_msg_id": row["client_msg_id"],
         "thread_root_id": row["thread_root_id"],
         "created_at": row["created_at"],

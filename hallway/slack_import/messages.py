@@ -20,6 +20,7 @@ from sqlalchemy import case, update
 
 from hallway.config import Settings
 from hallway.domain.attachment_upload import clean_filename
+from hallway.domain.message_format import render_body
 from hallway.domain.message_send import CREATED
 from hallway.files.storage import Storage
 from hallway.slack_import import keys, summary
@@ -159,6 +160,7 @@ class ConversationImport:
             "edited_at": slack_time(edited_ts) if is_ts(edited_ts) else None,
             "deleted_at": None,
             "deleted_by": None,
+            "body_html": render_body(body),
         }
         return _Message(ts, row, files, self._reactions(record))
 
@@ -231,7 +233,9 @@ class ConversationImport:
                         "deleted_at": None,
                     }
                 )
-            message.row["body"] = _with_missing(message.row["body"], refused)
+            if refused:
+                message.row["body"] = _with_missing(message.row["body"], refused)
+                message.row["body_html"] = render_body(message.row["body"])
         return rows, stored
 
     async def _write(self, batch: list[_Message]) -> int:

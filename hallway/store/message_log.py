@@ -224,10 +224,10 @@ _APPEND_ALONE = driver_statement(
         RETURNING conversations.id, conversations.last_seq
     ), message AS (
         INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body,
-                              created_at)
+                              body_html, created_at)
         SELECT CAST(:id AS varchar), seq.id, seq.last_seq, CAST(:uid AS varchar),
                CAST(:client_msg_id AS varchar), CAST(:body AS text),
-               CAST(:created_at AS timestamptz)
+               CAST(:body_html AS text), CAST(:created_at AS timestamptz)
         FROM seq
         RETURNING messages.id, messages.conversation_id, messages.seq
     )
@@ -251,8 +251,10 @@ _APPEND_TOGETHER = driver_statement(
         SELECT * FROM unnest(
             CAST(:ids AS text[]), CAST(:sender_ids AS text[]),
             CAST(:client_msg_ids AS text[]), CAST(:bodies AS text[]),
-            CAST(:created_ats AS timestamptz[]), CAST(:data AS text[])
-        ) WITH ORDINALITY AS batch(id, sender_id, client_msg_id, body, created_at, data, n)
+            CAST(:bodies_html AS text[]), CAST(:created_ats AS timestamptz[]),
+            CAST(:data AS text[])
+        ) WITH ORDINALITY
+          AS batch(id, sender_id, client_msg_id, body, body_html, created_at, data, n)
     ), allowed AS (
         SELECT batch.*, row_number() OVER (ORDER BY batch.n) AS k FROM batch
         WHERE EXISTS (SELECT 1 FROM participants
@@ -267,9 +269,10 @@ _APPEND_TOGETHER = driver_statement(
         RETURNING conversations.id, conversations.last_seq
     ), message AS (
         INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body,
-                              created_at)
+                              body_html, created_at)
         SELECT allowed.id, seq.id, seq.last_seq - (SELECT count(*) FROM allowed) + allowed.k,
-               allowed.sender_id, allowed.client_msg_id, allowed.body, allowed.created_at
+               allowed.sender_id, allowed.client_msg_id, allowed.body, allowed.body_html,
+               allowed.created_at
         FROM allowed CROSS JOIN seq
         RETURNING messages.id, messages.conversation_id, messages.seq
     ), event AS (
@@ -460,6 +463,7 @@ class MessageLog:
             "id": message["id"],
             "client_msg_id": message["client_msg_id"],
             "body": message["body"],
+            "body_html": message["body_html"],
             "created_at": message["created_at"],
             "data": dumps_json(message),
         }
@@ -483,6 +487,7 @@ class MessageLog:
             "sender_ids": [append.member.user_id for append in appends],
             "client_msg_ids": [m["client_msg_id"] for m in batch],
             "bodies": [m["body"] for m in batch],
+            "bodies_html": [m["body_html"] for m in batch],
             "created_ats": [m["created_at"] for m in batch],
             "data": [dumps_json(m) for m in batch],
         }

@@ -204,6 +204,11 @@ messages = Table(
     # No foreign key: people go only with their whole company, and SQLite cannot drop a
     # column that has one (migration 0006's downgrade).
     Column("deleted_by", ID, nullable=True),
+    # The body as HTML (hallway/domain/message_format.py), rendered when it is written; ""
+    # once deleted. NULL for messages from before migration 0015, which readers render as
+    # they read them: so setting it NULL is also how a change of the renderer reaches
+    # messages already stored.
+    Column("body_html", Text, nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint(
         "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"

@@ -1,5 +1,6 @@
 // Building DOM without HTML strings: text always becomes Text nodes, so user content can
-// never turn into markup (no innerHTML anywhere in the client).
+// never turn into markup. The one innerHTML in the client is a message's body_html, which
+// the server rendered and sanitised (messages.js).
 
 /** h("button", {class: "x", onclick: f, "aria-label": "Send"}, "Send", childElement) */
 export function h(tag, props = {}, ...children) {

@@ -1,5 +1,6 @@
 // One message as an element. Buttons carry data-action; the conversation view handles
-// their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
+// their clicks in one place. A confirmed message shows the server's rendering of its body
+// (`body_html`); anything else of a message is text nodes.
 
 import { h, safeUrl, timeElement } from "./dom.js";
 import { foldable } from "./message_fold.js";
@@ -55,7 +56,18 @@ export function renderMessage(message, ui) {
 
 function body(message, deleted) {
   if (deleted) return h("p", { class: "body" }, "This message was deleted.");
-  return h("p", { class: "body" }, message.body);
+  // A message not yet confirmed (mine, sending or failed) has no body_html: its plain body
+  // shows as text until the server's copy arrives. So does one from an event logged before
+  // the server rendered bodies. Text keeps its lines with white-space: pre-wrap.
+  if (message.id === null || typeof message.body_html !== "string") {
+    return h("p", { class: "body" }, message.body);
+  }
+  const formatted = h("div", { class: "body formatted" });
+  // The one place the client puts data into innerHTML: body_html is rendered and sanitised
+  // by the server (hallway/domain/message_format.py: a fixed set of tags, text escaped,
+  // links only http(s) and mailto, raw HTML never passed through).
+  formatted.innerHTML = message.body_html;
+  return formatted;
 }
 
 function editor(draft) {

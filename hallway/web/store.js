@@ -143,10 +143,12 @@ export class Timeline {
     let changed;
     if (kind === "message.deleted" || data.deleted_at) {
       if (message.deleted_at) return false;
-      const gone = { body: "", edited_at: null, attachments: [], reactions: [] };
+      const gone = { body: "", body_html: "", edited_at: null, attachments: [], reactions: [] };
       changed = { ...message, ...gone, deleted_at: data.deleted_at, deleted_by: data.deleted_by };
     } else if (kind === "message.edited") {
-      changed = { ...message, body: data.body, edited_at: data.edited_at };
+      // body_html: an edit logged before the server rendered bodies has none (text then).
+      const { body, body_html: bodyHtml, edited_at: editedAt } = data;
+      changed = { ...message, body, body_html: bodyHtml, edited_at: editedAt };
       // An edit resolves its mentions again (docs/realtime.md).
       if ("mentions" in data) {
         Object.assign(changed, { mentions: data.mentions, mention_kind: data.mention_kind });
