@@ -167,14 +167,28 @@ async def seed_demo(ctx: DomainContext) -> None:
     direct, _ = await conversations.create_conversation(
         ctx, people[1], kind="direct", title=None, member_ids=[ada.user_id]
     )
+    grace, alan, edsger = people[1:]
+    handbook = "Welcome to **Hallway**, everyone! The handbook: https://example.com/handbook"
+    entry_point = (
+        "I can. The entry point is:\n"
+        "```\ndef parse(tokens):\n    return Parser(tokens).module()\n```"
+    )
     script = [
-        (general, people[0], "Welcome to Hallway, everyone!"),
-        (general, people[2], "Glad to be here."),
-        (group, people[1], "Who is reviewing the new parser?"),
-        (direct, people[1], "Coffee at three?"),
+        (general, ada, handbook),
+        (general, alan, "Glad to be here."),
+        (group, grace, "Who is reviewing the new parser?"),
+        (group, alan, entry_point),
+        (direct, grace, "Coffee at three?"),
     ]
     for conversation, sender, body in script:
         await message_send.send_message(ctx, sender, conversation["id"], body=body)
+    question, _ = await message_send.send_message(
+        ctx, grace, general["id"], body="@Ada Lovelace can we ship the release on _Friday_?"
+    )
+    for sender, body in ((ada, "Yes, once the tests are green."), (edsger, "I'll review today.")):
+        await message_send.send_message(
+            ctx, sender, general["id"], body=body, thread_root_id=question["id"]
+        )
 
 
 def cmd_demo(settings: Settings, _args: argparse.Namespace) -> int:

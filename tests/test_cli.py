@@ -72,6 +72,11 @@ async def test_demo_seeds_a_company_to_log_in_to(
     conversations = (await client.get("/api/v1/conversations", headers=headers)).json()
     assert {c["kind"] for c in conversations["conversations"]} == {"channel", "group", "direct"}
     assert all(c["last_message"] is not None for c in conversations["conversations"])
+    # It shows the daily loop: Ada is mentioned in the channel, formatting renders.
+    [general] = [c for c in conversations["conversations"] if c["kind"] == "channel"]
+    assert general["mention_count"] == 1
+    history = await client.get(f"/api/v1/conversations/{general['id']}/messages", headers=headers)
+    assert any("<strong>Hallway</strong>" in m["body_html"] for m in history.json()["messages"])
 
     again = run_cli(env, "demo")
     assert again.returncode == 0, again.stderr
