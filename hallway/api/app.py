@@ -31,6 +31,7 @@ from hallway.api.routes import (
     people,
     retention,
     search,
+    threads,
 )
 from hallway.api.web_client import WebClientMount
 from hallway.config import Settings
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             people.router,
             files.router,
             search.router,
+            threads.router,
             retention.router,
             exports.router,
             ops.router,

@@ -33,10 +33,12 @@ def deleted_message_dict(
     created_at: datetime,
     deleted_at: datetime,
     deleted_by: str | None,
+    thread: MessageRow | None = None,
 ) -> dict[str, Any]:
     """A deleted message as every reader sees it: its place in history (who sent it,
-    when, in which thread) without any content, nor even whether it was edited. It is
-    also the data of its erased `message.created` event (hallway/domain/erasure.py)."""
+    when, in which thread, and a root's replies, which stay) without any content, nor
+    even whether it was edited. It is also the data of its erased `message.created` event
+    (hallway/domain/erasure.py). `thread`: its row's thread summary, if it has one."""
     return {
         "id": message_id,
         "conversation_id": conversation_id,
@@ -51,6 +53,19 @@ def deleted_message_dict(
         "deleted_by": deleted_by,
         "attachments": [],
         "reactions": [],
+        **thread_summary(thread),
+    }
+
+
+def thread_summary(row: MessageRow | None) -> dict[str, Any]:
+    """A root's reply_count, last_reply_at and reply_user_ids from its row (the ids are
+    kept separated by spaces); a message that is no root has 0, None and []."""
+    if row is None:
+        return {"reply_count": 0, "last_reply_at": None, "reply_user_ids": []}
+    return {
+        "reply_count": int(row["reply_count"]),
+        "last_reply_at": row["last_reply_at"],
+        "reply_user_ids": str(row["reply_user_ids"]).split(),
     }
 
 
@@ -72,6 +87,7 @@ def message_dict(
             created_at=row["created_at"],
             deleted_at=row["deleted_at"],
             deleted_by=row["deleted_by"],
+            thread=row,
         )
     return {
         "id": row["id"],
@@ -87,6 +103,7 @@ def message_dict(
         "deleted_by": None,
         "attachments": attachment_list or [],
         "reactions": reaction_list or [],
+        **thread_summary(row),
     }
 
 
