@@ -5,19 +5,28 @@ threads with their unread replies; replies shown in their thread, not in the his
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hallway.client import RealtimeClient
+from hallway.store import tables as t
+from hallway.store.database import Database
+from hallway.store.types import utcnow
 from tests.support import (
     Directory,
     Person,
     ServerProcess,
     error_of,
+    insert_channel,
     realtime,
     send,
 )
+from tests.test_migrations import db, migrate
+
+__all__ = ["db"]  # the fixture: an empty database of this test's own
 
 pytestmark = pytest.mark.anyio
 
@@ -237,3 +246,66 @@ async def test_thread_updated_goes_live_to_members_and_replays(
     feed = await answer(admin, f"/api/v1/conversations/{cid}/events", after_seq=root["seq"])
     kinds = [e["kind"] for e in feed["events"]]
     assert kinds.count("thread.updated") == 2
+
+
+async def test_the_migration_counts_existing_threads_and_their_followers(db: Database) -> None:
+    await migrate(db, "upgrade", "0013")
+    cid = await insert_channel(db, utcnow())
+    async with db.write() as conn:
+        company_id = (
+            await conn.execute(
+                select(t.conversations.c.company_id).where(t.conversations.c.id == cid)
+            )
+        ).scalar_one()
+        people = [str(uuid.uuid4()) for _ in range(3)]
+        for n, person in enumerate(people):
+            await conn.execute(
+                t.users.insert().values(
+                    id=person,
+                    company_id=company_id,
+                    email=f"{person}@example.test",
+                    display_name=f"P{n}",
+                    role="member",
+                    created_at=utcnow(),
+                )
+            )
+        root, quiet = str(uuid.uuid4()), str(uuid.uuid4())
+        rows = [
+            (root, None, people[0], None),
+            (quiet, None, people[0], None),
+            (str(uuid.uuid4()), root, people[1], None),
+            (str(uuid.uuid4()), root, people[2], None),
+            (str(uuid.uuid4()), root, people[1], None),
+            (str(uuid.uuid4()), root, people[2], utcnow()),  # deleted: not counted
+        ]
+        for seq, (message_id, thread_root_id, sender, deleted_at) in enumerate(rows, 1):
+            await conn.execute(
+                t.messages.insert().values(
+                    id=message_id,
+                    conversation_id=cid,
+                    seq=seq,
+                    sender_id=sender,
+                    body="",
+                    thread_root_id=thread_root_id,
+                    created_at=utcnow(),
+                    deleted_at=deleted_at,
+                )
+            )
+    await migrate(db, "upgrade", "head")
+    async with db.read() as conn:
+        found = {
+            r.id: (r.reply_count, r.reply_user_ids)
+            for r in await conn.execute(
+                select(t.messages.c.id, t.messages.c.reply_count, t.messages.c.reply_user_ids)
+            )
+        }
+        followers = {
+            (r.user_id, int(r.last_read_seq))
+            for r in await conn.execute(
+                select(t.thread_followers).where(t.thread_followers.c.root_id == root)
+            )
+        }
+    assert found[root] == (3, f"{people[1]} {people[2]}")
+    assert found[quiet] == (0, "")
+    assert followers == {(people[0], 6), (people[1], 6), (people[2], 6)}
+    await migrate(db, "downgrade", "0013")
