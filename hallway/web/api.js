@@ -199,6 +199,7 @@ export const api = {
     const path = `/conversations/${id(conversationId)}/threads/${id(rootId)}/messages`;
     return request("GET", `${path}?${query}`);
   },
+  message: (messageId) => request("GET", `/messages/${id(messageId)}`),
   markThreadRead: (rootId) => request("POST", `/threads/${id(rootId)}/read`),
   markRead: (conversationId, seq) =>
     request("POST", `/conversations/${id(conversationId)}/read`, { seq }),

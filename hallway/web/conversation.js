@@ -152,7 +152,21 @@ export class ConversationView {
 
   /** Open a conversation at one of its messages (a search result). */
   reveal(conversationId, messageId) {
-    return this.messages.reveal(messageId, this.open(conversationId));
+    const opened = this.open(conversationId);
+    return this.revealReply(conversationId, messageId, opened).then((root) =>
+      this.messages.reveal(root?.id ?? messageId, opened),
+    );
+  }
+
+  /** A reply shows in its thread only: its thread opens beside the conversation, and its
+   * root is the message to scroll to. Resolves to the root, or null for no reply. */
+  async revealReply(conversationId, messageId, opened) {
+    const found = await api.message(messageId).catch(() => null);
+    if (!found?.thread_root_id) return null;
+    const root = await api.message(found.thread_root_id).catch(() => null);
+    await opened;
+    if (root && this.id === conversationId) this.thread.open(conversationId, root);
+    return root;
   }
 
   async refreshDetails() {

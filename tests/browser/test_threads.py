@@ -60,6 +60,14 @@ async def test_two_people_talk_in_a_thread_panel_live(live: Directory, tabs: Ope
     await alice_tab.page.locator("#thread-input").press("Escape")
     await expect(alice_panel).to_be_hidden()
 
+    # A reply found by search opens its thread beside the conversation.
+    await alice_tab.search_box.fill("tag")
+    await alice_tab.search_box.press("Enter")
+    await expect(alice_tab.search_results).to_have_count(1)
+    await alice_tab.search_results.first.click()
+    await expect(alice_panel).to_be_visible()
+    await expect(panel_replies(alice_tab, "great, I will tag it")).to_have_count(1)
+
     # At phone width the panel takes the whole screen.
     await bob_tab.page.set_viewport_size({"width": 400, "height": 700})
     box = await bob_panel.bounding_box()
