@@ -103,7 +103,10 @@ def message_dict(
         "deleted_by": None,
         "attachments": attachment_list or [],
         "reactions": reaction_list or [],
-        **thread_summary(row),
+        # thread_summary, written out: every history window builds this for each row.
+        "reply_count": row["reply_count"],
+        "last_reply_at": row["last_reply_at"],
+        "reply_user_ids": row["reply_user_ids"].split() if row["reply_user_ids"] else [],
     }
 
 
