@@ -58,6 +58,7 @@ CALLS = [
     Call("PUT", "/api/v1/messages/{message_id}/reactions/{emoji}"),
     Call("DELETE", "/api/v1/messages/{message_id}/reactions/{emoji}"),
     Call("GET", "/api/v1/messages/{message_id}/thread"),
+    Call("GET", "/api/v1/conversations/{conversation_id}/threads/{root_id}/messages"),
     Call("GET", "/api/v1/search", query={"q": "secret", "conversation_id": "{conversation_id}"}),
 ]
 
@@ -129,6 +130,7 @@ async def call_as(person: Person, call: Call, scene: Scene) -> Any:
     values = {
         "conversation_id": scene.conversation["id"],
         "message_id": scene.message["id"],
+        "root_id": scene.message["id"],
         "target": scene.member.id,
         "me": person.id,
         "emoji": "👍",

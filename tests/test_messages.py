@@ -28,6 +28,9 @@ MESSAGE_KEYS = {
     "reactions",
     "mentions",
     "mention_kind",
+    "reply_count",
+    "last_reply_at",
+    "reply_user_ids",
 }
 
 
@@ -202,9 +205,10 @@ async def test_threads_are_one_level_deep(pair: Any) -> None:
     assert thread["root"]["id"] == root["id"]
     assert [m["body"] for m in thread["replies"]] == ["reply", "reply to reply"]
     assert (thread["has_more"], thread["next_cursor"]) == (False, None)
-    # The thread's replies are in the main history too.
+    # The thread's replies show in their thread only; the root counts them.
     history = (await bob.get(messages_url(conversation))).json()["messages"]
-    assert [m["body"] for m in history] == ["root", "reply", "reply to reply", "not in the thread"]
+    assert [m["body"] for m in history] == ["root", "not in the thread"]
+    assert history[0]["reply_count"] == 2
 
 
 async def test_thread_pages_forward(pair: Any) -> None:

@@ -122,17 +122,17 @@ async def test_a_slack_export_becomes_a_company_read_through_the_api(
     general = by_kind["channel"]["id"]
     page = (await ann.get(f"/api/v1/conversations/{general}/messages")).json()
     bodies = [m["body"] for m in page["messages"]]
+    # The reply shows in its thread only (below); its root counts it.
     assert bodies == [
         "Hello @Bob Builder, see the plan (https://example.com/plan) & more",
-        "On it",
         "Fixed the typo",
         "the notes",
         "and the slides\n[file not imported: slides.pdf]",
         f"the zebra{export.tag} is found by search",
     ]
-    root, reply, edited, with_file = page["messages"][:4]
+    root, edited, with_file = page["messages"][:3]
     assert root["created_at"] == slack_time(T0 + 60, 123456)
-    assert reply["thread_root_id"] == root["id"]
+    assert root["reply_count"] == 1 and root["last_reply_at"] is not None
     assert root["reactions"] == [{"emoji": "👍", "count": 2, "me": False}]
     assert edited["edited_at"] == slack_time(T0 + 300)
     assert (await ann.get(f"/api/v1/messages/{edited['id']}/edits")).json()["edits"] == []
@@ -143,6 +143,11 @@ async def test_a_slack_export_becomes_a_company_read_through_the_api(
 
     thread = (await ann.get(f"/api/v1/messages/{root['id']}/thread")).json()
     assert [m["body"] for m in thread["replies"]] == ["On it"]
+    (reply,) = thread["replies"]
+    assert reply["thread_root_id"] == root["id"]
+    assert root["reply_user_ids"] == [reply["sender_id"]]
+    followed = (await ann.get("/api/v1/threads")).json()["threads"]
+    assert all(t["unread_reply_count"] == 0 for t in followed)
 
     found = (await ann.get("/api/v1/search", params={"q": f"zebra{export.tag}"})).json()
     assert [r["message"]["conversation_id"] for r in found["results"]] == [general]
@@ -151,7 +156,7 @@ async def test_a_slack_export_becomes_a_company_read_through_the_api(
     log = (await ann.get(f"/api/v1/conversations/{general}/events", params={"limit": 1000})).json()
     kinds = [e["kind"] for e in log["events"]]
     assert kinds[0] == "member.added"
-    assert kinds.count("message.created") == len(bodies)
+    assert kinds.count("message.created") == len(bodies) + 1  # and the reply
     assert kinds.count("reaction.added") == 2
     created = {e["data"]["id"]: e for e in log["events"] if e["kind"] == "message.created"}
     for message in page["messages"]:

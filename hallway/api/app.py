@@ -32,6 +32,7 @@ from hallway.api.routes import (
     people,
     retention,
     search,
+    threads,
 )
 from hallway.api.web_client import WebClientMount, diagnostics_route
 from hallway.config import Settings
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             people.router,
             files.router,
             search.router,
+            threads.router,
             retention.router,
             notifications.router,
             exports.router,

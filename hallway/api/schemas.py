@@ -334,6 +334,16 @@ class Message(BaseModel):
     mention_kind: Literal["channel", "here"] | None = Field(
         default=None, description="`@channel` or `@here`: it mentions everyone"
     )
+    reply_count: int = Field(
+        default=0, description="a thread root's replies that are not deleted; 0 for others"
+    )
+    last_reply_at: datetime | None = Field(
+        default=None, description="when the newest of those replies was sent"
+    )
+    reply_user_ids: list[str] = Field(
+        default_factory=list,
+        description="up to 5 distinct people who sent those replies, newest first",
+    )
 
 
 class Conversation(BaseModel):
@@ -411,6 +421,43 @@ class Thread(BaseModel):
     replies: list[Message]
     next_cursor: str | None
     has_more: bool
+
+
+class ThreadWindow(BaseModel):
+    root: Message
+    messages: list[Message] = Field(description="the root's replies, oldest first")
+    next_cursor: str | None = Field(description="pass as `before` for the previous window")
+    has_more: bool
+    last_seq: int = Field(
+        description="the conversation's newest seq when this window was read: follow its "
+        "events after it"
+    )
+
+
+class FollowedThread(BaseModel):
+    root: Message
+    conversation_id: str
+    unread_reply_count: int = Field(
+        description="replies by others after `last_read_seq` that are not deleted"
+    )
+    last_read_seq: int = Field(description="the seq of the newest reply the caller has read")
+
+
+class FollowedThreads(BaseModel):
+    threads: list[FollowedThread] = Field(description="newest activity first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+    has_more: bool
+
+
+class ThreadFollowing(BaseModel):
+    root_id: str
+    following: bool
+
+
+class ThreadRead(BaseModel):
+    root_id: str
+    last_read_seq: int
+    following: bool
 
 
 class EventOut(BaseModel):

@@ -290,6 +290,8 @@ async def list_conversations(
             messages.c.conversation_id == conversations.c.id,
             messages.c.seq > participants.c.last_read_seq,
             messages.c.deleted_at.is_(None),
+            # Replies count in their thread, for its followers (hallway/domain/threads.py).
+            messages.c.thread_root_id.is_(None),
             or_(messages.c.sender_id.is_(None), messages.c.sender_id != actor.user_id),
         )
         .scalar_subquery()

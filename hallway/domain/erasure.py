@@ -3,7 +3,8 @@
 The one place that removes a message's content, wherever it is kept: its body (and with
 it the search index's entry: SQLite's FTS triggers and PostgreSQL's generated tsvector
 follow the body), its earlier bodies, its reactions, its files (marked here, their stored
-objects removed once the caller has committed), and every earlier event of it in the
+objects removed once the caller has committed), its count on its thread's root (which
+logs `thread.updated`), and every earlier event of it in the
 conversation's log. Those events keep their seq and kind, so catch-up stays gap-free, but
 their data becomes a tombstone (docs/api.md, "Deleted messages"). Deleting a message calls
 it, and so does deleting an account with its messages; so will a retention job, with
@@ -24,6 +25,7 @@ from hallway.domain.context import Transaction
 from hallway.domain.events import append_events
 from hallway.domain.message_send import CREATED
 from hallway.domain.message_views import deleted_message_dict
+from hallway.domain.threads import refresh_roots
 from hallway.store.tables import events, mentions, message_edits, messages, reactions
 
 DELETED = "message.deleted"
@@ -113,6 +115,8 @@ async def erase_messages(
                 for e in of_conversation
             ],
         )
+    # Replies erased: their roots count them no more.
+    await refresh_roots(tx, [row.thread_root_id for row in rows if row.thread_root_id])
     return erased
 
 

@@ -42,6 +42,7 @@ from hallway.domain.conversations import direct_pair_key
 from hallway.domain.message_format import render_body
 from hallway.domain.message_send import CREATED
 from hallway.domain.message_views import message_dict
+from hallway.domain.threads import recount_threads
 from hallway.exports.format import (
     MANIFEST_NAME,
     RECORDS_NAME,
@@ -349,6 +350,10 @@ async def _add_messages(run: _Import, records: Sequence[MessageRecord]) -> None:
             "edited_at": None if r.deleted else r.edited_at,
             "deleted_at": r.deleted_at if r.deleted else None,
             "deleted_by": run.person(r.deleted_by) if r.deleted else None,
+            # Counted once every message is in (_finish_conversations).
+            "reply_count": 0,
+            "last_reply_at": None,
+            "reply_user_ids": "",
         }
         files = [] if r.deleted else await _store_files(run, conversation, local_id, r)
         rows["messages"].append(row)
@@ -493,9 +498,10 @@ async def _add_reactions(run: _Import, records: Sequence[ReactionRecord]) -> Non
 
 
 async def _finish_conversations(run: _Import) -> None:
-    """Each conversation's log ends at its last imported message, and its members have
-    read up to there."""
+    """Each conversation's log ends at its last imported message, its members have read
+    up to there, and its threads are counted and followed (threads.recount_threads)."""
     async with run.ctx.transaction() as tx:
+        await recount_threads(tx.conn, [c.local_id for c in run.conversations.values()])
         for conversation in run.conversations.values():
             row = (
                 await tx.conn.execute(

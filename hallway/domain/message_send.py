@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
+from hallway.domain import threads
 from hallway.domain.access import CONVERSATION_NOT_FOUND, as_member
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
@@ -19,11 +18,10 @@ from hallway.domain.errors import InvalidInput, NotFound
 from hallway.domain.events import allocate_member_seq, log_event
 from hallway.domain.mentions import may_mention, store_mentions
 from hallway.domain.message_format import render_body_off_loop
-from hallway.domain.message_views import message_views
+from hallway.domain.message_views import message_views, thread_summary
 from hallway.store import message_log
 from hallway.store.database import Connection
 from hallway.store.message_log import MESSAGE_CREATED, Member, Refused
-from hallway.store.tables import messages
 from hallway.store.types import utcnow
 
 CREATED = MESSAGE_CREATED
@@ -138,14 +136,22 @@ async def _store_with_files_or_thread(
     body_html: str,
 ) -> Sent:
     """A message with files, in a thread or with an `@`: one transaction allocates its seq,
-    checks its thread, stores it and its mentions, claims its files and logs its event."""
+    checks its thread, stores it and its mentions, claims its files and logs its event (and
+    a reply's thread.updated)."""
     conversation_id = member.conversation_id
     try:
         async with ctx.write() as tx:
-            seq = await allocate_member_seq(tx, actor, conversation_id)
+            # The root's row before the conversation's (hallway/domain/threads.py).
+            root_id = None
             if thread_root_id is not None:
-                thread_root_id = await _thread_root(tx.conn, conversation_id, thread_root_id)
-            message = _new_message(member, client_msg_id, body, thread_root_id, tx.now, body_html)
+                root_id = await threads.lock_root(tx.conn, conversation_id, thread_root_id)
+            seq = await allocate_member_seq(tx, actor, conversation_id)
+            if thread_root_id is not None and root_id is None:
+                raise InvalidInput(
+                    "the thread root is not a message of this conversation",
+                    field="thread_root_id",
+                )
+            message = _new_message(member, client_msg_id, body, root_id, tx.now, body_html)
             message["seq"] = seq
             if not await message_log.insert_message(tx.conn, message):
                 # Only a used client_msg_id conflicts (the seq is ours under the row lock);
@@ -164,6 +170,8 @@ async def _store_with_files_or_thread(
                 ctx.settings.max_files_per_message,
             )
             await log_event(tx, conversation_id, seq, CREATED, message, message_id=message["id"])
+            if root_id is not None:
+                await threads.record_reply(tx, member, message)
     except _Repeat as repeat:
         return Sent(repeat.original, False, [])
     return Sent(message_with_links(ctx.links, message), True, tx.events)
@@ -205,6 +213,7 @@ def _new_message(
         "reactions": [],
         "mentions": [],
         "mention_kind": None,
+        **thread_summary(None),
     }
 
 
@@ -218,19 +227,3 @@ def clean_body(ctx: DomainContext, body: str, *, has_files: bool) -> str:
     if not body.strip() and not has_files:
         raise InvalidInput("the message is empty", code="empty_body", field="body")
     return body
-
-
-async def _thread_root(conn: Connection, conversation_id: str, root_id: str) -> str:
-    """Threads are one level deep: replying to a reply joins the reply's thread."""
-    row = (
-        await conn.execute(
-            select(messages.c.id, messages.c.thread_root_id).where(
-                messages.c.id == root_id, messages.c.conversation_id == conversation_id
-            )
-        )
-    ).first()
-    if row is None:
-        raise InvalidInput(
-            "the thread root is not a message of this conversation", field="thread_root_id"
-        )
-    return str(row.thread_root_id or row.id)

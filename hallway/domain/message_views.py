@@ -35,11 +35,13 @@ def deleted_message_dict(
     created_at: datetime,
     deleted_at: datetime,
     deleted_by: str | None,
+    thread: MessageRow | None = None,
 ) -> dict[str, Any]:
     """A deleted message as every reader sees it: its place in history (who sent it,
-    when, in which thread) without any content, nor even whether it was edited or whom it
-    mentioned. It is also the data of its erased `message.created` event
-    (hallway/domain/erasure.py)."""
+    when, in which thread, and a root's replies, which stay) without any content, nor
+    even whether it was edited or whom it mentioned. It is also the data of its erased
+    `message.created` event (hallway/domain/erasure.py). `thread`: its row's thread
+    summary, if it has one."""
     return {
         "id": message_id,
         "conversation_id": conversation_id,
@@ -57,6 +59,19 @@ def deleted_message_dict(
         "reactions": [],
         "mentions": [],
         "mention_kind": None,
+        **thread_summary(thread),
+    }
+
+
+def thread_summary(row: MessageRow | None) -> dict[str, Any]:
+    """A root's reply_count, last_reply_at and reply_user_ids from its row (the ids are
+    kept separated by spaces); a message that is no root has 0, None and []."""
+    if row is None:
+        return {"reply_count": 0, "last_reply_at": None, "reply_user_ids": []}
+    return {
+        "reply_count": int(row["reply_count"]),
+        "last_reply_at": row["last_reply_at"],
+        "reply_user_ids": str(row["reply_user_ids"]).split(),
     }
 
 
@@ -79,6 +94,7 @@ def message_dict(
             created_at=row["created_at"],
             deleted_at=row["deleted_at"],
             deleted_by=row["deleted_by"],
+            thread=row,
         )
     return {
         "id": row["id"],
@@ -97,6 +113,10 @@ def message_dict(
         "attachments": attachment_list or [],
         "reactions": reaction_list or [],
         **mentioned.fields(),
+        # thread_summary, written out: every history window builds this for each row.
+        "reply_count": row["reply_count"],
+        "last_reply_at": row["last_reply_at"],
+        "reply_user_ids": row["reply_user_ids"].split() if row["reply_user_ids"] else [],
     }
 
 

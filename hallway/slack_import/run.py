@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from hallway.domain.accounts import clean_company_name, insert_company
 from hallway.domain.context import DomainContext
+from hallway.domain.threads import recount_threads
 from hallway.files.storage import Storage
 from hallway.slack_import import keys, summary
 from hallway.slack_import.conversations import import_conversations
@@ -147,6 +148,9 @@ async def import_slack(
                 bar=bar,
             ).run()
         await _read_up_to_date(ctx, [t.id for t in targets.values() if t.new])
+        # Messages went in without their roots' counts: every thread is counted again.
+        async with ctx.db.write() as conn:
+            await recount_threads(conn, [t.id for t in targets.values()])
         bar.finish()
     finally:
         export.close()

@@ -68,7 +68,10 @@ _MESSAGE_ROW = ", ".join(
     ]
 )
 _MESSAGE_TIMESTAMPS = tuple(c.name for c in messages.c if isinstance(c.type, UTCDateTime))
-_MESSAGE_NAMES = [c.name for c in messages.c]
+THREAD_COLUMNS = ("reply_count", "last_reply_at", "reply_user_ids")
+"""A thread root's summary (hallway/domain/threads.py): a new message starts with the
+columns' defaults, so a send does not write them."""
+_MESSAGE_NAMES = [c.name for c in messages.c if c.name not in THREAD_COLUMNS]
 
 # The conversation is :cid, of :company, and :uid takes part in it.
 _AS_MEMBER = (
@@ -306,8 +309,9 @@ def _window(*, before: bool) -> DriverStatement:
     the conversation's last_seq (only for a member: no row otherwise) with the `:limit`
     messages before `:before` (or the newest), oldest first (one row of NULLs when there
     are none). The page comes from the (conversation, seq) index, so its cost does not
-    grow with how far back it is."""
-    older = " AND m.seq < :before" if before else ""
+    grow with how far back it is. Thread replies are not part of it: they show in their
+    thread (hallway/domain/threads.py), their root carries their count."""
+    older = " AND m.thread_root_id IS NULL" + (" AND m.seq < :before" if before else "")
     return driver_statement(
         f"SELECT w.*, conversations.last_seq AS conversation_last_seq"
         f" FROM conversations LEFT JOIN ("

@@ -209,6 +209,12 @@ messages = Table(
     # they read them: so setting it NULL is also how a change of the renderer reaches
     # messages already stored.
     Column("body_html", Text, nullable=True),
+    # A thread root's summary, kept in the transaction of each reply, deletion and erasure
+    # (hallway/domain/threads.py): replies not deleted, the newest one's time, and up to
+    # five distinct repliers, newest first, as ids separated by spaces. Others: 0, NULL, ''.
+    Column("reply_count", Integer, nullable=False, server_default="0"),
+    Column("last_reply_at", UTCDateTime, nullable=True),
+    Column("reply_user_ids", String(200), nullable=False, server_default=""),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     UniqueConstraint(
         "conversation_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"
@@ -221,6 +227,29 @@ messages = Table(
 # of its SELECT *; hallway/store/search.py names it. PostgreSQL: the generated column
 # messages.search_vector (tsvector) and its GIN index ix_messages_search. SQLite: the FTS5
 # table message_search over messages' rowids, kept in step by three triggers.
+
+# Who follows which thread (hallway/domain/threads.py): the root's author once it has a
+# reply, each replier, and whoever follows it explicitly. `following` false: unfollowed,
+# and the row stays so that the next reply does not follow them again. `last_read_seq`:
+# the seq of the newest reply they have read.
+thread_followers = Table(
+    "thread_followers",
+    metadata,
+    Column("root_id", ID, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("company_id", ID, ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    Column("following", Boolean, nullable=False),
+    Column("last_read_seq", BigInteger, nullable=False, server_default="0"),
+    Column("followed_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("root_id", "user_id", name="pk_thread_followers"),
+    Index("ix_thread_followers_user", "user_id", "following"),
+)
 
 message_edits = Table(
     "message_edits",

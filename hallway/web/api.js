@@ -192,6 +192,15 @@ export const api = {
     form.append("file", file);
     return request("POST", `/conversations/${id(conversationId)}/attachments`, form);
   },
+  /** A window of a thread (thread_panel.js): its root and replies before `before`. */
+  threadMessages: (conversationId, rootId, limit, before) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (before) query.set("before", before);
+    const path = `/conversations/${id(conversationId)}/threads/${id(rootId)}/messages`;
+    return request("GET", `${path}?${query}`);
+  },
+  message: (messageId) => request("GET", `/messages/${id(messageId)}`),
+  markThreadRead: (rootId) => request("POST", `/threads/${id(rootId)}/read`),
   markRead: (conversationId, seq) =>
     request("POST", `/conversations/${id(conversationId)}/read`, { seq }),
   /** `conversationId`: only that conversation; `cursor`: the `next_cursor` of the last page. */

@@ -19,6 +19,7 @@ import {
   state,
   updateConversation,
 } from "./store.js";
+import { ThreadPanel } from "./thread_panel.js";
 import { TimelineView, WINDOW_SIZE } from "./timeline.js";
 import { TypingView } from "./typing.js";
 
@@ -65,6 +66,14 @@ export class ConversationView {
     this.conversation = null;
     this.seenSeq = 0; // the newest seq this conversation has seen (window or event)
     this.readSeq = 0;
+    // Threads (thread_panel.js): a root's summary or "Reply in thread" opens its panel.
+    this.thread = new ThreadPanel({ onClose: () => this.composer.input.focus() });
+    document.getElementById("message-list").addEventListener("click", (event) => {
+      const button = event.target.closest('button[data-action="open-thread"]');
+      const key = button?.closest("li.message")?.dataset.key;
+      const message = key && this.timeline?.byId.get(key);
+      if (message) this.thread.open(this.id, message);
+    });
     this.leaveButton.addEventListener("click", () => this.leave());
     document.addEventListener("visibilitychange", () => this.markRead());
   }
@@ -131,6 +140,7 @@ export class ConversationView {
   close(notice = null) {
     if (notice) this.empty.textContent = notice;
     if (this.id) this.realtime.unfollow(this.id);
+    this.thread.close();
     this.composer.close();
     this.id = null;
     this.generation += 1;
@@ -161,7 +171,21 @@ export class ConversationView {
 
   /** Open a conversation at one of its messages (a search result). */
   reveal(conversationId, messageId) {
-    return this.messages.reveal(messageId, this.open(conversationId));
+    const opened = this.open(conversationId);
+    return this.revealReply(conversationId, messageId, opened).then((root) =>
+      this.messages.reveal(root?.id ?? messageId, opened),
+    );
+  }
+
+  /** A reply shows in its thread only: its thread opens beside the conversation, and its
+   * root is the message to scroll to. Resolves to the root, or null for no reply. */
+  async revealReply(conversationId, messageId, opened) {
+    const found = await api.message(messageId).catch(() => null);
+    if (!found?.thread_root_id) return null;
+    const root = await api.message(found.thread_root_id).catch(() => null);
+    await opened;
+    if (root && this.id === conversationId) this.thread.open(conversationId, root);
+    return root;
   }
 
   async refreshDetails() {
@@ -226,8 +250,22 @@ export class ConversationView {
   }
 
   onEvent({ kind, data }) {
+    // Replies show in their thread only; their root shows the count (thread.updated).
+    if (kind === "message.created" && data.thread_root_id) {
+      this.thread.receive(data);
+      return;
+    }
     if (kind === "message.created") {
       this.receive(data);
+      return;
+    }
+    this.thread.apply(kind, data);
+    if (kind === "thread.updated") {
+      const root = this.timeline.byId.get(data.root_id);
+      if (!root) return;
+      const { reply_count, last_reply_at, reply_user_ids } = data;
+      this.timeline.byId.set(root.id, { ...root, reply_count, last_reply_at, reply_user_ids });
+      this.messages.render();
       return;
     }
     if (this.timeline.apply(kind, data)) {

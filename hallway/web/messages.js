@@ -2,7 +2,7 @@
 // their clicks in one place. A confirmed message shows the server's rendering of its body
 // (`body_html`); anything else of a message is text nodes.
 
-import { h, safeUrl, timeElement } from "./dom.js";
+import { h, relativeTime, safeUrl, timeElement } from "./dom.js";
 import { foldable } from "./message_fold.js";
 import { mentionsMe } from "./mentions.js";
 import { isDeactivated, personName, state } from "./store.js";
@@ -14,7 +14,8 @@ export function messageKey(message) {
 }
 
 /** ui: {editing: id | null, draft: string, picking: id | null, moderator: bool (may delete
- * anyone's message: an admin, or the conversation's owner)} */
+ * anyone's message: an admin, or the conversation's owner), inThread: bool (drawn in the
+ * thread panel, thread_panel.js: no thread summary, no actions)} */
 export function renderMessage(message, ui) {
   const mine = message.sender_id === state.me.id;
   const deleted = Boolean(message.deleted_at);
@@ -47,11 +48,41 @@ export function renderMessage(message, ui) {
     editing ? editor(ui.draft) : foldable(body(message, deleted), message, messageKey(message)),
     attachments(message.attachments),
     reactions(message),
+    ui.inThread ? null : threadSummary(message),
     message.status ? delivery(message) : null,
-    message.id && !deleted && !editing
-      ? actions(mine, ui.moderator, ui.picking === message.id)
+    message.id && !deleted && !editing && !ui.inThread
+      ? actions(mine, ui.moderator, ui.picking === message.id, !message.thread_root_id)
       : null,
   );
+}
+
+/** A thread root's "N replies · last reply <time>" with up to 5 repliers: opens the thread. */
+function threadSummary(message) {
+  if (!message.reply_count) return null;
+  const count = message.reply_count === 1 ? "1 reply" : `${message.reply_count} replies`;
+  const repliers = (message.reply_user_ids ?? []).map((id) => personName(id));
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "thread-summary",
+      dataset: { action: "open-thread" },
+      "aria-label": `${count}, last reply ${new Date(message.last_reply_at).toLocaleString()}, from ${repliers.join(", ")}: open the thread`,
+    },
+    h(
+      "span",
+      { class: "repliers", "aria-hidden": "true" },
+      repliers.map((name) => h("span", { class: "replier", title: name }, initials(name))),
+    ),
+    h("span", { class: "reply-count" }, count),
+    " · last reply ",
+    relativeTime(message.last_reply_at),
+  );
+}
+
+function initials(name) {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  return words.slice(0, 2).map((word) => Array.from(word)[0].toUpperCase()).join("") || "?";
 }
 
 function body(message, deleted) {
@@ -155,7 +186,7 @@ function delivery(message) {
   );
 }
 
-function actions(mine, moderator, picking) {
+function actions(mine, moderator, picking, threadable) {
   return h(
     "div",
     { class: "actions" },
@@ -164,6 +195,9 @@ function actions(mine, moderator, picking) {
       { type: "button", dataset: { action: "pick" }, "aria-expanded": picking ? "true" : "false" },
       "React",
     ),
+    threadable
+      ? h("button", { type: "button", dataset: { action: "open-thread" } }, "Reply in thread")
+      : null,
     mine ? h("button", { type: "button", dataset: { action: "edit" } }, "Edit") : null,
     mine || moderator
       ? h("button", { type: "button", dataset: { action: "delete" } }, "Delete")
