@@ -11,7 +11,9 @@ Topics on the broker:
   user:<id>      `member.added` and `member.removed` events for that person (their process
                  may not listen to the conversation, or may be reading their conversations),
                  and `sessions_ended` when their sessions end (their sockets close)
-  presence:<id>  online/offline changes in a company, batched (presence_changes.py)
+                 and frames for all the person's sockets (PERSONAL_FRAMES)
+  presence:<id>  online/offline changes in a company, batched (presence_changes.py), and
+                 `user.updated` when a person of the company changes their profile
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ from hallway.realtime.presence import Presence
 from hallway.realtime.presence_changes import PresenceChanges
 from hallway.realtime.registry import ConnectionRegistry
 from hallway.store.acting import acting
+
+# Frames on a person's topic that go to each of their sockets as they are: `receipt`, their
+# read marker moved in a channel (where it is not logged as an event).
+PERSONAL_FRAMES = frozenset({"receipt"})
 
 
 class Hub:
@@ -264,6 +270,9 @@ class Hub:
         elif kind == "user":
             if meta["type"] == "sessions_ended":
                 self.registry.sessions_ended(key, meta["session_ids"])
+            elif meta["type"] in PERSONAL_FRAMES:
+                for conn in self.registry.of_person(key):
+                    conn.send(frame)
             elif meta.get("kind") == "member.added":
                 self.registry.members_added(meta["conversation_id"], [key], meta)
             elif meta.get("kind") == "member.removed":
@@ -316,3 +325,10 @@ class HubPublisher:
             }
         )
         await self.broker.publish(f"user:{user_id}", frame)
+
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        await self.broker.publish(f"user:{user_id}", dumps(frame))
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
+        # The company's presence topic: every process with a socket of the company follows it.
+        await self.broker.publish(f"presence:{company_id}", dumps(frame))
