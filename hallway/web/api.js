@@ -194,6 +194,14 @@ export const api = {
   },
   markRead: (conversationId, seq) =>
     request("POST", `/conversations/${id(conversationId)}/read`, { seq }),
+  /** My marker back to just before the message of `seq`. */
+  markUnread: (conversationId, seq) =>
+    request("POST", `/conversations/${id(conversationId)}/unread`, { seq }),
+  setTopic: (conversationId, topic) =>
+    request("PUT", `/conversations/${id(conversationId)}/topic`, { topic }),
+  archive: (conversationId) => request("POST", `/conversations/${id(conversationId)}/archive`),
+  unarchive: (conversationId) =>
+    request("DELETE", `/conversations/${id(conversationId)}/archive`),
   /** `conversationId`: only that conversation; `cursor`: the `next_cursor` of the last page. */
   search: (q, { conversationId, cursor, limit }) => {
     const query = new URLSearchParams({ q, limit: String(limit) });

@@ -19,7 +19,7 @@ import {
   showConnection,
   showMe,
 } from "./sidebar.js";
-import { mergeConversation, state } from "./store.js";
+import { mergeConversation, state, updateConversation } from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
@@ -144,12 +144,26 @@ function forget(conversationId) {
   renderSidebar(openId());
 }
 
+/** My read marker in a conversation moved (this tab, another one, or "Mark unread"): a
+ * marker that went back is taken as it is, since a reloaded list never lowers one; one that
+ * went further reloads the badges. */
+function myReceipt(conversationId, seq) {
+  const item = state.conversations.get(conversationId);
+  if (!item || item.last_read_seq === seq) return;
+  if (item.last_read_seq > seq) updateConversation(conversationId, { last_read_seq: seq });
+  refreshInbox();
+}
+
 function onInbox(frame) {
   if (frame.kind === "removed") {
     forget(frame.conversation_id);
   } else if (frame.kind === "added") {
     refreshInbox();
   } else if (frame.kind === "activity") {
+    if (frame.event === "receipt.updated" && frame.user_id === state.me.id) {
+      myReceipt(frame.conversation_id, frame.last_read_seq);
+      return;
+    }
     // Others' receipts and reactions change nothing the list shows.
     const ignored =
       (frame.event === "receipt.updated" && frame.user_id !== state.me.id) ||
@@ -177,10 +191,16 @@ function onFrame(frame) {
     refreshInbox();
     refreshPeople();
   } else if (frame.type === "inbox") onInbox(frame);
+  else if (frame.type === "receipt") myReceipt(frame.conversation_id, frame.last_read_seq);
   else if (frame.type === "presence") onPresence(frame);
   else if (frame.type === "error" && frame.code === "not_found" && frame.conversation_id) {
     forget(frame.conversation_id);
-  } else view.handle(frame);
+  } else {
+    if (frame.kind === "receipt.updated" && frame.data.user_id === state.me.id) {
+      myReceipt(frame.conversation_id, frame.data.last_read_seq);
+    }
+    view.handle(frame);
+  }
 }
 
 function route() {

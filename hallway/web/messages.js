@@ -45,7 +45,7 @@ export function renderMessage(message, ui) {
     reactions(message),
     message.status ? delivery(message) : null,
     message.id && !deleted && !editing
-      ? actions(mine, ui.moderator, ui.picking === message.id)
+      ? actions(mine, ui.moderator, ui.picking === message.id, message.seq)
       : null,
   );
 }
@@ -137,7 +137,7 @@ function delivery(message) {
   );
 }
 
-function actions(mine, moderator, picking) {
+function actions(mine, moderator, picking, seq) {
   return h(
     "div",
     { class: "actions" },
@@ -149,6 +149,10 @@ function actions(mine, moderator, picking) {
     mine ? h("button", { type: "button", dataset: { action: "edit" } }, "Edit") : null,
     mine || moderator
       ? h("button", { type: "button", dataset: { action: "delete" } }, "Delete")
+      : null,
+    // Only others' messages count as unread (seen_by.js, conversation.js).
+    !mine && seq
+      ? h("button", { type: "button", dataset: { action: "unread" } }, "Mark unread")
       : null,
     picking
       ? h(

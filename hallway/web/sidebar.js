@@ -14,6 +14,9 @@ const PREVIEW_CHARS = 80;
 
 const list = () => document.getElementById("conversation-list");
 const cache = new Map();
+// Archived channels are listed apart, below the others (their own list and elements).
+const archivedList = () => document.getElementById("archived-list");
+const archivedCache = new Map();
 
 export function conversationHref(conversationId) {
   return `#/c/${encodeURIComponent(conversationId)}`;
@@ -65,8 +68,11 @@ function renderItem(conversation) {
 /** Draw the list; `openId` is marked as the current page. */
 export function renderSidebar(openId) {
   const conversations = sortedConversations();
-  reconcile(list(), conversations, (c) => c.id, renderItem, cache);
-  for (const link of list().querySelectorAll("a")) {
+  const archived = conversations.filter((c) => c.archived_at);
+  reconcile(list(), conversations.filter((c) => !c.archived_at), (c) => c.id, renderItem, cache);
+  reconcile(archivedList(), archived, (c) => c.id, renderItem, archivedCache);
+  document.getElementById("archived-section").hidden = archived.length === 0;
+  for (const link of document.querySelectorAll("#conversation-list a, #archived-list a")) {
     if (link.dataset.id === openId) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -77,7 +83,7 @@ export function renderSidebar(openId) {
 
 /** Redraw every item (names or presence changed). */
 export function redrawSidebar(openId) {
-  for (const entry of cache.values()) entry.item = null;
+  for (const entry of [...cache.values(), ...archivedCache.values()]) entry.item = null;
   renderSidebar(openId);
 }
 

@@ -25,8 +25,9 @@ function freshUi() {
 export class TimelineView {
   /** `onRetry(clientMsgId)`: send a failed message again; `showError(text)`: say why an
    * action failed. */
-  constructor({ onRetry, showError }) {
+  constructor({ onRetry, showError, onMarkUnread }) {
     this.onRetry = onRetry;
+    this.onMarkUnread = onMarkUnread;
     this.showError = showError;
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
@@ -268,6 +269,8 @@ export class TimelineView {
           this.showError(`Could not delete: ${error.message}`);
         });
       }
+    } else if (action === "unread") {
+      this.onMarkUnread(message);
     } else if (action === "retry") {
       this.onRetry(message.client_msg_id);
     } else if (action === "discard") {

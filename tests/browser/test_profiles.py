@@ -1,0 +1,85 @@
+"""Profiles, "seen by", mark unread and channel topics and archiving in the browser."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.browser.support import BROWSER_TESTS, OpenTab, group_of_two
+from tests.support import Directory, send
+
+pytestmark = BROWSER_TESTS
+
+
+async def test_seen_by_appears_live_when_the_other_person_reads(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    alice_tab = await tabs(alice, group_id)
+    seen = alice_tab.page.locator("#seen-by")
+    await alice_tab.type_and_send("did you see this?")
+    await expect(alice_tab.message("did you see this?")).to_have_count(1)
+    await expect(seen).to_be_hidden()
+
+    # Bob opens the group: his tab reads the message, and Alice sees it live.
+    await tabs(bob, group_id)
+    await expect(seen).to_have_text("Seen by Bob")
+
+    # Bob's open tab reads a newer message at once: the line follows the newest message.
+    await alice_tab.type_and_send("and this?")
+    await expect(alice_tab.message("and this?")).to_have_count(1)
+    await expect(seen).to_have_text("Seen by Bob")
+
+
+async def test_mark_unread_brings_the_badge_back(live: Directory, tabs: OpenTab) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    await send(alice, group_id, "first")
+    await send(alice, group_id, "second")
+    other = await live.conversation(alice, "direct", [bob])
+    bob_tab = await tabs(bob, group_id)
+    item = bob_tab.sidebar_item(group_id)
+    await expect(item.locator(".badge")).to_have_count(0)
+
+    message = bob_tab.message("first")
+    await message.click()
+    await message.get_by_role("button", name="Mark unread").click()
+    await expect(item.locator(".badge")).to_have_text("2")
+    # Another conversation, then back: opening it reads it again.
+    await bob_tab.page.goto(f"/#/c/{other['id']}")
+    await expect(item.locator(".badge")).to_have_text("2")
+    await bob_tab.page.goto(f"/#/c/{group_id}")
+    await expect(item.locator(".badge")).to_have_count(0)
+    r = await bob.get(f"/api/v1/conversations/{group_id}")
+    assert r.json()["last_read_seq"] >= 3
+
+
+async def test_a_channel_topic_and_archiving(live: Directory, tabs: OpenTab) -> None:
+    alice = await live.company("Acme")
+    bob = await live.colleague(alice, "Bob")
+    channel = await live.conversation(alice, "channel", [bob], "launch")
+    alice_tab = await tabs(alice, channel["id"])
+    bob_tab = await tabs(bob, channel["id"])
+
+    # Any member edits the topic; the other sees it live. Markup stays text.
+    await bob_tab.page.get_by_role("button", name="Topic").click()
+    await bob_tab.page.locator("#topic-input").fill("<b>ship</b> on Friday")
+    await bob_tab.page.locator("#topic-form").get_by_role("button", name="Save").click()
+    await expect(alice_tab.page.locator("#conversation-topic")).to_have_text(
+        "<b>ship</b> on Friday"
+    )
+    # Bob did not create the channel: no Archive for him.
+    await expect(bob_tab.page.locator("#archive-channel")).to_be_hidden()
+
+    alice_tab.page.once("dialog", lambda dialog: dialog.accept())
+    await alice_tab.page.locator("#archive-channel").click()
+    await expect(alice_tab.page.locator("#archive-channel")).to_have_text("Unarchive")
+    for tab in (alice_tab, bob_tab):
+        await expect(tab.page.locator("#archived-note")).to_be_visible()
+        await expect(tab.page.locator("#composer-input")).to_be_disabled()
+        archived = tab.page.locator(f'#archived-list a[data-id="{channel["id"]}"]')
+        await expect(archived).to_have_count(1)
+        await expect(tab.sidebar_item(channel["id"])).to_have_count(0)
+
+    await alice_tab.page.locator("#archive-channel").click()
+    await expect(bob_tab.page.locator("#composer-input")).to_be_enabled()
+    await bob_tab.type_and_send("back in business")
+    await expect(alice_tab.message("back in business")).to_have_count(1)
