@@ -29,6 +29,7 @@ from hallway.api.routes import (
     metrics,
     ops,
     people,
+    profiles,
     retention,
     search,
 )
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             conversations.router,
             auth.router,
             people.router,
+            profiles.router,
             files.router,
             search.router,
             retention.router,

@@ -88,7 +88,7 @@ async def _delete(
         person, ended = await _delete_in_transaction(ctx, actor, user_id, erase_messages, files)
     await sessions_ended(ctx, user_id, ended, every_socket=True)
     await purge_soon(ctx, files)
-    return user_dict(person)
+    return user_dict(person, ctx.links)
 
 
 async def _delete_in_transaction(
@@ -114,6 +114,11 @@ async def _delete_in_transaction(
                 role="member",
                 deactivated_at=None,
                 deleted_at=tx.now,
+                # Their profile goes with them (profiles.py); the avatar's link stops at once.
+                status_text=None,
+                status_emoji=None,
+                time_zone=None,
+                avatar_key=None,
             )
         )
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
