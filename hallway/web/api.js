@@ -163,6 +163,14 @@ export const api = {
   invites: () => request("GET", "/invites"),
   revokeInvite: (code) => request("DELETE", `/invites/${id(code)}`),
   people: () => request("GET", "/users"),
+  /** {display_name, status_text, status_emoji, time_zone}: "" clears a status or zone. */
+  updateProfile: (fields) => request("PATCH", "/me/profile", fields),
+  setAvatar: (file) => {
+    const form = new FormData();
+    form.append("file", file);
+    return request("PUT", "/me/avatar", form);
+  },
+  removeAvatar: () => request("DELETE", "/me/avatar"),
   retention: () => request("GET", "/company/retention"),
   /** {retention: days | "forever", archive_expired} */
   setRetention: (fields) => request("PUT", "/company/retention", fields),

@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { ChannelBar } from "./channel_bar.js";
 import { Composer } from "./composer.js";
 import { announce, plural } from "./dom.js";
+import { localTime, statusLine } from "./profile.js";
 import { NotSentHere } from "./realtime.js";
 import { SeenBy } from "./seen_by.js";
 import {
@@ -188,8 +189,11 @@ export class ConversationView {
       this.subtitle.textContent = gone;
       delete this.subtitle.dataset.presence;
     } else if (peer) {
-      const presence = state.people.get(peer)?.presence ?? "offline";
-      this.subtitle.textContent = presence === "online" ? "Online" : "Offline";
+      const person = state.people.get(peer);
+      const presence = person?.presence ?? "offline";
+      const label = presence === "online" ? "Online" : "Offline";
+      const about = [label, statusLine(person), localTime(person)].filter(Boolean);
+      this.subtitle.textContent = about.join(" · ");
       this.subtitle.dataset.presence = presence;
     } else {
       const names = conversation.members.map((m) => m.display_name);

@@ -9,6 +9,7 @@ import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
 import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireInvites } from "./invites.js";
+import { onAvatarLinksExpired, wireProfile } from "./profile.js";
 import { wireRetention } from "./retention.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
@@ -19,7 +20,7 @@ import {
   showConnection,
   showMe,
 } from "./sidebar.js";
-import { mergeConversation, state, updateConversation } from "./store.js";
+import { mergeConversation, state, updateConversation, updatePerson } from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
@@ -172,6 +173,16 @@ function onInbox(frame) {
   }
 }
 
+/** A person's profile changed (theirs, or mine in another tab): {user}. */
+function onUserUpdated({ user }) {
+  updatePerson(user);
+  if (user.id === state.me.id) {
+    state.me = { ...state.me, display_name: user.display_name };
+    showMe();
+  }
+  peopleChanged();
+}
+
 /** A batch of presence changes: {users: [{user_id, status}]}. */
 function onPresence(frame) {
   let strangers = false;
@@ -193,6 +204,7 @@ function onFrame(frame) {
   } else if (frame.type === "inbox") onInbox(frame);
   else if (frame.type === "receipt") myReceipt(frame.conversation_id, frame.last_read_seq);
   else if (frame.type === "presence") onPresence(frame);
+  else if (frame.type === "user.updated") onUserUpdated(frame);
   else if (frame.type === "error" && frame.code === "not_found" && frame.conversation_id) {
     forget(frame.conversation_id);
   } else {
@@ -251,6 +263,8 @@ function showApp() {
   wireAccount({ logOutEverywhere, deleteAccount });
   wireAdmin({ onChange: peopleChanged });
   wireInvites();
+  wireProfile({ onChange: (me) => onUserUpdated({ user: me }) });
+  onAvatarLinksExpired(refreshPeople);
   wireRetention();
   document.getElementById("log-out").addEventListener("click", logOut);
   document.getElementById("back").addEventListener("click", () => {

@@ -2,6 +2,7 @@
 // their clicks in one place. Bodies are text nodes (white-space: pre-wrap keeps lines).
 
 import { h, safeUrl, timeElement } from "./dom.js";
+import { avatar } from "./profile.js";
 import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
@@ -31,6 +32,7 @@ export function renderMessage(message, ui) {
     h(
       "div",
       { class: "meta" },
+      avatar(message.sender_id),
       h("span", { class: "sender" }, mine ? "You" : personName(message.sender_id)),
       !mine && isDeactivated(message.sender_id)
         ? h("span", { class: "deactivated" }, " (deactivated)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.support import BROWSER_TESTS, OpenTab, group_of_two
+from tests.files_support import png_bytes
 from tests.support import Directory, send
 
 pytestmark = BROWSER_TESTS
@@ -83,3 +84,40 @@ async def test_a_channel_topic_and_archiving(live: Directory, tabs: OpenTab) -> 
     await expect(bob_tab.page.locator("#composer-input")).to_be_enabled()
     await bob_tab.type_and_send("back in business")
     await expect(alice_tab.message("back in business")).to_have_count(1)
+
+
+async def test_an_avatar_and_status_from_the_profile_editor_show_to_others(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "plans")
+    direct = await live.conversation(alice, "direct", [bob])
+    await send(alice, group_id, "before the picture")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    sender = bob_tab.message("before the picture").locator(".avatar")
+    await expect(sender).to_have_text("AA")  # initials until there is a picture
+
+    page = alice_tab.page
+    await page.locator("#open-account").click()
+    await page.locator("#profile-avatar-input").set_input_files(
+        {"name": "me.png", "mimeType": "image/png", "buffer": png_bytes(300, 200, "orange")}
+    )
+    await expect(page.locator("#profile-done")).to_have_text("Picture saved.")
+    await page.locator("#profile-status-emoji").fill("🌴")
+    await page.locator("#profile-status-text").fill("On holiday")
+    await page.locator("#profile-time-zone").select_option("Europe/Paris")
+    await page.get_by_role("button", name="Save profile").click()
+    await expect(page.locator("#profile-done")).to_have_text("Profile saved.")
+    await page.locator("#account-dialog").get_by_role("button", name="Close").click()
+
+    # Bob's tab learns it live: the message now shows the picture, loaded.
+    picture = bob_tab.message("before the picture").locator("img.avatar")
+    await expect(picture).to_have_count(1)
+    assert await picture.evaluate("img => img.complete && img.naturalWidth > 0")
+    await alice_tab.type_and_send("after the picture")
+    await expect(bob_tab.message("after the picture").locator("img.avatar")).to_have_count(1)
+
+    # The direct conversation's header says her status and local time.
+    await bob_tab.page.goto(f"/#/c/{direct['id']}")
+    await expect(bob_tab.page.locator("#conversation-subtitle")).to_contain_text("🌴 On holiday")
+    await expect(bob_tab.page.locator("#conversation-subtitle")).to_contain_text("local time")
