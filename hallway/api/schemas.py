@@ -301,7 +301,10 @@ class Invites(BaseModel):
 
 
 class Person(User):
-    presence: Literal["online", "offline"] = "offline"
+    presence: Literal["online", "away", "offline"] = Field(
+        default="offline",
+        description="`away`: connected, but every socket of theirs says they are idle",
+    )
 
 
 class People(BaseModel):

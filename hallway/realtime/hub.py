@@ -65,6 +65,7 @@ class Hub:
         self.feeds.membership = self.registry
         self.presence_changes = PresenceChanges(broker, presence, self.registry)
         self.housekeeping = Housekeeping(settings, self.registry, self.feeds, self.presence_changes)
+        self._away_here: set[str] = set()  # people whose every socket here is away
         broker.handler = self.on_frame
         broker.reconnected = self._broker_reconnected
 
@@ -105,6 +106,8 @@ class Hub:
             await self.broker.subscribe(feed_topics)
         if first_here:
             await self.presence_changes.arrived(conn.actor)
+        else:
+            await self._check_away(conn)
 
     def connection_count(self, user_id: str) -> int:
         """How many sockets of this person this process holds."""
@@ -115,7 +118,29 @@ class Hub:
         if topics:
             await self.broker.unsubscribe(topics)
         if last_here:
+            self._away_here.discard(conn.actor.user_id)
             await self.presence_changes.left(conn.actor)
+        else:
+            await self._check_away(conn)
+
+    async def set_away(self, conn: Connection, away: bool) -> None:
+        """The client says its user is idle (away) or active again."""
+        conn.away = away
+        await self._check_away(conn)
+
+    async def _check_away(self, conn: Connection) -> None:
+        """A person is away on this process when every socket of theirs here is; a change
+        of that is recorded and announced (presence_changes.py)."""
+        user_id = conn.actor.user_id
+        sockets = list(self.registry.of_person(user_id))
+        away = bool(sockets) and all(s.away for s in sockets)
+        if away == (user_id in self._away_here):
+            return
+        if away:
+            self._away_here.add(user_id)
+        else:
+            self._away_here.discard(user_id)
+        await self.presence_changes.away_changed(conn.actor, away)
 
     # --- client requests ---------------------------------------------------------------
 
