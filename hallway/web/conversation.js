@@ -191,7 +191,7 @@ export class ConversationView {
     } else if (peer) {
       const person = state.people.get(peer);
       const presence = person?.presence ?? "offline";
-      const label = presence === "online" ? "Online" : "Offline";
+      const label = { online: "Online", away: "Away" }[presence] ?? "Offline";
       const about = [label, statusLine(person), localTime(person)].filter(Boolean);
       this.subtitle.textContent = about.join(" · ");
       this.subtitle.dataset.presence = presence;

@@ -3,6 +3,7 @@
 // conversation named by the URL (#/c/<id>).
 
 import { wireAccount } from "./account.js";
+import { AwayWatch } from "./away.js";
 import { wireAdmin } from "./admin.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
@@ -35,6 +36,7 @@ const NOTICES = {
 };
 
 let view = null;
+let awayWatch = null;
 let search = null;
 let ending = false;
 // Where a logout on purpose leads: the server closes this tab's socket (4401) too, maybe
@@ -201,6 +203,7 @@ function onFrame(frame) {
     // Inbox and presence frames are not replayed: after any (re)connect, load both again.
     refreshInbox();
     refreshPeople();
+    awayWatch?.connected();
   } else if (frame.type === "inbox") onInbox(frame);
   else if (frame.type === "receipt") myReceipt(frame.conversation_id, frame.last_read_seq);
   else if (frame.type === "presence") onPresence(frame);
@@ -253,6 +256,7 @@ function showApp() {
     onUnauthenticated: sessionEnded,
   });
   onRenewed((fresh) => realtime.renewToken(fresh));
+  awayWatch = new AwayWatch(realtime);
   view = new ConversationView(realtime, {
     onSidebarChange: () => renderSidebar(openId()),
     onLeft: forget,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.browser.support import BROWSER_TESTS, OpenTab, group_of_two
 from tests.files_support import png_bytes
@@ -121,3 +121,25 @@ async def test_an_avatar_and_status_from_the_profile_editor_show_to_others(
     await bob_tab.page.goto(f"/#/c/{direct['id']}")
     await expect(bob_tab.page.locator("#conversation-subtitle")).to_contain_text("🌴 On holiday")
     await expect(bob_tab.page.locator("#conversation-subtitle")).to_contain_text("local time")
+
+
+async def test_an_idle_tab_shows_its_person_away_until_input(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, _ = await group_of_two(live, "plans")
+    direct = await live.conversation(alice, "direct", [bob])
+
+    async def idle_soon(page: Page) -> None:
+        # Two seconds without input instead of ten minutes.
+        await page.add_init_script("localStorage.setItem('hallway.awayAfterMinutes', '0.033')")
+
+    bob_tab = await tabs(bob, direct["id"])
+    subtitle = bob_tab.page.locator("#conversation-subtitle")
+    alice_tab = await tabs(alice, direct["id"], before_load=idle_soon)
+    await expect(subtitle).to_contain_text("Online")
+    await expect(subtitle).to_contain_text("Away", timeout=10_000)
+    await expect(subtitle).to_have_attribute("data-presence", "away")
+
+    await alice_tab.page.mouse.move(200, 200)
+    await alice_tab.page.mouse.move(300, 250)
+    await expect(subtitle).to_contain_text("Online")
