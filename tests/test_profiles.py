@@ -19,6 +19,7 @@ from tests.support import (
     error_of,
     frames_of_types,
     named_fields,
+    on_two_nodes,
 )
 
 pytestmark = pytest.mark.anyio
@@ -196,3 +197,20 @@ async def test_a_profile_change_reaches_the_company_live(
     finally:
         await ws.close()
         await outsider.close()
+
+
+@on_two_nodes
+async def test_a_profile_change_crosses_nodes(
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
+) -> None:
+    node_a, _node_b, directory = two_nodes
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    ws = await authenticated_socket(node_a, admin)
+    try:
+        # Changed through node B (the directory's): announced on node A through Redis.
+        await bob.patch(PROFILE, json={"time_zone": "America/New_York"})
+        (frame,) = await frames_of_types(ws, ["user.updated"], 1)
+        assert (frame["user"]["id"], frame["user"]["time_zone"]) == (bob.id, "America/New_York")
+    finally:
+        await ws.close()

@@ -16,6 +16,7 @@ from tests.support import (
     error_of,
     frames_of_types,
     named_fields,
+    on_two_nodes,
     send,
 )
 
@@ -162,3 +163,25 @@ async def test_in_a_channel_only_the_readers_own_sockets_learn_of_it(
     finally:
         await admin_ws.close()
         await bob_ws.close()
+
+
+@on_two_nodes
+async def test_a_channel_receipt_reaches_the_readers_socket_on_another_node(
+    two_nodes: tuple[ServerProcess, ServerProcess, Directory],
+) -> None:
+    node_a, _node_b, directory = two_nodes
+    admin = await directory.company()
+    bob = await directory.colleague(admin, "Bob")
+    channel = await directory.conversation(admin, "channel", [bob], "general")
+    message = await send(admin, channel["id"], "hello")
+    ws = await authenticated_socket(node_a, bob)
+    try:
+        # Read through node B (the directory's): the frame crosses Redis to node A.
+        await bob.post(url(channel, "/read"), json={"seq": message["seq"]})
+        (receipt,) = await frames_of_types(ws, ["receipt"], 1)
+        assert (receipt["conversation_id"], receipt["last_read_seq"]) == (
+            channel["id"],
+            message["seq"],
+        )
+    finally:
+        await ws.close()

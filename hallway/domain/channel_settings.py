@@ -4,6 +4,7 @@ with the channel's title, topic and archived_at as they now are."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import update
@@ -26,7 +27,9 @@ def clean_topic(topic: str | None) -> str | None:
         raise InvalidInput(
             f"the topic may have at most {MAX_TOPIC_CHARS} characters", field="topic"
         )
-    if topic is not None and any(ord(c) < 32 and c != "\n" for c in topic):
+    if topic is not None and any(
+        unicodedata.category(c) in ("Cc", "Cs") and c != "\n" for c in topic
+    ):
         raise InvalidInput("the topic may not hold control characters", field="topic")
     return topic
 

@@ -73,7 +73,8 @@ def clean_status_text(text: str) -> str | None:
         raise InvalidInput(
             f"the status may have at most {MAX_STATUS_CHARS} characters", field="status_text"
         )
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\u200d" for ch in text):
+    hidden = ("Cc", "Cf", "Cs", "Zl", "Zp")
+    if any(unicodedata.category(ch) in hidden and ch != "\u200d" for ch in text):
         raise InvalidInput(
             "the status may not hold control or invisible characters", field="status_text"
         )
