@@ -73,6 +73,7 @@ _AVATAR = "/avatars/{user_id}/{version}"
 _LINK_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "`invalid_link` (tampered) or `link_expired`"},
     404: {"description": "the avatar was replaced or removed since"},
+    416: {"description": "the range lies outside the image"},
 }
 
 
