@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
+from hallway.files.storage import ObjectMissing
 from tests.files_support import jpeg_bytes, png_bytes, storage_of
 from tests.support import (
     Directory,
@@ -132,7 +133,7 @@ async def test_an_avatar_is_thumbnailed_and_seen_only_by_the_company(
     error_of(await directory.client.get(new_url), 404)
     storage = storage_of(app)
     for version in (1, 2):
-        with pytest.raises(Exception):  # noqa: B017 - either storage's "missing"
+        with pytest.raises(ObjectMissing):
             await storage.size(f"{bob.company_id}/avatars/{bob.id}/{version}")
 
 
@@ -159,7 +160,7 @@ async def test_an_avatar_upload_needs_multipart(directory: Directory) -> None:
     error_of(r, 415, "multipart_required")
 
 
-async def test_a_deleted_account_keeps_no_profile(directory: Directory) -> None:
+async def test_a_deleted_account_keeps_no_profile(directory: Directory, app: FastAPI) -> None:
     admin = await directory.company()
     bob = await directory.colleague(admin, "Bob")
     await bob.patch(PROFILE, json={"status_text": "here", "time_zone": "Asia/Tokyo"})
@@ -169,6 +170,8 @@ async def test_a_deleted_account_keeps_no_profile(directory: Directory) -> None:
     gone = await directory_entry(admin, bob.id)
     assert (gone["status_text"], gone["time_zone"], gone["avatar_url"]) == (None, None, None)
     error_of(await directory.client.get(url), 404)
+    with pytest.raises(ObjectMissing):
+        await storage_of(app).size(f"{bob.company_id}/avatars/{bob.id}/1")
 
 
 # --- live, over real sockets ---------------------------------------------------------------

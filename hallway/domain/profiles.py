@@ -246,6 +246,12 @@ async def remove_avatar(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
     return person
 
 
+async def delete_avatar_image(storage: Storage, key: str) -> None:
+    """Delete an avatar's stored image no row points at any more (best effort: a failure
+    is logged, and the image is unreachable anyway)."""
+    await _delete_quietly(storage, [key])
+
+
 async def _delete_quietly(storage: Storage, keys: list[str]) -> None:
     try:
         await storage.delete(keys)
