@@ -24,6 +24,7 @@ class Call:
     upload: bool = False  # a multipart file instead of a JSON body
     query: dict[str, str] | None = None
     admins_only: bool = False  # a participant who is no admin gets 403
+    channels_only: bool = False  # in a direct conversation or group: 422 not_a_channel
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -40,6 +41,16 @@ CALLS = [
     Call("DELETE", "/api/v1/conversations/{conversation_id}/members/{target}"),
     Call("DELETE", "/api/v1/conversations/{conversation_id}/members/{me}"),
     Call("POST", "/api/v1/conversations/{conversation_id}/read", {"seq": 1}),
+    # Seq 2: the scene's message (seq 1 is the conversation's member.added).
+    Call("POST", "/api/v1/conversations/{conversation_id}/unread", {"seq": 2}),
+    Call(
+        "PUT",
+        "/api/v1/conversations/{conversation_id}/topic",
+        {"topic": "taken over"},
+        channels_only=True,
+    ),
+    Call("POST", "/api/v1/conversations/{conversation_id}/archive", channels_only=True),
+    Call("DELETE", "/api/v1/conversations/{conversation_id}/archive", channels_only=True),
     Call("POST", "/api/v1/conversations/{conversation_id}/messages", {"body": "let me in"}),
     Call("GET", "/api/v1/conversations/{conversation_id}/messages"),
     Call("GET", "/api/v1/conversations/{conversation_id}/events"),
@@ -177,6 +188,9 @@ async def test_the_same_calls_work_for_participants(directory: Directory) -> Non
         r = await call_as(s.owner, call, s)
         if call.admins_only:
             error_of(r, 403, "admin_required")
+            continue
+        if call.channels_only:
+            error_of(r, 422, "not_a_channel")
             continue
         assert r.status_code < 400, f"{call}: {r.status_code} {r.text}"
 

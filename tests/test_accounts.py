@@ -56,6 +56,10 @@ def assert_session(body: dict[str, Any], email: str, role: str) -> None:
         "role",
         "deactivated",
         "deleted",
+        "status_text",
+        "status_emoji",
+        "time_zone",
+        "avatar_url",
     }
     assert body["user"]["deactivated"] is False
     assert body["user"]["deleted"] is False
@@ -227,6 +231,10 @@ async def test_me_answers_the_callers_account(directory: Directory) -> None:
         "role": "member",
         "deactivated": False,
         "deleted": False,
+        "status_text": None,
+        "status_emoji": None,
+        "time_zone": None,
+        "avatar_url": None,
     }
 
 

@@ -20,6 +20,8 @@ CONVERSATION_KEYS = {
     "last_seq",
     "last_activity_at",
     "last_read_seq",
+    "topic",
+    "archived_at",
     "members",
 }
 

@@ -174,6 +174,12 @@ class Published:
     async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
         return None
 
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        return None
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
+        return None
+
 
 def actor(person: Person) -> Actor:
     return Actor(person.id, person.company_id, "admin" if person.role == "admin" else "member")

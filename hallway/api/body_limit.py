@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hallway.api.errors import error_body
 
 _STREAMED_UPLOAD = re.compile(r"^/api/v1/conversations/[^/]+/attachments$")
+# An avatar upload streams too, under its own limit (hallway/domain/profiles.py).
+_STREAMED_AVATAR = "/api/v1/me/avatar"
 
 
 class BodyTooLarge(Exception):
@@ -33,7 +35,8 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
-            scope["method"] == "POST" and _STREAMED_UPLOAD.match(scope["path"])
+            (scope["method"] == "POST" and _STREAMED_UPLOAD.match(scope["path"]))
+            or (scope["method"] == "PUT" and scope["path"] == _STREAMED_AVATAR)
         ):
             await self.app(scope, receive, send)
             return

@@ -4,7 +4,7 @@ frames to the hub.
 Client frames: auth {token} (first, and again with a fresh token before the last one
 expires), subscribe {conversation_id, after_seq?},
 unsubscribe {conversation_id}, typing {conversation_id}, send {ref?, conversation_id, ...},
-ping. See docs/realtime.md.
+presence.set {status: "away" | "active"}, ping. See docs/realtime.md.
 The socket itself (handshake, framing, writes) is one of two: hallway.api.realtime_protocol,
 `hallway serve`'s own, or hallway.api.realtime_route, the ASGI route any server can run. Both
 hand a session the client's text frames and let it write through them (ReadControl).
@@ -397,6 +397,12 @@ async def _handle(hub: Hub, conn: Connection, frame: dict[str, Any]) -> None:
     elif kind == "typing":
         if conn.typing_allowed(str(conversation_id), TYPING_MIN_INTERVAL_SECONDS):
             await hub.typing(conn, str(conversation_id))
+    elif kind == "presence.set":
+        status = frame.get("status")
+        if status not in ("away", "active"):
+            conn.send(error_frame("invalid_frame", 'presence.set needs status "away" or "active"'))
+            return
+        await hub.set_away(conn, status == "away")
     else:
         conn.send(error_frame("unknown_frame", f"unknown frame type {kind!r}"))
 

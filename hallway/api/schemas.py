@@ -203,6 +203,27 @@ class MarkReadRequest(Request):
     seq: int = Field(ge=0)
 
 
+class MarkUnreadRequest(Request):
+    seq: int = Field(ge=1, description="the message that becomes the first unread one")
+
+
+class ChannelTopicRequest(Request):
+    topic: str | None = Field(max_length=1000, description="at most 250 characters; null clears")
+
+
+class ProfileRequest(Request):
+    display_name: str | None = Field(default=None, max_length=1000)
+    status_text: str | None = Field(
+        default=None, max_length=1000, description='at most 100 characters; "" clears'
+    )
+    status_emoji: str | None = Field(
+        default=None, max_length=100, description='one emoji, as reactions take it; "" clears'
+    )
+    time_zone: str | None = Field(
+        default=None, max_length=100, description='an IANA name ("Europe/Paris"); "" clears'
+    )
+
+
 # --- responses ------------------------------------------------------------------------------
 
 
@@ -218,6 +239,14 @@ class User(BaseModel):
     deleted: bool = Field(
         default=False,
         description='their account was deleted: shown as "former member", no login ever',
+    )
+    status_text: str | None = None
+    status_emoji: str | None = None
+    time_zone: str | None = Field(default=None, description="an IANA time zone name")
+    avatar_url: str | None = Field(
+        default=None,
+        description="their avatar (a PNG thumbnail), readable by people of their company "
+        "with a bearer token; a new upload has a new URL; null when none",
     )
 
 
@@ -272,7 +301,10 @@ class Invites(BaseModel):
 
 
 class Person(User):
-    presence: Literal["online", "offline"] = "offline"
+    presence: Literal["online", "away", "offline"] = Field(
+        default="offline",
+        description="`away`: connected, but every socket of theirs says they are idle",
+    )
 
 
 class People(BaseModel):
@@ -284,6 +316,11 @@ class Member(BaseModel):
     display_name: str
     role: Literal["owner", "member"]
     joined_at: datetime
+    last_read_seq: int | None = Field(
+        default=None,
+        description='how far they have read ("seen by"), in direct conversations and '
+        "groups; null in channels",
+    )
 
 
 class Attachment(BaseModel):
@@ -355,6 +392,10 @@ class Conversation(BaseModel):
     last_seq: int = Field(description="seq of the newest event in the conversation's log")
     last_activity_at: datetime
     last_read_seq: int = Field(description="how far the caller has read")
+    topic: str | None = Field(default=None, description="a channel's topic")
+    archived_at: datetime | None = Field(
+        default=None, description="set while the channel is archived (read-only)"
+    )
     members: list[Member]
 
 
@@ -388,6 +429,8 @@ class Channel(BaseModel):
     created_at: datetime
     last_seq: int
     last_activity_at: datetime
+    topic: str | None = None
+    archived_at: datetime | None = None
     member_count: int
     joined: bool
 

@@ -11,7 +11,7 @@ import re
 from sqlalchemy import RowMapping, Select, bindparam, select
 
 from hallway.domain.actor import Actor
-from hallway.domain.errors import Forbidden, NotFound
+from hallway.domain.errors import Conflict, Forbidden, NotFound
 from hallway.store import message_log
 from hallway.store.database import Connection
 from hallway.store.message_log import MESSAGE_COLUMNS, Member
@@ -19,6 +19,7 @@ from hallway.store.tables import conversations, messages, participants
 from hallway.store.types import AnyRow
 
 CONVERSATION_NOT_FOUND = "conversation not found"
+ARCHIVED = "conversation_archived"
 MESSAGE_NOT_FOUND = "message not found"
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -151,3 +152,30 @@ def require_admin(actor: Actor) -> None:
 def may_manage_members(conversation: AnyRow, actor: Actor) -> bool:
     """Removing someone else: the conversation's owner, or an admin who takes part in it."""
     return conversation.my_role == "owner" or actor.is_admin
+
+
+def archived_error() -> Conflict:
+    return Conflict("the channel is archived: it is read-only", code=ARCHIVED)
+
+
+async def refused_send(conn: Connection, actor: Actor, conversation_id: str) -> Conflict | NotFound:
+    """Why a message found no seq (the statements that take one check membership and that
+    the conversation is not archived, both at once): archived for a member, else not found.
+    Read only on that path, so a send that is taken costs nothing more."""
+    try:
+        row = await conversation_for_member(conn, actor, conversation_id)
+    except NotFound as missing:
+        return missing
+    return archived_error() if row.archived_at is not None else NotFound(CONVERSATION_NOT_FOUND)
+
+
+async def require_not_archived(conn: Connection, conversation_id: str) -> None:
+    """Conflict `conversation_archived` for an archived conversation (an edit, a reaction);
+    the caller has checked the actor may see it."""
+    archived_at = (
+        await conn.execute(
+            select(conversations.c.archived_at).where(conversations.c.id == conversation_id)
+        )
+    ).scalar_one_or_none()
+    if archived_at is not None:
+        raise archived_error()

@@ -34,6 +34,7 @@ from hallway.domain.errors import InvalidInput
 from hallway.domain.members import take_out
 from hallway.domain.password_change import confirm_password
 from hallway.domain.people_admin import keep_an_admin, locked_colleague
+from hallway.domain.profiles import delete_avatar_image
 from hallway.domain.sessions import revoke_sessions, sessions_ended
 from hallway.domain.user_views import user_dict
 from hallway.store.acting import as_system
@@ -85,18 +86,25 @@ async def _delete(
     # The account's messages and memberships are in conversations the admin may not be in:
     # the domain has checked who may do this (locked_colleague, keep_an_admin).
     with as_system():
-        person, ended = await _delete_in_transaction(ctx, actor, user_id, erase_messages, files)
+        person, ended, avatar = await _delete_in_transaction(
+            ctx, actor, user_id, erase_messages, files
+        )
     await sessions_ended(ctx, user_id, ended, every_socket=True)
     await purge_soon(ctx, files)
-    return user_dict(person)
+    if avatar is not None:
+        await delete_avatar_image(ctx.storage, avatar)
+    return user_dict(person, ctx.links)
 
 
 async def _delete_in_transaction(
     ctx: DomainContext, actor: Actor, user_id: str, erase_messages: bool, files: list[str]
-) -> tuple[AnyRow, list[str]]:
+) -> tuple[AnyRow, list[str], str | None]:
+    """The person as now shown, their ended sessions, and the stored key of their avatar
+    (deleted once this commits)."""
     # Erasing every message of a long-standing member is long work.
     async with ctx.transaction(off_loop=erase_messages) as tx:
         person = await locked_colleague(tx, actor, user_id)
+        avatar = person.avatar_key
         await keep_an_admin(tx, actor, person)
         ended = await revoke_sessions(ctx, tx, user_id)
         if erase_messages:
@@ -114,10 +122,15 @@ async def _delete_in_transaction(
                 role="member",
                 deactivated_at=None,
                 deleted_at=tx.now,
+                # Their profile goes with them (profiles.py); the avatar's link stops at once.
+                status_text=None,
+                status_emoji=None,
+                time_zone=None,
+                avatar_key=None,
             )
         )
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
-    return person, ended
+    return person, ended, avatar
 
 
 ERASE_SLICE = 500

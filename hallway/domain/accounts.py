@@ -120,7 +120,7 @@ async def create_company(
             external_id=None,
             now=tx.now,
         )
-    return user_dict(row)
+    return user_dict(row, ctx.links)
 
 
 async def create_user(
@@ -154,7 +154,7 @@ async def create_user(
             external_id=external_id,
             now=tx.now,
         )
-    return user_dict(row)
+    return user_dict(row, ctx.links)
 
 
 async def login(ctx: DomainContext, client: ClientInfo, *, email: str, password: str) -> Tokens:
@@ -211,7 +211,7 @@ async def get_me(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
         ).first()
     if row is None:
         raise Unauthenticated("the account no longer exists", code="invalid_token")
-    return user_dict(row)
+    return user_dict(row, ctx.links)
 
 
 async def list_people(ctx: DomainContext, actor: Actor) -> list[dict[str, Any]]:
@@ -222,7 +222,7 @@ async def list_people(ctx: DomainContext, actor: Actor) -> list[dict[str, Any]]:
             .where(users.c.company_id == actor.company_id)
             .order_by(users.c.display_name, users.c.id)
         )
-        return [user_dict(r) for r in rows]
+        return [user_dict(r, ctx.links) for r in rows]
 
 
 async def company_user_ids(conn: Connection, company_id: str, user_ids: set[str]) -> set[str]:

@@ -42,12 +42,26 @@ class EventPublisher(Protocol):
         """These sessions of the person (None: all of them) have ended: their sockets close,
         on every process."""
 
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        """A frame for every socket of the person, on every process; not logged, so a
+        socket that is not open now never gets it (a read marker in a channel)."""
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
+        """A frame for every socket of the company, on every process, as presence travels;
+        not logged (a profile change: clients load the people again on reconnect)."""
+
 
 class NullPublisher:
     async def publish(self, events: Sequence[Event]) -> None:
         return None
 
     async def sessions_ended(self, user_id: str, session_ids: Sequence[str] | None) -> None:
+        return None
+
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        return None
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
         return None
 
 
@@ -107,3 +121,18 @@ class DomainContext:
             await self.publisher.publish(events)
         except Exception:
             log.exception("publishing %d events failed; clients resume from the log", len(events))
+
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        """publisher.to_person after commit; a failure is logged, never raised (the frame
+        is a courtesy: what it says is in the database)."""
+        try:
+            await self.publisher.to_person(user_id, frame)
+        except Exception:
+            log.exception("publishing a frame to a person failed")
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
+        """publisher.to_company after commit; a failure is logged, never raised."""
+        try:
+            await self.publisher.to_company(company_id, frame)
+        except Exception:
+            log.exception("publishing a frame to a company failed")

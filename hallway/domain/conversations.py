@@ -52,6 +52,8 @@ def conversation_summary(row: AnyRow) -> dict[str, Any]:
         "created_at": row.created_at,
         "last_seq": int(row.last_seq),
         "last_activity_at": row.last_activity_at,
+        "topic": row.topic,
+        "archived_at": row.archived_at,
     }
 
 
@@ -67,9 +69,12 @@ async def load_members(
             participants.c.user_id,
             participants.c.role,
             participants.c.joined_at,
+            participants.c.last_read_seq,
             users.c.display_name,
+            conversations.c.kind,
         )
         .join(users, users.c.id == participants.c.user_id)
+        .join(conversations, conversations.c.id == participants.c.conversation_id)
         .where(participants.c.conversation_id.in_(conversation_ids))
         .order_by(participants.c.joined_at, participants.c.user_id)
     )
@@ -80,6 +85,9 @@ async def load_members(
                 "display_name": r.display_name,
                 "role": r.role,
                 "joined_at": r.joined_at,
+                # "Seen by": each member's marker in direct conversations and groups; a
+                # channel keeps its readers' markers to themselves (receipts.py).
+                "last_read_seq": None if r.kind == "channel" else int(r.last_read_seq),
             }
         )
     return found

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hallway.domain.access import CONVERSATION_NOT_FOUND, as_member, conversation_for_member
+from hallway.domain.access import (
+    CONVERSATION_NOT_FOUND,
+    as_member,
+    conversation_for_member,
+    refused_send,
+)
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import event_with_links
 from hallway.domain.context import DomainContext, Event, Transaction
@@ -30,11 +35,12 @@ async def allocate_seq(tx: Transaction, conversation_id: str, *, activity: bool 
 
 async def allocate_member_seq(tx: Transaction, actor: Actor, conversation_id: str) -> int:
     """allocate_seq (with activity) in a conversation the actor takes part in; NotFound
-    otherwise, exactly as conversation_for_member would answer."""
+    otherwise, exactly as conversation_for_member would answer; Conflict
+    `conversation_archived` in an archived one."""
     member = as_member(actor, conversation_id)
     seq = await message_log.next_member_seq(tx.conn, member, tx.now)
     if seq is None:
-        raise NotFound(CONVERSATION_NOT_FOUND)
+        raise await refused_send(tx.conn, actor, conversation_id)
     return seq
 
 

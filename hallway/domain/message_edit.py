@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hallway.domain.access import message_for_member
+from hallway.domain.access import message_for_member, require_not_archived
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, Forbidden
@@ -31,6 +31,7 @@ async def edit_message(
             raise Forbidden("only the sender may edit a message", code="not_sender")
         if row["deleted_at"] is not None:
             raise Conflict("the message was deleted", code="message_deleted")
+        await require_not_archived(tx.conn, row["conversation_id"])
         has_files = (
             await tx.conn.execute(
                 select(attachments.c.id).where(attachments.c.message_id == message_id).limit(1)

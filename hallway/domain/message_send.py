@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hallway.domain import threads
-from hallway.domain.access import CONVERSATION_NOT_FOUND, as_member
+from hallway.domain.access import as_member, refused_send
 from hallway.domain.actor import Actor
 from hallway.domain.attachment_links import message_with_links
 from hallway.domain.attachments import claim_attachments
 from hallway.domain.context import DomainContext, Event
-from hallway.domain.errors import InvalidInput, NotFound
+from hallway.domain.errors import InvalidInput
 from hallway.domain.events import allocate_member_seq, log_event
 from hallway.domain.mentions import may_mention, store_mentions
 from hallway.domain.message_format import render_body_off_loop
@@ -93,7 +93,8 @@ async def store_message(
     message = _new_message(member, client_msg_id, body, None, utcnow(), body_html)
     appended = await ctx.message_log.append(member, message)
     if appended is Refused.NOT_A_MEMBER:
-        raise NotFound(CONVERSATION_NOT_FOUND)
+        async with ctx.db.read() as conn:
+            raise await refused_send(conn, actor, conversation_id)
     if appended is Refused.REPEAT:
         assert client_msg_id is not None
         async with ctx.db.read() as conn:

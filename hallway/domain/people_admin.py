@@ -68,7 +68,7 @@ async def deactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str
     async with ctx.transaction() as tx:
         person = await locked_colleague(tx, actor, user_id)
         if person.deactivated_at is not None:
-            return user_dict(person)
+            return user_dict(person, ctx.links)
         await keep_an_admin(tx, actor, person)
         await tx.conn.execute(
             update(users).where(users.c.id == user_id).values(deactivated_at=tx.now)
@@ -76,7 +76,7 @@ async def deactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str
         ended = await revoke_sessions(ctx, tx, user_id)
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
     await sessions_ended(ctx, user_id, ended, every_socket=True)
-    return user_dict(person)
+    return user_dict(person, ctx.links)
 
 
 async def reactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str, Any]:
@@ -88,7 +88,7 @@ async def reactivate(ctx: DomainContext, actor: Actor, user_id: str) -> dict[str
             update(users).where(users.c.id == user_id).values(deactivated_at=None)
         )
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
-    return user_dict(person)
+    return user_dict(person, ctx.links)
 
 
 async def change_role(ctx: DomainContext, actor: Actor, user_id: str, role: str) -> dict[str, Any]:
@@ -112,4 +112,4 @@ async def change_role(ctx: DomainContext, actor: Actor, user_id: str, role: str)
         person = (await tx.conn.execute(select(users).where(users.c.id == user_id))).one()
     # Their next request reads the new role (other processes within SessionStates' moment).
     ctx.session_states.forget(standing)
-    return user_dict(person)
+    return user_dict(person, ctx.links)

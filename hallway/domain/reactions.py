@@ -11,7 +11,7 @@ import unicodedata
 
 from sqlalchemy import and_, case, delete, distinct, func, select
 
-from hallway.domain.access import message_for_member
+from hallway.domain.access import message_for_member, require_not_archived
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import Conflict, InvalidInput
@@ -92,6 +92,7 @@ async def add_reaction(ctx: DomainContext, actor: Actor, message_id: str, emoji:
         message = await message_for_member(tx.conn, actor, message_id, lock=True)
         if message["deleted_at"] is not None:
             raise Conflict("the message was deleted", code="message_deleted")
+        await require_not_archived(tx.conn, message["conversation_id"])
         mine = reactions.c.user_id == actor.user_id
         this_emoji = reactions.c.emoji == emoji
         found = (
@@ -137,6 +138,7 @@ async def remove_reaction(ctx: DomainContext, actor: Actor, message_id: str, emo
     emoji = _removable(emoji)
     async with ctx.transaction() as tx:
         message = await message_for_member(tx.conn, actor, message_id)
+        await require_not_archived(tx.conn, message["conversation_id"])
         removed = await tx.conn.execute(
             delete(reactions).where(
                 reactions.c.message_id == message_id,

@@ -79,7 +79,7 @@ def _tokens(ctx: DomainContext, user: AnyRow, session_id: str, refresh_token: st
         expires_in=expires_in,
         refresh_token=refresh_token,
         refresh_expires_in=ctx.settings.refresh_token_ttl_seconds,
-        user=user_dict(user),
+        user=user_dict(user, ctx.links),
     )
 
 

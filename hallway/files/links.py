@@ -20,12 +20,13 @@ from urllib.parse import urlencode
 from hallway.config import Settings
 
 Variant = Literal["file", "thumbnail"]
-Signed = Variant | Literal["export"]
+Signed = Variant | Literal["export", "avatar"]
 """What a link opens; signed with it, so that no link opens another kind of object."""
 
 # The download routes (hallway/api/routes/files.py, hallway/api/routes/exports.py).
 DOWNLOAD_PATH = "/api/v1/files/{attachment_id}/{variant}"
 EXPORT_DOWNLOAD_PATH = "/api/v1/exports/{export_id}/download"
+AVATAR_PATH = "/api/v1/avatars/{user_id}/{version}"
 
 
 class LinkCheck(enum.Enum):
@@ -60,6 +61,12 @@ class FileLinks:
         path = EXPORT_DOWNLOAD_PATH.format(export_id=export_id)
         return self._url(path, "export", export_id, scope, now), self.expiry(now)
 
+    def avatar_url(self, user_id: str, version: int, company_id: str, now: float) -> str:
+        """A link to a person's avatar (`version`: its upload), for the people of their
+        company (`scope`); a new upload has a new link."""
+        path = AVATAR_PATH.format(user_id=user_id, version=version)
+        return self._url(path, "avatar", avatar_object_id(user_id, version), company_id, now)
+
     def _url(self, path: str, kind: Signed, object_id: str, scope: str, now: float) -> str:
         expires = self.expiry(now)
         query = urlencode(
@@ -91,3 +98,8 @@ class FileLinks:
         message = f"{kind}\n{object_id}\n{scope}\n{expires}".encode()
         digest = hmac.digest(self.key, message, hashlib.sha256)
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def avatar_object_id(user_id: str, version: int) -> str:
+    """What an avatar link signs: the person and the version of their avatar."""
+    return f"{user_id}.{version}"

@@ -51,6 +51,7 @@ class Connection:
     __slots__ = (
         "_typed",
         "actor",
+        "away",
         "buffer_limit",
         "closed",
         "conversations",
@@ -69,6 +70,7 @@ class Connection:
         self.closed = False
         self.frames_out = 0
         self.last_seen = time.monotonic()  # when the client last sent a frame
+        self.away = False  # its client said its user is idle (`presence.set`)
         self._typed: dict[str, float] | None = None
 
     def send(self, frame: str) -> None:

@@ -11,7 +11,9 @@ Topics on the broker:
   user:<id>      `member.added` and `member.removed` events for that person (their process
                  may not listen to the conversation, or may be reading their conversations),
                  and `sessions_ended` when their sessions end (their sockets close)
-  presence:<id>  online/offline changes in a company, batched (presence_changes.py)
+                 and frames for all the person's sockets (PERSONAL_FRAMES)
+  presence:<id>  online/offline changes in a company, batched (presence_changes.py), and
+                 `user.updated` when a person of the company changes their profile
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ from hallway.realtime.presence_changes import PresenceChanges
 from hallway.realtime.registry import ConnectionRegistry
 from hallway.store.acting import acting
 
+# Frames on a person's topic that go to each of their sockets as they are: `receipt`, their
+# read marker moved in a channel (where it is not logged as an event).
+PERSONAL_FRAMES = frozenset({"receipt"})
+
 
 class Hub:
     def __init__(
@@ -59,6 +65,7 @@ class Hub:
         self.feeds.membership = self.registry
         self.presence_changes = PresenceChanges(broker, presence, self.registry)
         self.housekeeping = Housekeeping(settings, self.registry, self.feeds, self.presence_changes)
+        self._away_here: set[str] = set()  # people whose every socket here is away
         broker.handler = self.on_frame
         broker.reconnected = self._broker_reconnected
 
@@ -99,6 +106,8 @@ class Hub:
             await self.broker.subscribe(feed_topics)
         if first_here:
             await self.presence_changes.arrived(conn.actor)
+        else:
+            await self._check_away(conn)
 
     def connection_count(self, user_id: str) -> int:
         """How many sockets of this person this process holds."""
@@ -109,7 +118,29 @@ class Hub:
         if topics:
             await self.broker.unsubscribe(topics)
         if last_here:
+            self._away_here.discard(conn.actor.user_id)
             await self.presence_changes.left(conn.actor)
+        else:
+            await self._check_away(conn)
+
+    async def set_away(self, conn: Connection, away: bool) -> None:
+        """The client says its user is idle (away) or active again."""
+        conn.away = away
+        await self._check_away(conn)
+
+    async def _check_away(self, conn: Connection) -> None:
+        """A person is away on this process when every socket of theirs here is; a change
+        of that is recorded and announced (presence_changes.py)."""
+        user_id = conn.actor.user_id
+        sockets = list(self.registry.of_person(user_id))
+        away = bool(sockets) and all(s.away for s in sockets)
+        if away == (user_id in self._away_here):
+            return
+        if away:
+            self._away_here.add(user_id)
+        else:
+            self._away_here.discard(user_id)
+        await self.presence_changes.away_changed(conn.actor, away)
 
     # --- client requests ---------------------------------------------------------------
 
@@ -264,6 +295,9 @@ class Hub:
         elif kind == "user":
             if meta["type"] == "sessions_ended":
                 self.registry.sessions_ended(key, meta["session_ids"])
+            elif meta["type"] in PERSONAL_FRAMES:
+                for conn in self.registry.of_person(key):
+                    conn.send(frame)
             elif meta.get("kind") == "member.added":
                 self.registry.members_added(meta["conversation_id"], [key], meta)
             elif meta.get("kind") == "member.removed":
@@ -316,3 +350,10 @@ class HubPublisher:
             }
         )
         await self.broker.publish(f"user:{user_id}", frame)
+
+    async def to_person(self, user_id: str, frame: dict[str, Any]) -> None:
+        await self.broker.publish(f"user:{user_id}", dumps(frame))
+
+    async def to_company(self, company_id: str, frame: dict[str, Any]) -> None:
+        # The company's presence topic: every process with a socket of the company follows it.
+        await self.broker.publish(f"presence:{company_id}", dumps(frame))

@@ -29,9 +29,17 @@ class PresenceChanges:
         self._flush: asyncio.Task[None] | None = None
 
     async def arrived(self, actor: Actor) -> None:
-        """The person's first connection on this process is attached."""
+        """The person's first connection on this process is attached (not away: a new socket
+        is active until its client says otherwise)."""
         await self.presence.mark_online(actor.company_id, [actor.user_id])
         self._announce(actor.company_id, actor.user_id, "online")
+
+    async def away_changed(self, actor: Actor, away: bool) -> None:
+        """Whether the person is away on this process changed (every socket of theirs here
+        says idle, or one no longer does): their status everywhere is announced."""
+        status = await self.presence.set_away(actor.company_id, actor.user_id, away)
+        if status is not None:
+            self._announce(actor.company_id, actor.user_id, status)
 
     async def left(self, actor: Actor) -> None:
         """The person's last connection on this process is gone."""

@@ -86,6 +86,9 @@ class ConnectionRegistry:
         conns = self._by_user.get(user_id)
         return len(conns) if conns else 0
 
+    def of_person(self, user_id: str) -> Iterable[Connection]:
+        return self._by_user.get(user_id, ())
+
     def in_company(self, company_id: str) -> Iterable[Connection]:
         return self._by_company.get(company_id, ())
 

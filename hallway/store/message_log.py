@@ -79,6 +79,10 @@ _AS_MEMBER = (
     " AND EXISTS (SELECT 1 FROM participants"
     " WHERE participants.conversation_id = :cid AND participants.user_id = :uid)"
 )
+# Where a seq is taken for a message: an archived conversation takes none, so a send to it
+# writes nothing and is refused like one by a non-member; the domain then tells the two
+# apart (hallway/domain/channel_settings.py), on that path only.
+_AS_SENDING_MEMBER = f"{_AS_MEMBER} AND conversations.archived_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +122,7 @@ _NEXT_SEQ_WITH_ACTIVITY = driver_statement(
 )
 _NEXT_SEQ_AS_MEMBER = driver_statement(
     "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = :now"
-    f" WHERE {_AS_MEMBER} RETURNING last_seq"
+    f" WHERE {_AS_SENDING_MEMBER} RETURNING last_seq"
 )
 _INSERT_EVENT = driver_statement(
     "INSERT INTO events (conversation_id, seq, kind, payload, created_at, message_id)"
@@ -161,7 +165,8 @@ async def next_seqs(conn: Connection, conversation_id: str, count: int) -> range
 
 
 async def next_member_seq(conn: Connection, member: Member, activity_at: datetime) -> int | None:
-    """next_seq with activity in a conversation of the member's; None when it is not."""
+    """next_seq with activity in a conversation of the member's; None when it is not, or
+    when it is archived."""
     rows = await conn.fetch(_NEXT_SEQ_AS_MEMBER, {**member.params(), "now": activity_at})
     return int(rows[0]["last_seq"]) if rows else None
 
@@ -223,7 +228,7 @@ _APPEND_ALONE = driver_statement(
     postgresql=f"""
     WITH seq AS (
         UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = :created_at
-        WHERE {_AS_MEMBER}
+        WHERE {_AS_SENDING_MEMBER}
         RETURNING conversations.id, conversations.last_seq
     ), message AS (
         INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body,
@@ -268,7 +273,7 @@ _APPEND_TOGETHER = driver_statement(
         SET last_seq = last_seq + (SELECT count(*) FROM allowed),
             last_activity_at = (SELECT max(allowed.created_at) FROM allowed)
         WHERE conversations.id = :cid AND conversations.company_id = :company
-          AND EXISTS (SELECT 1 FROM allowed)
+          AND conversations.archived_at IS NULL AND EXISTS (SELECT 1 FROM allowed)
         RETURNING conversations.id, conversations.last_seq
     ), message AS (
         INSERT INTO messages (id, conversation_id, seq, sender_id, client_msg_id, body,

@@ -66,6 +66,14 @@ users = Table(
     # person's default level, and "do not disturb" until this time (NULL: off).
     Column("notify_level", String(16), nullable=False, server_default="mentions"),
     Column("dnd_until", UTCDateTime, nullable=True),
+    # The person's profile (hallway/domain/profiles.py): a short status, an IANA time zone,
+    # and the stored key of their avatar, whose version numbers its URL (a new upload, a
+    # new URL).
+    Column("status_text", String(100), nullable=True),
+    Column("status_emoji", String(64), nullable=True),
+    Column("time_zone", String(64), nullable=True),
+    Column("avatar_key", String(200), nullable=True),
+    Column("avatar_version", Integer, nullable=False, default=0, server_default="0"),
     CheckConstraint("role IN ('admin', 'member')", name="role"),
     # Email is the login name, so it is unique across the whole service.
     UniqueConstraint("email", name="uq_users_email"),
@@ -154,6 +162,11 @@ conversations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # NULL: the company's policy; 0: forever; N: N days.
     Column("retention_days", Integer, nullable=True),
+    # A channel's topic, and while it is archived (read-only) when and by whom
+    # (hallway/domain/channel_settings.py).
+    Column("topic", String(250), nullable=True),
+    Column("archived_at", UTCDateTime, nullable=True),
+    Column("archived_by", ID, nullable=True),
     CheckConstraint("kind IN ('direct', 'group', 'channel')", name="kind"),
     UniqueConstraint("direct_key", name="uq_conversations_direct_key"),
     Index("uq_conversations_channel_key", "company_id", "channel_key", unique=True),

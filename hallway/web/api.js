@@ -163,6 +163,14 @@ export const api = {
   invites: () => request("GET", "/invites"),
   revokeInvite: (code) => request("DELETE", `/invites/${id(code)}`),
   people: () => request("GET", "/users"),
+  /** {display_name, status_text, status_emoji, time_zone}: "" clears a status or zone. */
+  updateProfile: (fields) => request("PATCH", "/me/profile", fields),
+  setAvatar: (file) => {
+    const form = new FormData();
+    form.append("file", file);
+    return request("PUT", "/me/avatar", form);
+  },
+  removeAvatar: () => request("DELETE", "/me/avatar"),
   retention: () => request("GET", "/company/retention"),
   /** {retention: days | "forever", archive_expired} */
   setRetention: (fields) => request("PUT", "/company/retention", fields),
@@ -203,6 +211,14 @@ export const api = {
   markThreadRead: (rootId) => request("POST", `/threads/${id(rootId)}/read`),
   markRead: (conversationId, seq) =>
     request("POST", `/conversations/${id(conversationId)}/read`, { seq }),
+  /** My marker back to just before the message of `seq`. */
+  markUnread: (conversationId, seq) =>
+    request("POST", `/conversations/${id(conversationId)}/unread`, { seq }),
+  setTopic: (conversationId, topic) =>
+    request("PUT", `/conversations/${id(conversationId)}/topic`, { topic }),
+  archive: (conversationId) => request("POST", `/conversations/${id(conversationId)}/archive`),
+  unarchive: (conversationId) =>
+    request("DELETE", `/conversations/${id(conversationId)}/archive`),
   /** `conversationId`: only that conversation; `cursor`: the `next_cursor` of the last page. */
   search: (q, { conversationId, cursor, limit }) => {
     const query = new URLSearchParams({ q, limit: String(limit) });

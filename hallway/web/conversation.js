@@ -4,11 +4,15 @@
 // who is typing (typing.js).
 
 import { api } from "./api.js";
+import { ChannelBar } from "./channel_bar.js";
 import { Composer } from "./composer.js";
 import { announce, plural } from "./dom.js";
 import { friendly } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import { mentionsMe } from "./mentions.js";
+import { localTime, statusLine } from "./profile.js";
+import { NotSentHere } from "./realtime.js";
+import { SeenBy } from "./seen_by.js";
 import {
   Timeline,
   conversationTitle,
@@ -46,6 +50,12 @@ export class ConversationView {
     this.messages = new TimelineView({
       onRetry: (clientMsgId) => this.outbox.retry(clientMsgId),
       onDiscard: (clientMsgId) => this.outbox.discard(clientMsgId),
+      showError: (text) => this.composer.showError(text),
+      onMarkUnread: (message) => this.markUnread(message),
+    });
+    this.seenBy = new SeenBy();
+    this.channelBar = new ChannelBar({
+      onChanged: (conversation) => this.showHeader(conversation),
       showError: (text) => this.composer.showError(text),
     });
     // My messages on their way, queued while they cannot go (outbox.js).
@@ -124,6 +134,7 @@ export class ConversationView {
       this.catchUpSidebar();
       this.realtime.follow(conversationId, page.last_seq);
       this.messages.render("bottom");
+      this.seenBy.render(this.timeline);
       this.markRead();
       this.messages.maybeLoadOlder();
     } catch (error) {
@@ -148,6 +159,8 @@ export class ConversationView {
     this.seenSeq = 0;
     this.messages.clear();
     this.typing.clear();
+    this.seenBy.clear();
+    this.channelBar.show(null);
     this.root.hidden = true;
     this.empty.hidden = false;
   }
@@ -164,6 +177,7 @@ export class ConversationView {
       this.messages.show(this.id, fresh);
       this.seenSeq = Math.max(this.seenSeq, page.last_seq);
       this.messages.render("bottom");
+      this.seenBy.render(this.timeline);
     } catch (error) {
       this.composer.showError(`Could not reload the conversation: ${error.message}`);
     }
@@ -196,8 +210,11 @@ export class ConversationView {
 
   showHeader(conversation) {
     this.conversation = conversation;
-    const { title, members } = conversation;
-    updateConversation(conversation.id, { title, members });
+    const { title, members, topic, archived_at: archivedAt } = conversation;
+    updateConversation(conversation.id, { title, members, topic, archived_at: archivedAt });
+    this.seenBy.setMembers(conversation);
+    if (this.timeline) this.seenBy.render(this.timeline);
+    this.channelBar.show(conversation);
     const myRole = conversation.members.find((m) => m.user_id === state.me.id)?.role;
     this.messages.setModerator(state.me.role === "admin" || myRole === "owner");
     this.refreshHeader();
@@ -216,8 +233,11 @@ export class ConversationView {
       this.subtitle.textContent = gone;
       delete this.subtitle.dataset.presence;
     } else if (peer) {
-      const presence = state.people.get(peer)?.presence ?? "offline";
-      this.subtitle.textContent = presence === "online" ? "Online" : "Offline";
+      const person = state.people.get(peer);
+      const presence = person?.presence ?? "offline";
+      const label = { online: "Online", away: "Away" }[presence] ?? "Offline";
+      const about = [label, statusLine(person), localTime(person)].filter(Boolean);
+      this.subtitle.textContent = about.join(" · ");
       this.subtitle.dataset.presence = presence;
     } else {
       const names = conversation.members.map((m) => m.display_name);
@@ -259,6 +279,7 @@ export class ConversationView {
       this.receive(data);
       return;
     }
+    if (kind === "receipt.updated") this.seenBy.receipt(data);
     this.thread.apply(kind, data);
     if (kind === "thread.updated") {
       const root = this.timeline.byId.get(data.root_id);
@@ -277,6 +298,7 @@ export class ConversationView {
       }
     }
     if (DETAIL_EVENTS.has(kind)) this.refreshDetails();
+    this.seenBy.render(this.timeline);
   }
 
   /** The sidebar's item may be older than what this conversation has seen: a list answer
@@ -331,7 +353,26 @@ export class ConversationView {
     }
     updateConversation(this.id, change);
     this.onSidebarChange();
+    this.seenBy.render(this.timeline);
     this.markRead();
+  }
+
+  /** "Mark unread" on a message: my marker goes back to just before it. This tab keeps
+   * its own marker, so it does not read the message again at once; the next message from
+   * someone else, or opening the conversation again, reads it. */
+  async markUnread(message) {
+    const conversationId = this.id;
+    try {
+      const { last_read_seq: seq } = await api.markUnread(conversationId, message.seq);
+      if (conversationId !== this.id) return;
+      const unread = this.timeline
+        .messages()
+        .filter((m) => m.id && m.seq > seq && m.sender_id !== state.me.id && !m.deleted_at);
+      updateConversation(conversationId, { last_read_seq: seq, unread_count: unread.length });
+      this.onSidebarChange();
+    } catch (error) {
+      this.composer.showError(`Could not mark unread: ${error.message}`);
+    }
   }
 
   markRead() {

@@ -3,6 +3,7 @@
 // conversation named by the URL (#/c/<id>).
 
 import { wireAccount } from "./account.js";
+import { AwayWatch } from "./away.js";
 import { wireAdmin } from "./admin.js";
 import { api, onRenewed, onUnauthenticated, resumeSession, token } from "./api.js";
 import { hideAuth, resetToken, showAuth, welcomeToken } from "./auth.js";
@@ -10,6 +11,7 @@ import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireInvites } from "./invites.js";
 import { notifyOf, showConversationSettings, wireNotifications } from "./notify.js";
+import { onAvatarLinksExpired, wireProfile } from "./profile.js";
 import { wireRetention } from "./retention.js";
 import { Realtime } from "./realtime.js";
 import { Search } from "./search.js";
@@ -20,7 +22,7 @@ import {
   showConnection,
   showMe,
 } from "./sidebar.js";
-import { mergeConversation, state } from "./store.js";
+import { mergeConversation, state, updateConversation, updatePerson } from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
@@ -35,6 +37,7 @@ const NOTICES = {
 };
 
 let view = null;
+let awayWatch = null;
 let search = null;
 let ending = false;
 // Where a logout on purpose leads: the server closes this tab's socket (4401) too, maybe
@@ -146,18 +149,42 @@ function forget(conversationId) {
   renderSidebar(openId());
 }
 
+/** My read marker in a conversation moved (this tab, another one, or "Mark unread"): a
+ * marker that went back is taken as it is, since a reloaded list never lowers one; one that
+ * went further reloads the badges. */
+function myReceipt(conversationId, seq) {
+  const item = state.conversations.get(conversationId);
+  if (!item || item.last_read_seq === seq) return;
+  if (item.last_read_seq > seq) updateConversation(conversationId, { last_read_seq: seq });
+  refreshInbox();
+}
+
 function onInbox(frame) {
   if (frame.kind === "removed") {
     forget(frame.conversation_id);
   } else if (frame.kind === "added") {
     refreshInbox();
   } else if (frame.kind === "activity") {
+    if (frame.event === "receipt.updated" && frame.user_id === state.me.id) {
+      myReceipt(frame.conversation_id, frame.last_read_seq);
+      return;
+    }
     // Others' receipts and reactions change nothing the list shows.
     const ignored =
       (frame.event === "receipt.updated" && frame.user_id !== state.me.id) ||
       frame.event.startsWith("reaction.");
     if (!ignored) refreshInbox();
   }
+}
+
+/** A person's profile changed (theirs, or mine in another tab): {user}. */
+function onUserUpdated({ user }) {
+  updatePerson(user);
+  if (user.id === state.me.id) {
+    state.me = { ...state.me, display_name: user.display_name };
+    showMe();
+  }
+  peopleChanged();
 }
 
 /** A batch of presence changes: {users: [{user_id, status}]}. */
@@ -179,11 +206,19 @@ function onFrame(frame) {
     // Inbox and presence frames are not replayed: after any (re)connect, load both again.
     refreshInbox();
     refreshPeople();
+    awayWatch?.connected();
   } else if (frame.type === "inbox") onInbox(frame);
+  else if (frame.type === "receipt") myReceipt(frame.conversation_id, frame.last_read_seq);
   else if (frame.type === "presence") onPresence(frame);
+  else if (frame.type === "user.updated") onUserUpdated(frame);
   else if (frame.type === "error" && frame.code === "not_found" && frame.conversation_id) {
     forget(frame.conversation_id);
-  } else view.handle(frame);
+  } else {
+    if (frame.kind === "receipt.updated" && frame.data.user_id === state.me.id) {
+      myReceipt(frame.conversation_id, frame.data.last_read_seq);
+    }
+    view.handle(frame);
+  }
 }
 
 function route() {
@@ -225,6 +260,7 @@ function showApp() {
     onUnauthenticated: sessionEnded,
   });
   onRenewed((fresh) => realtime.renewToken(fresh));
+  awayWatch = new AwayWatch(realtime);
   view = new ConversationView(realtime, {
     onSidebarChange: () => renderSidebar(openId()),
     onLeft: forget,
@@ -235,6 +271,8 @@ function showApp() {
   wireAccount({ logOutEverywhere, deleteAccount });
   wireAdmin({ onChange: peopleChanged });
   wireInvites();
+  wireProfile({ onChange: (me) => onUserUpdated({ user: me }) });
+  onAvatarLinksExpired(refreshPeople);
   wireRetention();
   wireNotifications({
     openId,

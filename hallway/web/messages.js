@@ -5,6 +5,7 @@
 import { h, relativeTime, safeUrl, timeElement } from "./dom.js";
 import { foldable } from "./message_fold.js";
 import { mentionsMe } from "./mentions.js";
+import { avatar } from "./profile.js";
 import { isDeactivated, personName, state } from "./store.js";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉", "👀", "🙏"];
@@ -36,6 +37,7 @@ export function renderMessage(message, ui) {
     h(
       "div",
       { class: "meta" },
+      avatar(message.sender_id),
       h("span", { class: "sender" }, mine ? "You" : personName(message.sender_id)),
       !mine && isDeactivated(message.sender_id)
         ? h("span", { class: "deactivated" }, " (deactivated)")
@@ -51,7 +53,13 @@ export function renderMessage(message, ui) {
     ui.inThread ? null : threadSummary(message),
     message.status ? delivery(message) : null,
     message.id && !deleted && !editing && !ui.inThread
-      ? actions(mine, ui.moderator, ui.picking === message.id, !message.thread_root_id)
+      ? actions(
+          mine,
+          ui.moderator,
+          ui.picking === message.id,
+          !message.thread_root_id,
+          message.seq,
+        )
       : null,
   );
 }
@@ -186,7 +194,7 @@ function delivery(message) {
   );
 }
 
-function actions(mine, moderator, picking, threadable) {
+function actions(mine, moderator, picking, threadable, seq) {
   return h(
     "div",
     { class: "actions" },
@@ -201,6 +209,10 @@ function actions(mine, moderator, picking, threadable) {
     mine ? h("button", { type: "button", dataset: { action: "edit" } }, "Edit") : null,
     mine || moderator
       ? h("button", { type: "button", dataset: { action: "delete" } }, "Delete")
+      : null,
+    // Only others' messages count as unread (seen_by.js, conversation.js).
+    !mine && seq
+      ? h("button", { type: "button", dataset: { action: "unread" } }, "Mark unread")
       : null,
     picking
       ? h(

@@ -41,6 +41,9 @@ function sectionList(section) {
   }
   return element;
 }
+// Archived channels are listed apart, below the sections (their own list and elements).
+const archivedList = () => document.getElementById("archived-list");
+const archivedCache = new Map();
 
 export function conversationHref(conversationId) {
   return `#/c/${encodeURIComponent(conversationId)}`;
@@ -108,13 +111,16 @@ function renderItem(conversation) {
 /** Draw the list; `openId` is marked as the current page. */
 export function renderSidebar(openId) {
   const conversations = sortedConversations();
+  const archived = conversations.filter((c) => c.archived_at);
   for (const section of SECTIONS) {
-    const items = conversations.filter(section.holds);
+    const items = conversations.filter((c) => !c.archived_at && section.holds(c));
     const element = sectionList(section);
     element.hidden = items.length === 0;
     reconcile(element.querySelector("ul"), items, (c) => c.id, renderItem, caches.get(section.key));
   }
-  for (const link of container().querySelectorAll("a")) {
+  reconcile(archivedList(), archived, (c) => c.id, renderItem, archivedCache);
+  document.getElementById("archived-section").hidden = archived.length === 0;
+  for (const link of document.querySelectorAll("#conversation-list a, #archived-list a")) {
     if (link.dataset.id === openId) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -125,7 +131,7 @@ export function renderSidebar(openId) {
 
 /** Redraw every item (names or presence changed). */
 export function redrawSidebar(openId) {
-  for (const cache of caches.values()) {
+  for (const cache of [...caches.values(), archivedCache]) {
     for (const entry of cache.values()) entry.item = null;
   }
   renderSidebar(openId);

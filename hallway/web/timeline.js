@@ -29,9 +29,10 @@ function freshUi() {
 export class TimelineView {
   /** `onRetry(clientMsgId)`: send a failed message again; `showError(text)`: say why an
    * action failed. */
-  constructor({ onRetry, onDiscard, showError }) {
+  constructor({ onRetry, onDiscard, showError, onMarkUnread }) {
     this.onRetry = onRetry;
     this.onDiscard = onDiscard;
+    this.onMarkUnread = onMarkUnread;
     this.showError = showError;
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
@@ -281,6 +282,8 @@ export class TimelineView {
           this.showError(`Could not delete: ${friendly(error)}`);
         });
       }
+    } else if (action === "unread") {
+      this.onMarkUnread(message);
     } else if (action === "retry") {
       this.onRetry(message.client_msg_id);
     } else if (action === "discard") {

@@ -11,16 +11,20 @@ from hallway.api.routes import API_PREFIX, Cursor
 from hallway.api.schemas import (
     AddMembersRequest,
     Channels,
+    ChannelTopicRequest,
     Conversation,
     ConversationList,
     CreateConversationRequest,
     MarkReadRequest,
+    MarkUnreadRequest,
     ReadMarker,
     UpdateConversationRequest,
 )
-from hallway.domain import conversations, members, receipts
+from hallway.domain import channel_settings, conversations, members, receipts
 
 router = APIRouter(prefix=API_PREFIX, tags=["conversations"])
+_NOT_A_CHANNEL = {"description": "`not_a_channel`: a direct conversation or a group"}
+_NOT_CREATOR = {"description": "`not_creator`: only the channel's creator or an admin"}
 _NAME_TAKEN = {
     "description": "`channel_name_taken`: the company has a channel of that name (ignoring case)",
 }
@@ -107,5 +111,52 @@ async def remove_member(conversation_id: str, user_id: str, ctx: Ctx, actor: Cur
 async def mark_read(
     conversation_id: str, body: MarkReadRequest, ctx: Ctx, actor: CurrentActor
 ) -> Any:
-    """Move the caller's read marker forward to `seq` (never back); logs `receipt.updated`."""
+    """Move the caller's read marker forward to `seq` (never back). In a direct
+    conversation or a group logs `receipt.updated` (every member sees it: "seen by"); in a
+    channel only the caller's own sockets get a `receipt` frame."""
     return await receipts.mark_read(ctx, actor, conversation_id, body.seq)
+
+
+@router.post("/conversations/{conversation_id}/unread", response_model=ReadMarker)
+async def mark_unread(
+    conversation_id: str, body: MarkUnreadRequest, ctx: Ctx, actor: CurrentActor
+) -> Any:
+    """Mark unread from the message of `seq` on: the caller's read marker moves back to
+    just before it (a marker already before it stays). Announced as `mark_read` is. 422
+    when `seq` is not a message of the conversation."""
+    return await receipts.mark_unread(ctx, actor, conversation_id, body.seq)
+
+
+@router.put(
+    "/conversations/{conversation_id}/topic",
+    response_model=Conversation,
+    responses={422: _NOT_A_CHANNEL},
+)
+async def set_topic(
+    conversation_id: str, body: ChannelTopicRequest, ctx: Ctx, actor: CurrentActor
+) -> Any:
+    """Set (or clear with null or "") a channel's topic, at most 250 characters; any member
+    may. Logs `conversation.updated`."""
+    return await channel_settings.set_topic(ctx, actor, conversation_id, body.topic)
+
+
+@router.post(
+    "/conversations/{conversation_id}/archive",
+    response_model=Conversation,
+    responses={403: _NOT_CREATOR, 422: _NOT_A_CHANNEL},
+)
+async def archive_channel(conversation_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
+    """Archive a channel (its creator, or an admin who is a member): it stays readable,
+    and sending, editing and reacting answer 409 `conversation_archived` until it is
+    unarchived. Logs `conversation.updated`."""
+    return await channel_settings.set_archived(ctx, actor, conversation_id, archived=True)
+
+
+@router.delete(
+    "/conversations/{conversation_id}/archive",
+    response_model=Conversation,
+    responses={403: _NOT_CREATOR, 422: _NOT_A_CHANNEL},
+)
+async def unarchive_channel(conversation_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
+    """Unarchive a channel (as archiving). Logs `conversation.updated`."""
+    return await channel_settings.set_archived(ctx, actor, conversation_id, archived=False)

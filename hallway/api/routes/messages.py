@@ -43,6 +43,7 @@ Emoji = Annotated[
         json_schema_extra={"minLength": 1, "maxLength": MAX_EMOJI_CHARS},
     ),
 ]
+_ARCHIVED = {"description": "`conversation_archived`: the channel is archived (read-only)"}
 
 
 def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
@@ -63,6 +64,7 @@ def _json(content: Any, status_code: int = status.HTTP_200_OK) -> Response:
     response_model=Message,
     responses={
         200: {"model": Message, "description": "client_msg_id seen before: the original"},
+        409: _ARCHIVED,
         **RATE_LIMITED,
     },
     openapi_extra=parsed_request.documented(path=("conversation_id",), body=SendMessageRequest),
@@ -124,7 +126,7 @@ async def get_message(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
     response_model=Message,
     responses={
         403: {"description": "`not_sender`: only the sender may edit"},
-        409: _DELETED,
+        409: {"description": f"{_DELETED['description']}; {_ARCHIVED['description']}"},
         **RATE_LIMITED,
     },
 )
@@ -162,7 +164,8 @@ async def message_edits(message_id: str, ctx: Ctx, actor: CurrentActor) -> Any:
     responses={
         409: {
             "description": "`message_deleted`; `too_many_reactions` (of the caller's) or "
-            "`too_many_emoji` (different ones) on the message: `details.limit` names the cap"
+            "`too_many_emoji` (different ones) on the message: `details.limit` names the cap; "
+            "`conversation_archived`"
         }
     },
 )
@@ -171,7 +174,11 @@ async def add_reaction(message_id: str, emoji: Emoji, ctx: Ctx, actor: CurrentAc
     await reactions.add_reaction(ctx, actor, message_id, emoji)
 
 
-@router.delete("/messages/{message_id}/reactions/{emoji}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/messages/{message_id}/reactions/{emoji}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: _ARCHIVED},
+)
 async def remove_reaction(message_id: str, emoji: Emoji, ctx: Ctx, actor: CurrentActor) -> None:
     """Take back a reaction (idempotent); logs `reaction.removed` if there was one."""
     await reactions.remove_reaction(ctx, actor, message_id, emoji)

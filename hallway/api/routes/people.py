@@ -21,13 +21,15 @@ router = APIRouter(prefix=API_PREFIX, tags=["people"])
 
 @router.get("/users", response_model=People)
 async def list_people(request: Request, ctx: Ctx, actor: CurrentActor) -> People:
-    """Everyone in the caller's company, by display name, with who is online now. Deleted
-    accounts stay listed (`deleted`, named "former member"), so their messages keep a name."""
+    """Everyone in the caller's company, by display name, with who is online (or away)
+    now. Deleted accounts stay listed (`deleted`, named "former member"), so their messages
+    keep a name."""
     people = await accounts.list_people(ctx, actor)
-    online = await request.app.state.presence.online(actor.company_id, [p["id"] for p in people])
+    presence = request.app.state.presence
+    statuses = await presence.statuses(actor.company_id, [p["id"] for p in people])
     return People(
         users=[
-            Person.model_validate({**p, "presence": "online" if p["id"] in online else "offline"})
+            Person.model_validate({**p, "presence": statuses.get(p["id"], "offline")})
             for p in people
         ]
     )
