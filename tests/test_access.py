@@ -49,6 +49,7 @@ CALLS = [
         {"topic": "taken over"},
         channels_only=True,
     ),
+    Call("PATCH", "/api/v1/conversations/{conversation_id}/notifications", {"muted": True}),
     Call("POST", "/api/v1/conversations/{conversation_id}/archive", channels_only=True),
     Call("DELETE", "/api/v1/conversations/{conversation_id}/archive", channels_only=True),
     Call("POST", "/api/v1/conversations/{conversation_id}/messages", {"body": "let me in"}),

@@ -324,14 +324,17 @@ async def test_a_stored_send_is_committed_and_published_only_when_asked(team: Te
         ctx, actor(admin), cid, body="reply", thread_root_id=plain.message["id"]
     )
     assert published.calls == []
+    # A reply shows in its thread, not in the conversation's window.
     history = await bob.get(f"/api/v1/conversations/{cid}/messages")
-    assert [m["body"] for m in history.json()["messages"]] == ["plain", "reply"]
+    assert [m["body"] for m in history.json()["messages"]] == ["plain"]
+    thread = await bob.get(f"/api/v1/conversations/{cid}/threads/{plain.message['id']}/messages")
+    assert [m["body"] for m in thread.json()["messages"]] == ["reply"]
 
     await message_send.publish_sent(ctx, plain)
     await message_send.publish_sent(ctx, reply)
-    assert [[(e.kind, e.data["id"]) for e in call] for call in published.calls] == [
+    assert [[(e.kind, e.data.get("id")) for e in call] for call in published.calls] == [
         [("message.created", plain.message["id"])],
-        [("message.created", reply.message["id"])],
+        [("message.created", reply.message["id"]), ("thread.updated", None)],
     ]
 
     # A repeat writes nothing and has nothing to publish.

@@ -249,7 +249,7 @@ async def test_thread_updated_goes_live_to_members_and_replays(
 
 
 async def test_the_migration_counts_existing_threads_and_their_followers(db: Database) -> None:
-    await migrate(db, "upgrade", "0013")
+    await migrate(db, "upgrade", "0015")
     cid = await insert_channel(db, utcnow())
     async with db.write() as conn:
         company_id = (
@@ -308,4 +308,4 @@ async def test_the_migration_counts_existing_threads_and_their_followers(db: Dat
     assert found[root] == (3, f"{people[1]} {people[2]}")
     assert found[quiet] == (0, "")
     assert followers == {(people[0], 6), (people[1], 6), (people[2], 6)}
-    await migrate(db, "downgrade", "0013")
+    await migrate(db, "downgrade", "0015")

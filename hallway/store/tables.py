@@ -73,7 +73,7 @@ users = Table(
     Column("status_emoji", String(64), nullable=True),
     Column("time_zone", String(64), nullable=True),
     Column("avatar_key", String(200), nullable=True),
-    Column("avatar_version", Integer, nullable=False, default=0, server_default="0"),
+    Column("avatar_version", Integer, nullable=False, server_default="0"),
     CheckConstraint("role IN ('admin', 'member')", name="role"),
     # Email is the login name, so it is unique across the whole service.
     UniqueConstraint("email", name="uq_users_email"),

@@ -31,9 +31,10 @@ const DETAIL_EVENTS = new Set(["member.added", "member.removed", "conversation.u
 const NOTHING_OPEN = "Pick a conversation, or start a new one.";
 
 export class ConversationView {
-  constructor(realtime, { onSidebarChange, onLeft, onUnknownPerson }) {
+  constructor(realtime, { onSidebarChange, onListStale, onLeft, onUnknownPerson }) {
     this.realtime = realtime;
     this.onSidebarChange = onSidebarChange;
+    this.onListStale = onListStale;
     this.onLeft = onLeft;
     this.onUnknownPerson = onUnknownPerson;
     this.root = document.getElementById("conversation");
@@ -370,6 +371,9 @@ export class ConversationView {
         .filter((m) => m.id && m.seq > seq && m.sender_id !== state.me.id && !m.deleted_at);
       updateConversation(conversationId, { last_read_seq: seq, unread_count: unread.length });
       this.onSidebarChange();
+      // A list answer read before the marker went back may still be on its way, and would
+      // take it forward again: load the list once more after it.
+      this.onListStale();
     } catch (error) {
       this.composer.showError(`Could not mark unread: ${error.message}`);
     }

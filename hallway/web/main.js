@@ -263,6 +263,7 @@ function showApp() {
   awayWatch = new AwayWatch(realtime);
   view = new ConversationView(realtime, {
     onSidebarChange: () => renderSidebar(openId()),
+    onListStale: refreshInbox,
     onLeft: forget,
     onUnknownPerson: refreshPeople,
   });

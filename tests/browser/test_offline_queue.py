@@ -69,8 +69,8 @@ async def test_messages_written_offline_are_queued_then_sent_once_in_order(
         await expect(tab.message(body)).not_to_have_class(re.compile(r"\b(queued|sending)\b"))
     assert await bodies_on_server(alice, group_id) == ["first while away", "second while away"]
     await expect(watcher.messages).to_have_count(2)
-    bodies = await watcher.page.locator("#message-list .body").all_text_contents()
-    assert bodies == ["first while away", "second while away"]
+    bodies = await watcher.page.locator("#message-list .body").all_inner_texts()
+    assert [body.strip() for body in bodies] == ["first while away", "second while away"]
     await expect(tab.messages).to_have_count(2)
 
 
