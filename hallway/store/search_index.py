@@ -22,6 +22,11 @@ from hallway.store.database import Connection, Database
 log = logging.getLogger(__name__)
 
 BATCH = 2_000  # messages a transaction: one index segment, and the write lock held briefly
+# A backlog up to one batch (more than a quarter second of busy sends) is indexed on the
+# loop's own writer connection; a larger one (a bulk import, a server that was down) on a
+# thread. Handing every small batch to the off-loop engine made each send several times
+# as costly (docs/architecture.md, "SQLite: short statements on the loop").
+ON_LOOP_BACKLOG = 2_000
 
 _PENDING = text(
     "SELECT indexed_upto, (SELECT max(rowid) FROM messages) FROM message_search_progress"
@@ -43,8 +48,8 @@ async def _pending(conn: Connection) -> tuple[int, int] | None:
     return (int(upto), int(last)) if last is not None and last > upto else None
 
 
-async def _index_one_batch(db: Database, batch: int) -> int:
-    async with db.write(off_loop=True) as conn:
+async def _index_one_batch(db: Database, batch: int, *, off_loop: bool) -> int:
+    async with db.write(off_loop=off_loop) as conn:
         pending = await _pending(conn)  # again: another process may have done it meanwhile
         if pending is None:
             return 0
@@ -61,10 +66,13 @@ async def index_pending(db: Database, batch: int = BATCH) -> int:
     if not db.is_sqlite:
         return 0
     async with db.read() as conn:
-        if await _pending(conn) is None:
-            return 0
+        pending = await _pending(conn)
+    if pending is None:
+        return 0
+    upto, last = pending
+    off_loop = last - upto > ON_LOOP_BACKLOG
     total = 0
-    while indexed := await _index_one_batch(db, batch):
+    while indexed := await _index_one_batch(db, batch, off_loop=off_loop):
         total += indexed
         await asyncio.sleep(0)  # a long backlog (a bulk import) lets requests in between
     return total
