@@ -78,6 +78,25 @@ export function updateConversation(conversationId, change) {
   if (item) state.conversations.set(conversationId, { ...item, ...change });
 }
 
+/** My message as it shows while on its way: no id or seq until the server's copy replaces
+ * it. `attachments`: uploaded files (their upload answers); `threadRootId`: a reply's root. */
+export function pendingMessage(clientMsgId, body, { attachments = [], threadRootId = null } = {}) {
+  return {
+    id: null,
+    client_msg_id: clientMsgId,
+    sender_id: state.me.id,
+    body,
+    created_at: new Date().toISOString(),
+    edited_at: null,
+    deleted_at: null,
+    deleted_by: null,
+    thread_root_id: threadRootId,
+    attachments,
+    reactions: [],
+    status: "sending",
+  };
+}
+
 /**
  * The loaded part of one conversation: confirmed messages by id, and my own messages still
  * on their way by client_msg_id. A sent message is confirmed by whichever comes first, the
@@ -112,20 +131,7 @@ export class Timeline {
 
   /** `attachments`: uploaded files (their upload answers) sent with the message. */
   addPending(clientMsgId, body, attachments) {
-    this.pending.set(clientMsgId, {
-      id: null,
-      client_msg_id: clientMsgId,
-      sender_id: state.me.id,
-      body,
-      created_at: new Date().toISOString(),
-      edited_at: null,
-      deleted_at: null,
-      deleted_by: null,
-      thread_root_id: null,
-      attachments,
-      reactions: [],
-      status: "sending",
-    });
+    this.pending.set(clientMsgId, pendingMessage(clientMsgId, body, { attachments }));
   }
 
   setPendingStatus(clientMsgId, status, error = null) {

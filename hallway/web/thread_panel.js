@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { announce, h, reconcile } from "./dom.js";
 import { messageKey, renderMessage } from "./messages.js";
-import { personName, state } from "./store.js";
+import { pendingMessage, personName, state } from "./store.js";
 
 const THREAD_WINDOW_SIZE = 30;
 const LOAD_OLDER_WITHIN_PX = 120;
@@ -266,19 +266,7 @@ export class ThreadPanel {
     const rootId = this.root.id;
     this.input.value = "";
     this.error.textContent = "";
-    this.pending.set(clientMsgId, {
-      id: null,
-      client_msg_id: clientMsgId,
-      sender_id: state.me.id,
-      body,
-      created_at: new Date().toISOString(),
-      edited_at: null,
-      deleted_at: null,
-      thread_root_id: rootId,
-      attachments: [],
-      reactions: [],
-      status: "sending",
-    });
+    this.pending.set(clientMsgId, pendingMessage(clientMsgId, body, { threadRootId: rootId }));
     this.render("bottom");
     try {
       const fields = { body, client_msg_id: clientMsgId, thread_root_id: rootId };
