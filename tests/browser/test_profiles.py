@@ -123,6 +123,11 @@ async def test_an_avatar_and_status_from_the_profile_editor_show_to_others(
     await alice_tab.type_and_send("after the picture")
     await expect(bob_tab.message("after the picture").locator("img.avatar")).to_have_count(1)
 
+    # The direct conversation's sidebar item shows her picture, her presence on its corner.
+    item = bob_tab.sidebar_item(direct["id"])
+    await expect(item.locator(".peer img.avatar")).to_have_count(1)
+    await expect(item.locator(".peer .presence")).to_have_count(1)
+
     # The direct conversation's header says her status and local time.
     await bob_tab.page.goto(f"/#/c/{direct['id']}")
     await expect(bob_tab.page.locator("#conversation-subtitle")).to_contain_text("🌴 On holiday")
