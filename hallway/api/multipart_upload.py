@@ -14,6 +14,21 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from hallway.domain.errors import InvalidInput, TooLarge, UnsupportedMediaType
 
+ONE_FILE_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        }
+    },
+}
+"""The OpenAPI request body of a route that reads one MultipartUpload named `file` (the
+route reads the stream itself, so FastAPI cannot describe it)."""
+
 
 class MultipartUpload:
     """The first part named `field` that carries a filename (later parts are not read)."""

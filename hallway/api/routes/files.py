@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.downloads import serve_file
-from hallway.api.multipart_upload import MultipartUpload
+from hallway.api.multipart_upload import ONE_FILE_BODY, MultipartUpload
 from hallway.api.routes import API_PREFIX, RATE_LIMITED, Responses
 from hallway.api.schemas import Attachment
 from hallway.domain import attachment_download, attachment_upload
@@ -16,18 +16,6 @@ from hallway.files.links import Variant
 
 router = APIRouter(prefix=API_PREFIX, tags=["files"])
 
-_UPLOAD_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            }
-        }
-    },
-}
 LINK_ERRORS: Responses = {
     403: {"description": "`invalid_link` (tampered) or `link_expired`"},
     404: {"description": "the file is gone (its message was deleted)"},
@@ -39,7 +27,7 @@ LINK_ERRORS: Responses = {
     "/conversations/{conversation_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     response_model=Attachment,
-    openapi_extra={"requestBody": _UPLOAD_BODY},
+    openapi_extra={"requestBody": ONE_FILE_BODY},
     responses={
         413: {"description": "`file_too_large`"},
         415: {"description": "`blocked_content_type`, `multipart_required`"},

@@ -8,25 +8,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from hallway.api.deps import Ctx, CurrentActor
 from hallway.api.downloads import serve_file
-from hallway.api.multipart_upload import MultipartUpload
+from hallway.api.multipart_upload import ONE_FILE_BODY, MultipartUpload
 from hallway.api.routes import API_PREFIX, RATE_LIMITED
 from hallway.api.schemas import ProfileRequest, User
 from hallway.domain import avatar_download, profiles
 
 router = APIRouter(prefix=API_PREFIX, tags=["people"])
-
-_AVATAR_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "required": ["file"],
-            }
-        }
-    },
-}
 
 
 @router.patch("/me/profile", response_model=User)
@@ -41,7 +28,7 @@ async def update_profile(body: ProfileRequest, ctx: Ctx, actor: CurrentActor) ->
 @router.put(
     "/me/avatar",
     response_model=User,
-    openapi_extra={"requestBody": _AVATAR_BODY},
+    openapi_extra={"requestBody": ONE_FILE_BODY},
     responses={
         413: {"description": "`file_too_large`"},
         415: {"description": "`not_an_image`, `blocked_content_type`, `multipart_required`"},
