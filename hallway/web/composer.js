@@ -9,13 +9,7 @@ import { wireComposerEmoji } from "./emoji_picker.js";
 import { friendly } from "./errors.js";
 import { MentionAutocomplete } from "./mentions.js";
 import { formatSize } from "./messages.js";
-
-/** crypto.randomUUID exists only in secure contexts; plain http on a LAN address is not one. */
-function newClientMsgId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const hex = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16));
-  return hex.map((x) => x.padStart(2, "0")).join("");
-}
+import { newClientMsgId } from "./store.js";
 
 export class Composer {
   /** `onSend(clientMsgId, body, attachments)`: a message to show and deliver; `typing`: the

@@ -59,15 +59,17 @@ export class ConversationView {
       onChanged: (conversation) => this.showHeader(conversation),
       showError: (text) => this.composer.showError(text),
     });
-    // My messages on their way, queued while they cannot go (outbox.js).
+    // My messages and thread replies on their way, queued while they cannot go (outbox.js).
     this.outbox = new Outbox(realtime, {
       onStatus: (conversationId, clientMsgId, status, error) => {
         if (conversationId !== this.id || !this.timeline) return;
-        this.timeline.setPendingStatus(clientMsgId, status, error);
-        this.messages.render();
+        if (this.timeline.setPendingStatus(clientMsgId, status, error)) this.messages.render();
+        else this.thread.setPendingStatus(clientMsgId, status, error);
       },
       onSent: (conversationId, message) => {
-        if (conversationId === this.id && this.timeline) this.receive(message);
+        if (conversationId !== this.id || !this.timeline) return;
+        if (message.thread_root_id) this.thread.receive(message);
+        else this.receive(message);
       },
     });
 
@@ -78,7 +80,10 @@ export class ConversationView {
     this.seenSeq = 0; // the newest seq this conversation has seen (window or event)
     this.readSeq = 0;
     // Threads (thread_panel.js): a root's summary or "Reply in thread" opens its panel.
-    this.thread = new ThreadPanel({ onClose: () => this.composer.input.focus() });
+    this.thread = new ThreadPanel({
+      onClose: () => this.composer.input.focus(),
+      outbox: this.outbox,
+    });
     document.getElementById("message-list").addEventListener("click", (event) => {
       const button = event.target.closest('button[data-action="open-thread"]');
       const key = button?.closest("li.message")?.dataset.key;
@@ -217,7 +222,9 @@ export class ConversationView {
     if (this.timeline) this.seenBy.render(this.timeline);
     this.channelBar.show(conversation);
     const myRole = conversation.members.find((m) => m.user_id === state.me.id)?.role;
-    this.messages.setModerator(state.me.role === "admin" || myRole === "owner");
+    const moderator = state.me.role === "admin" || myRole === "owner";
+    this.messages.setModerator(moderator);
+    this.thread.setModerator(moderator);
     this.refreshHeader();
     this.onSidebarChange();
   }
@@ -253,6 +260,7 @@ export class ConversationView {
   /** Names or marks changed (the people were loaded again): draw every message again. */
   rerenderAll() {
     this.messages.rerenderAll();
+    this.thread.rerenderAll();
   }
 
   // --- live frames -------------------------------------------------------------------------
@@ -271,13 +279,13 @@ export class ConversationView {
   }
 
   onEvent({ kind, data }) {
-    // Replies show in their thread only; their root shows the count (thread.updated).
-    if (kind === "message.created" && data.thread_root_id) {
-      this.thread.receive(data);
-      return;
-    }
     if (kind === "message.created") {
-      this.receive(data);
+      if (data.sender_id === state.me.id && data.client_msg_id) {
+        this.outbox.confirmed(data.client_msg_id);
+      }
+      // Replies show in their thread only; their root shows the count (thread.updated).
+      if (data.thread_root_id) this.thread.receive(data);
+      else this.receive(data);
       return;
     }
     if (kind === "receipt.updated") this.seenBy.receipt(data);
@@ -328,9 +336,6 @@ export class ConversationView {
 
   /** A confirmed message, from its event or from the answer to my POST. */
   receive(message) {
-    if (message.sender_id === state.me.id && message.client_msg_id) {
-      this.outbox.confirmed(message.client_msg_id);
-    }
     if (!this.timeline.add(message)) {
       // The other of the two confirmations: it only settles the pending one.
       this.messages.render();
@@ -400,9 +405,9 @@ export class ConversationView {
    * which sends it over the socket or POSTs it (both with its client_msg_id, as a retry
    * does, so it is created once), or keeps it queued until it can. */
   send(clientMsgId, body, attachments) {
-    this.timeline.addPending(clientMsgId, body, attachments);
+    const message = this.timeline.addPending(clientMsgId, body, { attachments });
     this.messages.render("bottom");
-    this.outbox.add(this.id, this.timeline.pending.get(clientMsgId), {
+    this.outbox.add(this.id, message, {
       body,
       client_msg_id: clientMsgId,
       attachment_ids: attachments.map((file) => file.id),

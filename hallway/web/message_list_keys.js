@@ -83,8 +83,8 @@ export class MessageListKeys {
    * to the same message (the same button in it, or the message) if drawing took it away. */
   rememberFocus() {
     const focused = document.activeElement;
-    const item = focused?.closest?.("#message-list > li.message");
-    if (!item) return () => {};
+    const item = focused?.closest?.("li.message");
+    if (!item || item.parentElement !== this.list) return () => {};
     const key = item.dataset.key;
     const action = focused === item ? null : focused.dataset?.action;
     const emoji = focused.dataset?.emoji;

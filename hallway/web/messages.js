@@ -16,7 +16,7 @@ export function messageKey(message) {
 
 /** ui: {editing: id | null, draft: string, picking: id | null, moderator: bool (may delete
  * anyone's message: an admin, or the conversation's owner), inThread: bool (drawn in the
- * thread panel, thread_panel.js: no thread summary, no actions)} */
+ * thread panel, thread_panel.js: no thread summary or button, no "Mark unread")} */
 export function renderMessage(message, ui) {
   const mine = message.sender_id === state.me.id;
   const deleted = Boolean(message.deleted_at);
@@ -52,14 +52,12 @@ export function renderMessage(message, ui) {
     reactions(message),
     ui.inThread ? null : threadSummary(message),
     message.status ? delivery(message) : null,
-    message.id && !deleted && !editing && !ui.inThread
-      ? actions(
-          mine,
-          ui.moderator,
-          ui.picking === message.id,
-          !message.thread_root_id,
-          message.seq,
-        )
+    message.id && !deleted && !editing
+      ? actions(mine, ui.moderator, ui.picking === message.id, {
+          threadable: !ui.inThread && !message.thread_root_id,
+          // A thread's replies are not what a conversation's unread marker counts.
+          unreadSeq: ui.inThread ? null : message.seq,
+        })
       : null,
   );
 }
@@ -194,7 +192,7 @@ function delivery(message) {
   );
 }
 
-function actions(mine, moderator, picking, threadable, seq) {
+function actions(mine, moderator, picking, { threadable, unreadSeq }) {
   return h(
     "div",
     { class: "actions" },
@@ -211,7 +209,7 @@ function actions(mine, moderator, picking, threadable, seq) {
       ? h("button", { type: "button", dataset: { action: "delete" } }, "Delete")
       : null,
     // Only others' messages count as unread (seen_by.js, conversation.js).
-    !mine && seq
+    !mine && unreadSeq
       ? h("button", { type: "button", dataset: { action: "unread" } }, "Mark unread")
       : null,
     picking

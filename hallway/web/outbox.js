@@ -40,7 +40,7 @@ export class Outbox {
   }
 
   /** Queue a message: `message` is the pending message the timeline shows; `fields` the
-   * send's {body, client_msg_id, attachment_ids}. */
+   * send's {body, client_msg_id, attachment_ids, thread_root_id}. */
   add(conversationId, message, fields) {
     // Behind a queued message it is queued too (it goes after it).
     const status = this.retryTimer ? "queued" : "sending";
@@ -74,10 +74,14 @@ export class Outbox {
   }
 
   /** Pending messages of a conversation (queued, on their way or refused), to show again
-   * when it is opened. */
-  pendingIn(conversationId) {
+   * when it is opened: those of its timeline, or with `threadRootId` those of that thread. */
+  pendingIn(conversationId, threadRootId = null) {
     return [...this.entries.values()]
-      .filter((entry) => entry.conversationId === conversationId)
+      .filter(
+        (entry) =>
+          entry.conversationId === conversationId &&
+          (entry.message.thread_root_id ?? null) === threadRootId,
+      )
       .map((entry) => ({ ...entry.message, status: entry.status, error: entry.error ?? null }));
   }
 

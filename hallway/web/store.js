@@ -78,6 +78,14 @@ export function updateConversation(conversationId, change) {
   if (item) state.conversations.set(conversationId, { ...item, ...change });
 }
 
+/** A send's client_msg_id. crypto.randomUUID exists only in secure contexts; plain http on
+ * a LAN address is not one. */
+export function newClientMsgId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const hex = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16));
+  return hex.map((x) => x.padStart(2, "0")).join("");
+}
+
 /** My message as it shows while on its way: no id or seq until the server's copy replaces
  * it. `attachments`: uploaded files (their upload answers); `threadRootId`: a reply's root. */
 export function pendingMessage(clientMsgId, body, { attachments = [], threadRootId = null } = {}) {
@@ -129,14 +137,19 @@ export class Timeline {
     return true;
   }
 
-  /** `attachments`: uploaded files (their upload answers) sent with the message. */
-  addPending(clientMsgId, body, attachments) {
-    this.pending.set(clientMsgId, pendingMessage(clientMsgId, body, { attachments }));
+  /** My message on its way (pendingMessage's options: attachments, threadRootId); returns
+   * it as shown. */
+  addPending(clientMsgId, body, options) {
+    const message = pendingMessage(clientMsgId, body, options);
+    this.pending.set(clientMsgId, message);
+    return message;
   }
 
+  /** Returns true if it is one of mine on its way here. */
   setPendingStatus(clientMsgId, status, error = null) {
     const message = this.pending.get(clientMsgId);
     if (message) this.pending.set(clientMsgId, { ...message, status, error });
+    return Boolean(message);
   }
 
   /** Apply an edit, delete or reaction event; returns true if a loaded message changed.

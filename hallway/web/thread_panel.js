@@ -2,38 +2,52 @@
 // on a phone), with its root, its replies (a history window of its own, older windows
 // loading on scrolling up) and a composer of its own. Replies arrive live from the
 // conversation's `message.created` events whose thread_root_id is the root, the root's
-// counts from `thread.updated` (conversation.js hands both over). Esc closes it.
+// counts from `thread.updated`, edits, deletions and reactions from theirs (conversation.js
+// hands them over). A reply goes through the conversation's outbox (outbox.js), as a message
+// does: queued while offline, sent once when the socket is back. Its messages have the same
+// buttons as the conversation's (message_actions.js), less thread and "Mark unread" ones.
+// Esc closes it.
 
 import { api } from "./api.js";
 import { announce, h, reconcile } from "./dom.js";
+import { MessageActions } from "./message_actions.js";
+import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
-import { pendingMessage, personName, state } from "./store.js";
+import { newClientMsgId, personName, state, Timeline } from "./store.js";
 
 const THREAD_WINDOW_SIZE = 30;
 const LOAD_OLDER_WITHIN_PX = 120;
 const NEAR_BOTTOM_PX = 80;
-const UI = { editing: null, draft: "", picking: null, moderator: false, inThread: true };
-
-function newClientMsgId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const hex = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16));
-  return hex.map((x) => x.padStart(2, "0")).join("");
-}
 
 export class ThreadPanel {
-  /** `onClose()`: the panel closed (focus goes back to the conversation). */
-  constructor({ onClose }) {
+  /** `onClose()`: the panel closed (focus goes back to the conversation). `outbox`: the
+   * conversation view's (outbox.js), which sends replies and says how each is doing. */
+  constructor({ onClose, outbox }) {
     this.onClose = onClose;
+    this.outbox = outbox;
     this.conversationId = null;
-    this.root = null;
-    this.replies = new Map(); // id -> reply
-    this.pending = new Map(); // client_msg_id -> my reply on its way
-    this.cursor = null;
-    this.hasMore = false;
+    this.rootId = null;
+    this.timeline = null; // the root and its loaded replies (store.js)
     this.loadingOlder = null;
     this.generation = 0;
-    this.cache = new Map();
+    this.cache = new Map(); // reply key -> drawn element (dom.js reconcile)
+    this.rootCache = new Map();
     this.build();
+    this.actions = new MessageActions(this.scroller, {
+      find: (key) => this.timeline?.messages().find((m) => messageKey(m) === key) ?? null,
+      rerender: (...keys) => this.rerender(...keys),
+      showError: (text) => {
+        this.error.textContent = text;
+      },
+      onRetry: (message) => this.outbox.retry(message.client_msg_id),
+      onDiscard: (message) => {
+        this.timeline.pending.delete(message.client_msg_id);
+        this.outbox.discard(message.client_msg_id);
+        this.render();
+      },
+      inThread: true,
+    });
+    this.keys = new MessageListKeys(this.scroller, this.list); // one tab stop, arrow keys
   }
 
   build() {
@@ -99,19 +113,30 @@ export class ThreadPanel {
   }
 
   get isOpen() {
-    return this.root !== null;
+    return this.rootId !== null;
+  }
+
+  /** The root as last known (its counts kept live by thread.updated). */
+  get root() {
+    return this.timeline?.byId.get(this.rootId) ?? null;
   }
 
   /** Open the thread of `root` (a root message of the open conversation). */
   async open(conversationId, root) {
-    if (this.isOpen && this.root.id === root.id) {
+    if (this.isOpen && this.rootId === root.id) {
       this.input.focus();
       return;
     }
     this.reset();
     const generation = this.generation;
     this.conversationId = conversationId;
-    this.root = root;
+    this.rootId = root.id;
+    this.timeline = new Timeline();
+    this.timeline.add(root);
+    // My replies still on their way (or refused) since the thread was last open.
+    for (const pending of this.outbox.pendingIn(conversationId, root.id)) {
+      this.timeline.pending.set(pending.client_msg_id, pending);
+    }
     this.element.hidden = false;
     document.getElementById("main").dataset.thread = "open";
     document.body.dataset.thread = "open";
@@ -121,8 +146,8 @@ export class ThreadPanel {
     try {
       const page = await api.threadMessages(conversationId, root.id, THREAD_WINDOW_SIZE);
       if (generation !== this.generation) return;
-      this.root = page.root;
-      this.addWindow(page);
+      this.timeline.byId.set(root.id, page.root);
+      this.timeline.addWindow(page);
       this.render("bottom");
       this.markRead();
     } catch (error) {
@@ -134,15 +159,15 @@ export class ThreadPanel {
   reset() {
     this.generation += 1;
     this.conversationId = null;
-    this.root = null;
-    this.replies.clear();
-    this.pending.clear();
+    this.rootId = null;
+    this.timeline = null;
     this.cache.clear();
-    this.cursor = null;
-    this.hasMore = false;
+    this.rootCache.clear();
     this.loadingOlder = null;
     this.list.replaceChildren();
     this.rootList.replaceChildren();
+    this.actions.reset();
+    this.keys.reset();
     this.error.textContent = "";
   }
 
@@ -155,22 +180,21 @@ export class ThreadPanel {
     this.onClose();
   }
 
-  addWindow(page) {
-    for (const reply of page.messages) this.replies.set(reply.id, reply);
-    this.cursor = page.next_cursor;
-    this.hasMore = page.has_more;
+  /** Whether I may delete anyone's message here (the conversation view's rule). */
+  setModerator(moderator) {
+    if (this.actions.setModerator(moderator)) this.rerenderAll();
   }
 
   // --- live ----------------------------------------------------------------------------------
 
-  /** A `message.created` of the open conversation that is a reply. */
+  /** A confirmed reply of the open conversation (its `message.created` event, or the
+   * outbox's answer to my send). */
   receive(message) {
-    if (!this.isOpen || message.thread_root_id !== this.root.id) return;
-    if (message.sender_id === state.me.id && message.client_msg_id) {
-      this.pending.delete(message.client_msg_id);
+    if (!this.isOpen || message.thread_root_id !== this.rootId) return;
+    if (!this.timeline.add(message)) {
+      this.render(); // the other of its two confirmations: it only settles the pending one
+      return;
     }
-    if (this.replies.has(message.id)) return;
-    this.replies.set(message.id, message);
     this.render(message.sender_id === state.me.id ? "bottom" : "auto");
     if (message.sender_id !== state.me.id && !message.deleted_at) {
       announce(`${personName(message.sender_id)} in the thread: ${message.body || "a file"}`);
@@ -182,37 +206,30 @@ export class ThreadPanel {
   apply(kind, data) {
     if (!this.isOpen) return;
     if (kind === "thread.updated") {
-      if (data.root_id !== this.root.id) return;
-      this.root = {
-        ...this.root,
-        reply_count: data.reply_count,
-        last_reply_at: data.last_reply_at,
-        reply_user_ids: data.reply_user_ids,
-      };
+      const root = this.root;
+      if (data.root_id !== this.rootId || !root) return;
+      const { reply_count, last_reply_at, reply_user_ids } = data;
+      this.timeline.byId.set(root.id, { ...root, reply_count, last_reply_at, reply_user_ids });
       this.render();
-      return;
-    }
-    const id = kind.startsWith("reaction.") ? data.message_id : data.id;
-    const reply = this.replies.get(id);
-    if (kind === "message.deleted" && reply) {
-      this.replies.set(id, { ...reply, body: "", attachments: [], deleted_at: data.deleted_at });
-      this.render();
-    } else if (kind === "message.edited" && reply) {
-      this.replies.set(id, { ...reply, body: data.body, edited_at: data.edited_at });
+    } else if (this.timeline.apply(kind, data)) {
       this.render();
     }
+  }
+
+  /** How one of my replies on its way is doing (outbox.js): "sending", "queued", "failed". */
+  setPendingStatus(clientMsgId, status, error) {
+    if (this.isOpen && this.timeline.setPendingStatus(clientMsgId, status, error)) this.render();
   }
 
   markRead() {
     if (!this.isOpen || document.visibilityState !== "visible") return;
-    api.markThreadRead(this.root.id).catch(() => {});
+    api.markThreadRead(this.rootId).catch(() => {});
   }
 
   // --- rendering -----------------------------------------------------------------------------
 
-  messages() {
-    const confirmed = [...this.replies.values()].sort((a, b) => a.seq - b.seq);
-    return [...confirmed, ...this.pending.values()];
+  replies() {
+    return this.timeline.messages().filter((message) => message.id !== this.rootId);
   }
 
   nearBottom() {
@@ -221,29 +238,50 @@ export class ThreadPanel {
   }
 
   render(scroll = "auto") {
-    if (!this.isOpen) return;
+    const root = this.root;
+    if (!root) return;
     const box = this.scroller;
     const stick = scroll === "bottom" || (scroll === "auto" && this.nearBottom());
     const fromBottom = box.scrollHeight - box.scrollTop;
-    this.rootList.replaceChildren(renderMessage(this.root, UI));
-    reconcile(this.list, this.messages(), messageKey, (m) => renderMessage(m, UI), this.cache);
-    const count = this.root.reply_count ?? 0;
+    const draw = (message) => renderMessage(message, this.actions.ui);
+    const restoreFocus = this.keys.rememberFocus();
+    reconcile(this.rootList, [root], messageKey, draw, this.rootCache);
+    reconcile(this.list, this.replies(), messageKey, draw, this.cache);
+    this.keys.update();
+    restoreFocus();
+    const count = root.reply_count ?? 0;
     this.count.textContent = count === 1 ? "1 reply" : `${count} replies`;
-    this.status.textContent = this.hasMore ? "" : count ? "" : "No replies yet.";
+    this.status.textContent = this.timeline.hasMore || count ? "" : "No replies yet.";
     if (stick) box.scrollTop = box.scrollHeight;
     else if (scroll === "older") box.scrollTop = box.scrollHeight - fromBottom;
   }
 
+  /** Render these messages again although their objects did not change (ui state did). */
+  rerender(...keys) {
+    for (const key of keys) {
+      for (const cache of [this.cache, this.rootCache]) {
+        const entry = cache.get(key);
+        if (entry) entry.item = null;
+      }
+    }
+    this.render();
+  }
+
+  rerenderAll() {
+    this.rerender(...this.cache.keys(), ...this.rootCache.keys());
+  }
+
   maybeLoadOlder() {
-    if (!this.isOpen || !this.hasMore || this.loadingOlder) return;
+    const timeline = this.timeline;
+    if (!this.isOpen || !timeline.hasMore || this.loadingOlder) return;
     if (this.scroller.scrollTop > LOAD_OLDER_WITHIN_PX) return;
     const generation = this.generation;
     this.status.textContent = "Loading older replies…";
     this.loadingOlder = api
-      .threadMessages(this.conversationId, this.root.id, THREAD_WINDOW_SIZE, this.cursor)
+      .threadMessages(this.conversationId, this.rootId, THREAD_WINDOW_SIZE, timeline.cursor)
       .then((page) => {
         if (generation !== this.generation) return;
-        this.addWindow(page);
+        timeline.addWindow(page);
         this.render("older");
       })
       .catch((error) => {
@@ -258,26 +296,20 @@ export class ThreadPanel {
 
   // --- replying ------------------------------------------------------------------------------
 
-  async send() {
+  /** My reply: shown at once as on its way, then handed to the outbox (as the conversation's
+   * composer does), which sends it or keeps it queued until it can. */
+  send() {
     const body = this.input.value;
     if (!this.isOpen || !body.trim()) return;
     const clientMsgId = newClientMsgId();
-    const generation = this.generation;
-    const rootId = this.root.id;
     this.input.value = "";
     this.error.textContent = "";
-    this.pending.set(clientMsgId, pendingMessage(clientMsgId, body, { threadRootId: rootId }));
+    const message = this.timeline.addPending(clientMsgId, body, { threadRootId: this.rootId });
     this.render("bottom");
-    try {
-      const fields = { body, client_msg_id: clientMsgId, thread_root_id: rootId };
-      const message = await api.send(this.conversationId, fields);
-      if (generation === this.generation) this.receive(message);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      this.pending.delete(clientMsgId);
-      this.input.value = body;
-      this.error.textContent = `Not sent: ${error.message}`;
-      this.render();
-    }
+    this.outbox.add(this.conversationId, message, {
+      body,
+      client_msg_id: clientMsgId,
+      thread_root_id: this.rootId,
+    });
   }
 }

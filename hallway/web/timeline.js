@@ -1,12 +1,10 @@
 // The open conversation's messages on screen: the list drawn from its Timeline (store.js),
-// older windows loading while scrolling up without moving what is on screen, opening at one
-// message (a search result), and what is done to a message from its buttons: react, edit,
-// delete, retry or discard a send.
+// older windows loading while scrolling up without moving what is on screen, and opening at
+// one message (a search result). What its buttons do is message_actions.js's.
 
 import { api } from "./api.js";
 import { h, reconcile } from "./dom.js";
-import { openEmojiPicker } from "./emoji_picker.js";
-import { friendly } from "./errors.js";
+import { MessageActions } from "./message_actions.js";
 import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
 import { keepBottomOnImageLoad } from "./scroll_anchor.js";
@@ -22,17 +20,10 @@ const LOAD_OLDER_WITHIN_PX = 200;
 const NEAR_BOTTOM_PX = 80;
 const RUN_WITHIN_MS = 5 * 60_000; // one sender's messages this close share one header
 
-function freshUi() {
-  return { editing: null, draft: "", picking: null, moderator: false };
-}
-
 export class TimelineView {
-  /** `onRetry(clientMsgId)`: send a failed message again; `showError(text)`: say why an
-   * action failed. */
+  /** `onRetry(clientMsgId)`: send a refused message again; `onDiscard(clientMsgId)`: give
+   * it up; `showError(text)`: say why an action failed; `onMarkUnread(message)`. */
   constructor({ onRetry, onDiscard, showError, onMarkUnread }) {
-    this.onRetry = onRetry;
-    this.onDiscard = onDiscard;
-    this.onMarkUnread = onMarkUnread;
     this.showError = showError;
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
@@ -42,7 +33,18 @@ export class TimelineView {
     this.timeline = null;
     this.revealing = null; // the message id last asked for by reveal()
     this.cache = new Map();
-    this.ui = freshUi(); // renderMessage's: editing, picking, moderator
+    this.actions = new MessageActions(this.list, {
+      find: (key) => this.timeline?.messages().find((m) => messageKey(m) === key) ?? null,
+      rerender: (...keys) => this.rerender(...keys),
+      showError,
+      onRetry: (message) => onRetry(message.client_msg_id),
+      onDiscard: (message) => {
+        this.timeline.pending.delete(message.client_msg_id);
+        onDiscard(message.client_msg_id);
+        this.render();
+      },
+      onMarkUnread,
+    });
     this.keys = new MessageListKeys(this.scroller, this.list); // one tab stop, arrow keys
     this.wire();
   }
@@ -53,22 +55,6 @@ export class TimelineView {
       if (this.nearBottom()) this.jump.hidden = true;
     });
     keepBottomOnImageLoad(this.scroller, this.list, () => this.nearBottom());
-    this.list.addEventListener("click", (event) => this.onListClick(event));
-    this.list.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.saveEdit(event.target);
-    });
-    this.list.addEventListener("input", (event) => {
-      if (event.target.name === "body") this.ui.draft = event.target.value;
-    });
-    this.list.addEventListener("keydown", (event) => {
-      if (event.target.name !== "body") return;
-      if (event.key === "Escape") this.stopEditing();
-      if (event.key === "Enter" && !event.shiftKey) {
-        event.preventDefault();
-        event.target.form.requestSubmit();
-      }
-    });
     this.status.addEventListener("click", (event) => {
       if (event.target.closest("button") && this.timeline) {
         this.timeline.olderFailed = false;
@@ -98,15 +84,13 @@ export class TimelineView {
     this.cache.clear();
     this.list.replaceChildren();
     this.keys.reset();
-    this.ui = freshUi();
+    this.actions.reset({ moderator: false });
     this.jump.hidden = true;
   }
 
   /** Whether I may delete anyone's message here (an admin, or the conversation's owner). */
   setModerator(moderator) {
-    if (moderator === this.ui.moderator) return;
-    this.ui.moderator = moderator;
-    this.rerenderAll();
+    if (this.actions.setModerator(moderator)) this.rerenderAll();
   }
 
   /** A message from someone else arrived while I am scrolled up. */
@@ -133,7 +117,7 @@ export class TimelineView {
       this.list,
       this.timeline.messages(),
       messageKey,
-      (message) => renderMessage(message, this.ui),
+      (message) => renderMessage(message, this.actions.ui),
       this.cache,
     );
     this.markRuns();
@@ -246,95 +230,5 @@ export class TimelineView {
     element.focus({ preventScroll: true });
     element.classList.add("found");
     setTimeout(() => element.classList.remove("found"), FOUND_MS);
-  }
-
-  // --- a message's buttons -----------------------------------------------------------------
-
-  onListClick(event) {
-    const button = event.target.closest("button[data-action]");
-    const item = button?.closest("li.message");
-    if (!item) return;
-    const key = item.dataset.key;
-    const message = this.timeline.messages().find((m) => messageKey(m) === key);
-    if (!message) return;
-    const action = button.dataset.action;
-    if (action === "pick") {
-      const previous = this.ui.picking;
-      this.ui.picking = previous === message.id ? null : message.id;
-      this.rerender(key, previous);
-    } else if (action === "more-emoji") {
-      this.pickAnyEmoji(button, message, key);
-    } else if (action === "react" || action === "toggle-reaction") {
-      this.ui.picking = null;
-      this.rerender(key);
-      this.toggleReaction(message, button.dataset.emoji);
-    } else if (action === "edit") {
-      const previous = this.ui.editing;
-      this.ui.editing = message.id;
-      this.ui.draft = message.body;
-      this.rerender(key, previous);
-      this.list.querySelector(".editor textarea")?.focus();
-    } else if (action === "cancel-edit") {
-      this.stopEditing();
-    } else if (action === "delete") {
-      if (window.confirm("Delete this message for everyone?")) {
-        api.delete(message.id).catch((error) => {
-          this.showError(`Could not delete: ${friendly(error)}`);
-        });
-      }
-    } else if (action === "unread") {
-      this.onMarkUnread(message);
-    } else if (action === "retry") {
-      this.onRetry(message.client_msg_id);
-    } else if (action === "discard") {
-      this.timeline.pending.delete(message.client_msg_id);
-      this.onDiscard?.(message.client_msg_id);
-      this.render();
-    }
-  }
-
-  /** The full emoji picker (emoji_picker.js) for a reaction; closing it closes the quick
-   * picker too and puts focus on the message's React button. */
-  pickAnyEmoji(button, message, key) {
-    openEmojiPicker({
-      anchor: button,
-      onPick: (emoji) => this.toggleReaction(message, emoji),
-      onClose: () => {
-        if (this.ui.picking !== message.id) return;
-        this.ui.picking = null;
-        this.rerender(key);
-        const item = this.cache.get(key)?.el;
-        item?.querySelector('button[data-action="pick"]')?.focus();
-      },
-    });
-  }
-
-  toggleReaction(message, emoji) {
-    const mine = message.reactions.find((r) => r.emoji === emoji)?.me;
-    (mine ? api.unreact : api.react)(message.id, emoji).catch((error) => {
-      this.showError(`Could not react: ${friendly(error)}`);
-    });
-  }
-
-  stopEditing() {
-    const editing = this.ui.editing;
-    this.ui.editing = null;
-    if (editing) this.rerender(editing);
-  }
-
-  async saveEdit(form) {
-    const id = this.ui.editing;
-    const original = this.timeline.byId.get(id);
-    const body = form.elements.body.value;
-    if (!original || body === original.body) {
-      this.stopEditing();
-      return;
-    }
-    try {
-      await api.edit(id, body); // the message.edited event updates the message
-      if (this.ui.editing === id) this.stopEditing();
-    } catch (error) {
-      form.querySelector(".field-error").textContent = friendly(error);
-    }
   }
 }

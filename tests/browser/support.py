@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Locator, Page, WebSocketRoute
+from playwright.async_api import Locator, Page, Route, WebSocketRoute
 
 from tests.support import Directory, Person
 
@@ -32,6 +32,9 @@ BROWSER_TESTS = [
         reason="Chromium is not installed at /usr/bin/chromium (CI installs it in .ci/run)",
     ),
 ]
+
+
+MESSAGE_POSTS = re.compile(r"/api/v1/conversations/[^/]+/messages$")
 
 
 class Tab:
@@ -73,6 +76,27 @@ class Tab:
         for socket, frame in self.held:
             socket.send(frame)
         self.held.clear()
+
+    async def go_offline(self) -> list[str]:
+        """As a lost network: cut the socket, refuse new ones and fail every message POST
+        (those of the outbox). Returns the URLs of the POSTs tried, as they are tried."""
+        posts: list[str] = []
+
+        async def refuse_posts(route: Route) -> None:
+            if route.request.method == "POST":
+                posts.append(route.request.url)
+                await route.abort()
+            else:
+                await route.continue_()
+
+        await self.page.route(MESSAGE_POSTS, refuse_posts)
+        self.refusing = True
+        await self.cut()
+        return posts
+
+    async def come_back_online(self) -> None:
+        await self.page.unroute(MESSAGE_POSTS)
+        self.refusing = False
 
     async def cut(self) -> None:
         """Close the connection at both ends, as a restarting proxy would; frames held

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.async_api import Route, expect
+from playwright.async_api import expect
 
 from tests.browser.support import (
     BROWSER_TESTS,
@@ -29,27 +29,13 @@ def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server(ws_replay_limit=str(REPLAY_LIMIT), max_body_chars=str(MAX_BODY_CHARS))
 
 
-MESSAGES_URL = re.compile(r"/api/v1/conversations/[^/]+/messages$")
-
-
 async def test_messages_written_offline_are_queued_then_sent_once_in_order(
     live: Directory, tabs: OpenTab
 ) -> None:
     alice, bob, group_id = await group_of_two(live, "queue")
     watcher = await tabs(alice, group_id)
     tab = await tabs(bob, group_id, routed=True)
-    posts: list[str] = []
-
-    async def refuse_posts(route: Route) -> None:
-        if route.request.method == "POST":
-            posts.append(route.request.url)
-            await route.abort()
-        else:
-            await route.continue_()
-
-    await tab.page.route(MESSAGES_URL, refuse_posts)
-    tab.refusing = True
-    await tab.cut()
+    posts = await tab.go_offline()
     await expect(tab.connection).to_have_attribute("data-state", "reconnecting")
 
     await tab.type_and_send("first while away")
@@ -62,8 +48,7 @@ async def test_messages_written_offline_are_queued_then_sent_once_in_order(
     assert await bodies_on_server(alice, group_id) == []
 
     # The connection comes back: both go by themselves, once each, in order.
-    await tab.page.unroute(MESSAGES_URL, refuse_posts)
-    tab.refusing = False
+    await tab.come_back_online()
     await expect(tab.connection).to_have_attribute("data-state", "live", timeout=20_000)
     for body in ("first while away", "second while away"):
         await expect(tab.message(body)).not_to_have_class(re.compile(r"\b(queued|sending)\b"))
