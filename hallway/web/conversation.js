@@ -377,7 +377,7 @@ export class ConversationView {
       updateConversation(conversationId, { last_read_seq: seq, unread_count: unread.length });
       this.onSidebarChange();
       // A list answer read before the marker went back may still be on its way, and would
-      // take it forward again: load the list once more after it.
+      // take it forward again: it is dropped, and the list loaded once more.
       this.onListStale();
     } catch (error) {
       this.composer.showError(`Could not mark unread: ${error.message}`);

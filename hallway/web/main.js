@@ -90,23 +90,29 @@ const deleteAccount = (fields) => leaveThrough(ACCOUNT_DELETED, () => api.delete
 
 /** Reload a list soon after it is asked for: one request at a time, a burst of asks served
  * by one reload, and an ask during a reload served by one more after it (so a steady stream
- * of asks still reloads regularly, and an older answer never lands over a newer one). */
+ * of asks still reloads regularly, and an older answer never lands over a newer one).
+ * `ask({stale: true})`: a change of mine was just stored, and an answer on its way may have
+ * been read before it; that answer is dropped (the list keeps a read marker further than an
+ * answer's, so one read before "Mark unread" would undo it). */
 function refresher(load, apply) {
   let waiting = false;
   let loading = false;
   let askedWhileLoading = false;
+  let changes = 0; // of mine, stored: an answer read before the latest is dropped
   const reload = async () => {
     waiting = false;
     loading = true;
+    const readAfter = changes;
     const result = await load().catch(() => null);
     loading = false;
-    if (result) apply(result);
+    if (result && readAfter === changes) apply(result);
     if (askedWhileLoading) {
       askedWhileLoading = false;
       ask();
     }
   };
-  const ask = () => {
+  const ask = ({ stale = false } = {}) => {
+    if (stale) changes += 1;
     if (loading) askedWhileLoading = true;
     else if (!waiting) {
       waiting = true;
@@ -263,7 +269,7 @@ function showApp() {
   awayWatch = new AwayWatch(realtime);
   view = new ConversationView(realtime, {
     onSidebarChange: () => renderSidebar(openId()),
-    onListStale: refreshInbox,
+    onListStale: () => refreshInbox({ stale: true }),
     onLeft: forget,
     onUnknownPerson: refreshPeople,
   });
