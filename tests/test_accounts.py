@@ -60,6 +60,7 @@ def assert_session(body: dict[str, Any], email: str, role: str) -> None:
         "status_emoji",
         "time_zone",
         "avatar_url",
+        "dnd_until",
     }
     assert body["user"]["deactivated"] is False
     assert body["user"]["deleted"] is False
@@ -235,6 +236,7 @@ async def test_me_answers_the_callers_account(directory: Directory) -> None:
         "status_emoji": None,
         "time_zone": None,
         "avatar_url": None,
+        "dnd_until": None,
     }
 
 

@@ -248,6 +248,13 @@ class User(BaseModel):
         description="their avatar (a PNG thumbnail), readable by people of their company "
         "with a bearer token; a new upload has a new URL; null when none",
     )
+    dnd_until: datetime | None = Field(
+        default=None,
+        description='when their "do not disturb" ends, while it is still to come (set with '
+        "PATCH me/notifications); null when off, already past, or the account is deleted. "
+        "A change is announced as `user.updated`; its end is not: clients stop showing it "
+        "at that time",
+    )
 
 
 class Session(BaseModel):

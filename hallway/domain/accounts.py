@@ -18,7 +18,7 @@ from hallway.domain.errors import Conflict, InvalidInput, NotFound, Unauthentica
 from hallway.domain.passwords import hash_password, password_hasher, verify_password
 from hallway.domain.rate_limits import hashed
 from hallway.domain.sessions import ClientInfo, Tokens, start_session
-from hallway.domain.user_views import user_dict
+from hallway.domain.user_views import own_row, user_dict
 from hallway.store.database import Connection
 from hallway.store.tables import companies, users
 from hallway.store.types import AnyRow
@@ -202,13 +202,7 @@ def _decoy_hash(ctx: DomainContext) -> str:
 
 async def get_me(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
     async with ctx.db.read() as conn:
-        row = (
-            await conn.execute(
-                select(users).where(
-                    users.c.id == actor.user_id, users.c.company_id == actor.company_id
-                )
-            )
-        ).first()
+        row = (await conn.execute(select(users).where(own_row(actor)))).first()
     if row is None:
         raise Unauthenticated("the account no longer exists", code="invalid_token")
     return user_dict(row, ctx.links)

@@ -15,8 +15,9 @@ from hallway.domain.access import conversation_for_member
 from hallway.domain.actor import Actor
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import InvalidInput, NotFound
+from hallway.domain.user_views import announce_person, own_row, shown_dnd_until, user_dict
 from hallway.store.tables import participants, users
-from hallway.store.types import utcnow
+from hallway.store.types import AnyRow, utcnow
 
 Level = Literal["all", "mentions", "nothing"]
 LEVELS: tuple[Level, ...] = get_args(Level)
@@ -79,13 +80,15 @@ async def my_settings(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
     async with ctx.db.read() as conn:
         row = (
             await conn.execute(
-                select(users.c.notify_level, users.c.dnd_until).where(
-                    users.c.id == actor.user_id, users.c.company_id == actor.company_id
-                )
+                select(users.c.notify_level, users.c.dnd_until).where(own_row(actor))
             )
         ).first()
     if row is None:
         raise NotFound("person not found")
+    return _settings(row)
+
+
+def _settings(row: AnyRow) -> dict[str, Any]:
     return PersonSettings(check_level(row.notify_level, "level"), row.dnd_until).as_dict()
 
 
@@ -94,7 +97,8 @@ async def change_my_settings(
 ) -> dict[str, Any]:
     """`changes` holds only what the request named: `level` (not null) and `dnd_until`
     (null, or a time already past, turns it off; at most MAX_DND ahead, with a time
-    zone)."""
+    zone). A change of "do not disturb" is announced to the company as `user.updated`:
+    colleagues see it on the person."""
     values: dict[str, Any] = {}
     if "level" in changes:
         if changes["level"] is None:
@@ -112,14 +116,23 @@ async def change_my_settings(
             if until <= utcnow():
                 until = None  # already over: off (and no far-past time reaches storage)
         values["dnd_until"] = until
-    if values:
-        async with ctx.transaction() as tx:
+    if not values:
+        return await my_settings(ctx, actor)
+    async with ctx.transaction() as tx:
+        before = (
+            await tx.conn.execute(select(users.c.dnd_until).where(own_row(actor)).with_for_update())
+        ).first()
+        if before is None:
+            raise NotFound("person not found")
+        row = (
             await tx.conn.execute(
-                update(users)
-                .where(users.c.id == actor.user_id, users.c.company_id == actor.company_id)
-                .values(**values)
+                update(users).where(own_row(actor)).values(**values).returning(*users.c)
             )
-    return await my_settings(ctx, actor)
+        ).one()
+    # Colleagues see "do not disturb" (user_views.py): tell them when what they see changed.
+    if shown_dnd_until(before.dnd_until) != shown_dnd_until(row.dnd_until):
+        await announce_person(ctx, user_dict(row, ctx.links))
+    return _settings(row)
 
 
 async def change_conversation_settings(

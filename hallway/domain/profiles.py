@@ -32,7 +32,7 @@ from hallway.domain.attachment_upload import (
 from hallway.domain.context import DomainContext
 from hallway.domain.errors import InvalidInput, NotFound, TooLarge, UnsupportedMediaType
 from hallway.domain.reactions import is_emoji
-from hallway.domain.user_views import user_dict
+from hallway.domain.user_views import announce_person, own_row, user_dict
 from hallway.files.images import THUMBNAIL_TYPE, THUMBNAILED_TYPES, ImageTooLarge, make_thumbnail
 from hallway.files.sniffing import sniff
 from hallway.files.staging import UploadTooLarge, stage_upload
@@ -93,20 +93,12 @@ def clean_status_emoji(emoji: str) -> str | None:
     return emoji
 
 
-async def _announce(ctx: DomainContext, person: dict[str, Any]) -> None:
-    await ctx.to_company(person["company_id"], {"type": "user.updated", "user": person})
-
-
 async def _me(ctx: DomainContext, actor: Actor) -> Any:
     async with ctx.db.read() as conn:
-        row = (await conn.execute(select(users).where(_mine(actor)))).first()
+        row = (await conn.execute(select(users).where(own_row(actor)))).first()
     if row is None:
         raise NotFound("no such person")
     return row
-
-
-def _mine(actor: Actor) -> Any:
-    return (users.c.id == actor.user_id) & (users.c.company_id == actor.company_id)
 
 
 async def update_profile(
@@ -136,13 +128,13 @@ async def update_profile(
     async with ctx.transaction() as tx:
         row = (
             await tx.conn.execute(
-                update(users).where(_mine(actor)).values(**values).returning(*users.c)
+                update(users).where(own_row(actor)).values(**values).returning(*users.c)
             )
         ).first()
     if row is None:
         raise NotFound("no such person")
     person = user_dict(row, ctx.links)
-    await _announce(ctx, person)
+    await announce_person(ctx, person)
     return person
 
 
@@ -208,7 +200,7 @@ async def _store_avatar(
             row = (
                 await tx.conn.execute(
                     update(users)
-                    .where(_mine(actor), users.c.avatar_version == version - 1)
+                    .where(own_row(actor), users.c.avatar_version == version - 1)
                     .values(avatar_key=key, avatar_version=version)
                     .returning(*users.c)
                 )
@@ -222,7 +214,7 @@ async def _store_avatar(
     if before.avatar_key is not None:
         await _delete_quietly(storage, [before.avatar_key])
     person = user_dict(row, ctx.links)
-    await _announce(ctx, person)
+    await announce_person(ctx, person)
     return person
 
 
@@ -235,14 +227,14 @@ async def remove_avatar(ctx: DomainContext, actor: Actor) -> dict[str, Any]:
         row = (
             await tx.conn.execute(
                 update(users)
-                .where(_mine(actor))
+                .where(own_row(actor))
                 .values(avatar_key=None, avatar_version=users.c.avatar_version + 1)
                 .returning(*users.c)
             )
         ).one()
     await _delete_quietly(ctx.storage, [before.avatar_key])
     person = user_dict(row, ctx.links)
-    await _announce(ctx, person)
+    await announce_person(ctx, person)
     return person
 
 

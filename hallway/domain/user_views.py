@@ -1,12 +1,18 @@
-"""A person as the API shows them."""
+"""A person as the API shows them, and the announcement to their company when that changes."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement
+
+from hallway.domain.actor import Actor
+from hallway.domain.context import DomainContext
 from hallway.files.links import FileLinks
-from hallway.store.types import AnyRow
+from hallway.store.tables import users
+from hallway.store.types import AnyRow, utcnow
 
 
 def user_dict(row: AnyRow, links: FileLinks) -> dict[str, Any]:
@@ -31,4 +37,22 @@ def user_dict(row: AnyRow, links: FileLinks) -> dict[str, Any]:
         "status_emoji": None if deleted else row.status_emoji,
         "time_zone": None if deleted else row.time_zone,
         "avatar_url": avatar_url,
+        "dnd_until": None if deleted else shown_dnd_until(row.dnd_until),
     }
+
+
+def shown_dnd_until(dnd_until: datetime | None) -> datetime | None:
+    """The end of "do not disturb" as colleagues see it: only while still to come (a past
+    end stays stored until the person changes it: notification_settings.py)."""
+    return dnd_until if dnd_until is not None and dnd_until > utcnow() else None
+
+
+async def announce_person(ctx: DomainContext, person: dict[str, Any]) -> None:
+    """`user.updated` to the person's company (on its presence topic: the directory is
+    company-wide), once their change has committed."""
+    await ctx.to_company(person["company_id"], {"type": "user.updated", "user": person})
+
+
+def own_row(actor: Actor) -> ColumnElement[bool]:
+    """Where the actor's own users row is (in their company)."""
+    return (users.c.id == actor.user_id) & (users.c.company_id == actor.company_id)

@@ -13,7 +13,8 @@ Topics on the broker:
                  and `sessions_ended` when their sessions end (their sockets close)
                  and frames for all the person's sockets (PERSONAL_FRAMES)
   presence:<id>  online/offline changes in a company, batched (presence_changes.py), and
-                 `user.updated` when a person of the company changes their profile
+                 `user.updated` when a person of the company changes their profile or
+                 their "do not disturb"
 """
 
 from __future__ import annotations

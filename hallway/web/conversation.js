@@ -10,7 +10,7 @@ import { announce, plural } from "./dom.js";
 import { friendly } from "./errors.js";
 import { Outbox } from "./outbox.js";
 import { mentionsMe } from "./mentions.js";
-import { localTime, statusLine } from "./profile.js";
+import { doNotDisturbLine, localTime, statusLine } from "./profile.js";
 import { NotSentHere } from "./realtime.js";
 import { SeenBy } from "./seen_by.js";
 import {
@@ -244,8 +244,8 @@ export class ConversationView {
       const person = state.people.get(peer);
       const presence = person?.presence ?? "offline";
       const label = { online: "Online", away: "Away" }[presence] ?? "Offline";
-      const about = [label, statusLine(person), localTime(person)].filter(Boolean);
-      this.subtitle.textContent = about.join(" · ");
+      const about = [label, doNotDisturbLine(person), statusLine(person), localTime(person)];
+      this.subtitle.textContent = about.filter(Boolean).join(" · ");
       this.subtitle.dataset.presence = presence;
     } else {
       const names = conversation.members.map((m) => m.display_name);

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { h, plural } from "./dom.js";
 import { clearErrors, submitting } from "./forms.js";
-import { avatar } from "./profile.js";
+import { avatar, presenceDot } from "./profile.js";
 import { colleagues, state } from "./store.js";
 
 /** `onOpen(conversation)` is called with a conversation to show (new, joined or existing). */
@@ -39,7 +39,7 @@ function wirePeopleDialog(onOpen) {
             "button",
             { type: "button", dataset: { id: p.id } },
             avatar(p.id),
-            h("span", { class: `presence ${p.presence}`, role: "img", "aria-label": p.presence }),
+            presenceDot(p),
             h("span", { class: "name" }, p.display_name),
             h("span", { class: "email" }, p.email),
           ),

@@ -69,9 +69,18 @@ const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeS
  * the full date on hover. */
 export function timeElement(iso, { compact = false } = {}) {
   const date = new Date(iso);
-  const today = date.toDateString() === new Date().toDateString();
-  const format = today ? timeFormat : compact ? dateFormat : dayFormat;
+  const format = isToday(date) ? timeFormat : compact ? dateFormat : dayFormat;
   return h("time", { datetime: iso, title: fullFormat.format(date) }, format.format(date));
+}
+
+/** The hour as text ("17:30"), with the day when it is not today ("Dec 8, 09:00"). */
+export function timeOfDay(iso) {
+  const date = new Date(iso);
+  return (isToday(date) ? timeFormat : dayFormat).format(date);
+}
+
+function isToday(date) {
+  return date.toDateString() === new Date().toDateString();
 }
 
 const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });

@@ -22,7 +22,13 @@ import {
   showConnection,
   showMe,
 } from "./sidebar.js";
-import { mergeConversation, state, updateConversation, updatePerson } from "./store.js";
+import {
+  mergeConversation,
+  nextDoNotDisturbEnd,
+  state,
+  updateConversation,
+  updatePerson,
+} from "./store.js";
 
 const REFRESH_DELAY_MS = 250; // inbox frames in a burst cause one reload of the list
 const SESSION_ENDED = "#session-ended";
@@ -132,12 +138,37 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   search.redrawNames();
 });
 
-/** Names, presence or deactivation changed: redraw whatever shows them. */
+/** Names, presence, "do not disturb" or deactivation changed: redraw whatever shows them. */
 function peopleChanged() {
   redrawSidebar(openId());
   search.redrawNames();
   view.refreshHeader();
   view.rerenderAll();
+  watchDoNotDisturbEnds();
+}
+
+// setTimeout fires at once past this delay (about 24.8 days); a later end waits in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+let doNotDisturbTimer = null;
+
+/** The server announces "do not disturb" turned on or off, not its end: one timer for the
+ * soonest end among the people redraws what shows it then (and sets itself again), rather
+ * than polling. */
+function watchDoNotDisturbEnds() {
+  clearTimeout(doNotDisturbTimer);
+  const end = nextDoNotDisturbEnd();
+  if (end === null) return;
+  const ended = () => {
+    presenceChanged();
+    watchDoNotDisturbEnds();
+  };
+  doNotDisturbTimer = setTimeout(ended, Math.min(end - Date.now() + 1, MAX_TIMER_MS));
+}
+
+/** Presence or "do not disturb" changed: redraw the dots and the header that show them. */
+function presenceChanged() {
+  redrawSidebar(openId());
+  view.refreshHeader();
 }
 
 const refreshPeople = refresher(api.people, ({ users }) => {
@@ -202,8 +233,7 @@ function onPresence(frame) {
     else strangers = true;
   }
   if (strangers) refreshPeople();
-  redrawSidebar(openId());
-  view.refreshHeader();
+  presenceChanged();
 }
 
 function onFrame(frame) {
@@ -295,6 +325,7 @@ function showApp() {
   realtime.start();
   refreshInbox();
   route();
+  watchDoNotDisturbEnds(); // the people loaded before the app (startApp)
 }
 
 async function boot() {

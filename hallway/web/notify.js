@@ -7,7 +7,14 @@
 
 import { api } from "./api.js";
 import { friendly } from "./forms.js";
-import { conversationTitle, personName, state, updateConversation } from "./store.js";
+import { timeOfDay } from "./dom.js";
+import {
+  conversationTitle,
+  inDoNotDisturb,
+  personName,
+  state,
+  updateConversation,
+} from "./store.js";
 
 const ENABLED_KEY = "hallway.desktopNotifications";
 const BODY_CHARS = 140;
@@ -25,7 +32,7 @@ const notified = new Set(); // message ids: a replayed event notifies once
  * nothing, no; all, yes; mentions: a direct conversation, a mention of me, @channel/@here. */
 export function shouldNotify(message, me, personal, conversation, now = Date.now()) {
   if (message.sender_id === me || message.deleted_at) return false;
-  if (personal.dnd_until && now < Date.parse(personal.dnd_until)) return false;
+  if (inDoNotDisturb(personal, now)) return false;
   if (conversation.muted) return false;
   const level = conversation.notify_level || personal.level;
   if (level === "nothing") return false;
@@ -94,10 +101,6 @@ export function notifyOf(frame) {
 
 // --- the account panel: my settings -------------------------------------------------------
 
-function timeOfDay(iso) {
-  return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-}
-
 /** `dnd` select value as a time to send: minutes from now, or tomorrow morning. */
 function dndUntil(choice) {
   if (choice === "off") return null;
@@ -120,7 +123,7 @@ function wirePersonal() {
 
   const show = () => {
     form.elements.level.value = settings.level;
-    const on = settings.dnd_until && Date.parse(settings.dnd_until) > Date.now();
+    const on = inDoNotDisturb(settings);
     current.hidden = !on;
     current.textContent = on ? `Until ${timeOfDay(settings.dnd_until)}` : "";
     dnd.value = on ? "current" : "off";

@@ -3,9 +3,9 @@
 // with a preview).
 
 import { api } from "./api.js";
-import { h, safeUrl } from "./dom.js";
+import { h, safeUrl, timeOfDay } from "./dom.js";
 import { clearErrors, showErrors, submitting } from "./forms.js";
-import { state } from "./store.js";
+import { inDoNotDisturb, state } from "./store.js";
 
 let linksExpired = () => {};
 // Links that failed to load: shown as initials from then on, so that a link that keeps
@@ -38,6 +38,22 @@ export function avatar(userId, size = "small") {
     linksExpired(); // most likely an expired link: the people's answer brings fresh ones
   });
   return image;
+}
+
+/** A person's presence dot; ringed (class `dnd`) while they are in "do not disturb". */
+export function presenceDot(person) {
+  const presence = person?.presence ?? "offline";
+  const dnd = inDoNotDisturb(person);
+  return h("span", {
+    class: dnd ? `presence ${presence} dnd` : `presence ${presence}`,
+    role: "img",
+    "aria-label": dnd ? `${presence}, do not disturb` : presence,
+  });
+}
+
+/** "Do not disturb until 17:30", or "" when they are not in it. */
+export function doNotDisturbLine(person) {
+  return inDoNotDisturb(person) ? `Do not disturb until ${timeOfDay(person.dnd_until)}` : "";
 }
 
 /** "🌴 On holiday", or "" for no status. */

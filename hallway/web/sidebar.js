@@ -4,7 +4,7 @@
 
 import { h, reconcile, timeElement } from "./dom.js";
 import { mentionBadge } from "./mentions.js";
-import { avatar } from "./profile.js";
+import { avatar, presenceDot } from "./profile.js";
 import { conversationTitle, directPeer, personName, sortedConversations, state } from "./store.js";
 
 const CONNECTION_LABELS = {
@@ -64,13 +64,7 @@ function marker(conversation) {
   const peer = directPeer(conversation);
   if (peer) {
     // The person's picture (or initials), their presence on its corner.
-    const presence = state.people.get(peer)?.presence ?? "offline";
-    return h(
-      "span",
-      { class: "peer" },
-      avatar(peer),
-      h("span", { class: `presence ${presence}`, role: "img", "aria-label": presence }),
-    );
+    return h("span", { class: "peer" }, avatar(peer), presenceDot(state.people.get(peer)));
   }
   const symbol = conversation.kind === "channel" ? "#" : "◆";
   return h("span", { class: "kind", "aria-hidden": "true" }, symbol);

@@ -23,6 +23,24 @@ export function isDeleted(userId) {
   return Boolean(state.people.get(userId)?.deleted);
 }
 
+/** Whether a person's "do not disturb" (`dnd_until`) is still to come at `now`: the server
+ * announces when it is set or turned off, not when it ends (main.js redraws then). */
+export function inDoNotDisturb(person, now = Date.now()) {
+  return Boolean(person?.dnd_until) && Date.parse(person.dnd_until) > now;
+}
+
+/** When the soonest "do not disturb" still to come among the people ends (ms since the
+ * epoch), or null for none. */
+export function nextDoNotDisturbEnd(now = Date.now()) {
+  let soonest = null;
+  for (const person of state.people.values()) {
+    if (!inDoNotDisturb(person, now)) continue;
+    const end = Date.parse(person.dnd_until);
+    if (soonest === null || end < soonest) soonest = end;
+  }
+  return soonest;
+}
+
 /** A person as an admin call answers them ({id, display_name, role, deactivated, ...}),
  * keeping what the directory knows and the answer does not (presence). */
 export function updatePerson(person) {

@@ -44,7 +44,8 @@ async def change_my_notifications(
     body: NotificationSettingsChange, ctx: Ctx, actor: CurrentActor
 ) -> Any:
     """Change the default level and/or `dnd_until` (null turns it off); fields left out
-    stay as they are."""
+    stay as they are. Colleagues see `dnd_until` on the person: a change of it is announced
+    to the company as `user.updated`."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return await notification_settings.change_my_settings(ctx, actor, changes)
 
