@@ -1,6 +1,7 @@
 // A channel's own controls in the conversation header: its topic (shown, and editable by
-// any member), archiving and unarchiving (its creator or an admin), and the composer locked
-// with a note while it is archived (the server refuses sends with conversation_archived).
+// any member), archiving and unarchiving (its creator or an admin), and the composers (the
+// conversation's and its thread panel's) locked with a note while it is archived (the server
+// refuses sends with conversation_archived).
 
 import { api } from "./api.js";
 import { state } from "./store.js";
@@ -50,9 +51,12 @@ export class ChannelBar {
     this.archiveButton.hidden = !mayArchive;
     this.archiveButton.textContent = archived ? "Unarchive" : "Archive";
     this.note.hidden = !archived;
-    this.composer.inert = archived;
-    this.composer.classList.toggle("locked", archived);
-    document.getElementById("composer-input").disabled = archived;
+    // The thread panel's composer too (thread_panel.js): a reply is a send.
+    for (const composer of [this.composer, document.getElementById("thread-composer")]) {
+      composer.inert = archived;
+      composer.classList.toggle("locked", archived);
+      composer.querySelector("textarea").disabled = archived;
+    }
   }
 
   startEditing() {

@@ -76,9 +76,17 @@ async def test_a_channel_topic_and_archiving(live: Directory, tabs: OpenTab) -> 
     # Bob did not create the channel: no Archive for him.
     await expect(bob_tab.page.locator("#archive-channel")).to_be_hidden()
 
+    # Bob has a thread open: its composer is locked with the channel's.
+    await send(alice, channel["id"], "the launch plan")
+    root = bob_tab.message("the launch plan")
+    await root.hover()
+    await root.get_by_role("button", name="Reply in thread").click()
+    await expect(bob_tab.page.locator("#thread-input")).to_be_enabled()
+
     alice_tab.page.once("dialog", lambda dialog: dialog.accept())
     await alice_tab.page.locator("#archive-channel").click()
     await expect(alice_tab.page.locator("#archive-channel")).to_have_text("Unarchive")
+    await expect(bob_tab.page.locator("#thread-input")).to_be_disabled()
     for tab in (alice_tab, bob_tab):
         await expect(tab.page.locator("#archived-note")).to_be_visible()
         await expect(tab.page.locator("#composer-input")).to_be_disabled()
@@ -88,6 +96,7 @@ async def test_a_channel_topic_and_archiving(live: Directory, tabs: OpenTab) -> 
 
     await alice_tab.page.locator("#archive-channel").click()
     await expect(bob_tab.page.locator("#composer-input")).to_be_enabled()
+    await expect(bob_tab.page.locator("#thread-input")).to_be_enabled()
     await bob_tab.type_and_send("back in business")
     await expect(alice_tab.message("back in business")).to_have_count(1)
 
