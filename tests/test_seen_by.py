@@ -137,6 +137,25 @@ async def test_the_others_of_a_group_see_a_receipt_live(
         await ws.close()
 
 
+async def test_the_readers_own_subscribed_socket_sees_their_mark_unread(
+    live: Directory, server: ServerProcess
+) -> None:
+    """Another tab of the reader follows the group: "Mark unread" reaches it as an event,
+    which brings its badge back (web/main.js myReceipt)."""
+    admin, bob, group = await live.team()
+    message = await send(admin, group["id"], "read me")
+    await bob.post(url(group, "/read"), json={"seq": message["seq"]})
+    ws = await authenticated_socket(server, bob)
+    try:
+        await subscribe(ws, group)
+        await bob.post(url(group, "/unread"), json={"seq": message["seq"]})
+        (event,) = await frames_of_types(ws, ["event"], 1)
+        assert event["kind"] == "receipt.updated"
+        assert event["data"] == {"user_id": bob.id, "last_read_seq": message["seq"] - 1}
+    finally:
+        await ws.close()
+
+
 async def test_in_a_channel_only_the_readers_own_sockets_learn_of_it(
     live: Directory, server: ServerProcess
 ) -> None:
