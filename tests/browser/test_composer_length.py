@@ -7,7 +7,7 @@ import re
 from playwright.async_api import expect
 
 from tests.browser.support import BROWSER_TESTS, OpenTab, group_of_two
-from tests.support import Directory, send
+from tests.support import Directory, eventually, send
 
 pytestmark = BROWSER_TESTS
 
@@ -58,7 +58,11 @@ async def test_long_messages_fold_with_show_more(live: Directory, tabs: OpenTab)
     folded_height = await body.evaluate("(e) => e.clientHeight")
     await button.click()
     await expect(body).not_to_have_class(re.compile(r"\bfolded\b"))
-    assert await body.evaluate("(e) => e.clientHeight") > folded_height
+
+    async def unfolded() -> bool:
+        return bool(await body.evaluate("(e) => e.clientHeight") > folded_height)
+
+    await eventually(unfolded)
     await expect(message.get_by_role("button", name="Show less")).to_have_attribute(
         "aria-expanded", "true"
     )
