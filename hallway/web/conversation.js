@@ -71,6 +71,7 @@ export class ConversationView {
         if (message.thread_root_id) this.thread.receive(message);
         else this.receive(message);
       },
+      userId: state.me.id,
     });
 
     this.id = null;

@@ -11,6 +11,7 @@ import { ConversationView } from "./conversation.js";
 import { wireDialogs } from "./dialogs.js";
 import { wireInvites } from "./invites.js";
 import { notifyOf, showConversationSettings, wireNotifications } from "./notify.js";
+import { forgetStoredOutboxes } from "./outbox.js";
 import { onAvatarLinksExpired, wireProfile } from "./profile.js";
 import { wireRetention } from "./retention.js";
 import { Realtime } from "./realtime.js";
@@ -73,6 +74,7 @@ function sessionEnded() {
 async function logOut() {
   leavingTo = "";
   await api.logout().catch(() => {});
+  forgetStoredOutboxes();
   endSession();
 }
 
@@ -86,6 +88,7 @@ async function leaveThrough(hash, call) {
     leavingTo = null;
     throw failure;
   }
+  forgetStoredOutboxes();
   endSession(hash);
 }
 

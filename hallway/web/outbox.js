@@ -3,7 +3,9 @@
 // reach the server, or the server says "later": 5xx, 429) waits, shown as queued, and goes
 // by itself once the socket is live again (or a later retry gets through), always with its
 // own client_msg_id so the server stores it once. Only a refusal (a 4xx answer: too long,
-// not a member…) ends it as "Not sent", with Retry.
+// not a member…) ends it as "Not sent", with Retry. What is still on its way is kept in
+// sessionStorage (this tab's, gone with it), so a reload of the tab loses nothing: it is
+// shown again and sent once (the server takes a client_msg_id once).
 
 import { api } from "./api.js";
 import { friendly } from "./errors.js";
@@ -11,6 +13,14 @@ import { NotSentHere } from "./realtime.js";
 
 const FIRST_RETRY_MS = 2_000;
 const MAX_RETRY_MS = 30_000;
+const STORE_PREFIX = "hallway.outbox.";
+
+/** Logging out: what this tab kept for anyone is dropped, unsent. */
+export function forgetStoredOutboxes() {
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith(STORE_PREFIX)) sessionStorage.removeItem(key);
+  }
+}
 
 /** Whether an error means "try again later" rather than "the server refused this". */
 export function isTransient(error) {
@@ -25,11 +35,13 @@ export function isTransient(error) {
 
 export class Outbox {
   /** `onStatus(conversationId, clientMsgId, status, error)`: "sending", "queued" or
-   * "failed"; `onSent(conversationId, message)`: stored (the server's message). */
-  constructor(realtime, { onStatus, onSent }) {
+   * "failed"; `onSent(conversationId, message)`: stored (the server's message). `userId`:
+   * whose messages these are (what a reload finds kept is theirs only). */
+  constructor(realtime, { onStatus, onSent, userId }) {
     this.realtime = realtime;
     this.onStatus = onStatus;
     this.onSent = onSent;
+    this.storeKey = `${STORE_PREFIX}${userId}`;
     this.entries = new Map(); // client_msg_id -> {conversationId, fields, message, status}
     this.queue = []; // client_msg_ids still to send, oldest first
     this.pumping = false;
@@ -37,6 +49,7 @@ export class Outbox {
     this.retryTimer = null;
     realtime.addLiveListener(() => this.flush());
     window.addEventListener("online", () => this.flush());
+    this.restore();
   }
 
   /** Queue a message: `message` is the pending message the timeline shows; `fields` the
@@ -47,6 +60,7 @@ export class Outbox {
     this.entries.set(fields.client_msg_id, { conversationId, fields, message, status });
     if (status === "queued") this.onStatus(conversationId, fields.client_msg_id, status, null);
     this.queue.push(fields.client_msg_id);
+    this.save();
     this.pump();
   }
 
@@ -62,6 +76,7 @@ export class Outbox {
   discard(clientMsgId) {
     const entry = this.entries.get(clientMsgId);
     if (entry?.status === "failed") this.entries.delete(clientMsgId);
+    this.save();
   }
 
   /** The message arrived another way (its `message.created` event): it is done. */
@@ -70,6 +85,7 @@ export class Outbox {
     if (!entry) return;
     this.entries.delete(clientMsgId);
     this.queue = this.queue.filter((id) => id !== clientMsgId);
+    this.save();
     entry.settle?.();
   }
 
@@ -98,7 +114,51 @@ export class Outbox {
   setStatus(clientMsgId, entry, status, error = null) {
     entry.status = status;
     entry.error = error;
+    this.save();
     this.onStatus(entry.conversationId, clientMsgId, status, error);
+  }
+
+  /** Keep what is on its way for a reload of the tab. */
+  save() {
+    const kept = [...this.entries.values()].map(
+      ({ conversationId, fields, message, status, error }) => ({
+        conversationId,
+        fields,
+        message,
+        status,
+        error: error ?? null,
+      }),
+    );
+    try {
+      if (kept.length) sessionStorage.setItem(this.storeKey, JSON.stringify(kept));
+      else sessionStorage.removeItem(this.storeKey);
+    } catch {
+      // Storage full or refused: the queue still works for as long as this page lives.
+    }
+  }
+
+  /** What the tab kept before it was reloaded: queued again (in the order written), or
+   * still refused; sent as soon as anything gets through. */
+  restore() {
+    let kept;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(this.storeKey) ?? "[]");
+    } catch {
+      kept = [];
+    }
+    if (!Array.isArray(kept)) return;
+    for (const { conversationId, fields, message, status, error } of kept) {
+      const clientMsgId = fields?.client_msg_id;
+      if (typeof conversationId !== "string" || typeof clientMsgId !== "string" || !message) {
+        continue;
+      }
+      const failed = status === "failed";
+      const entry = { conversationId, fields, message, status: failed ? "failed" : "queued" };
+      entry.error = failed ? error : null;
+      this.entries.set(clientMsgId, entry);
+      if (!failed) this.queue.push(clientMsgId);
+    }
+    if (this.queue.length) this.pump();
   }
 
   async pump() {
@@ -152,6 +212,7 @@ export class Outbox {
     if (result.confirmed || !this.entries.has(clientMsgId)) return "done";
     if (result.message) {
       this.entries.delete(clientMsgId);
+      this.save();
       this.onSent(conversationId, result.message);
       return "done";
     }

@@ -59,6 +59,37 @@ async def test_messages_written_offline_are_queued_then_sent_once_in_order(
     await expect(tab.messages).to_have_count(2)
 
 
+async def test_a_queued_message_survives_a_reload_of_the_tab(
+    live: Directory, tabs: OpenTab
+) -> None:
+    """What is on its way is kept in the tab's sessionStorage: reloaded while offline, the
+    tab shows it queued again and sends it once the connection is back."""
+    alice, bob, group_id = await group_of_two(live, "reload")
+    watcher = await tabs(alice, group_id)
+    tab = await tabs(bob, group_id, routed=True)
+    await tab.go_offline()
+    await expect(tab.connection).to_have_attribute("data-state", "reconnecting")
+    await tab.type_and_send("written before the reload")
+    await expect(tab.message("written before the reload")).to_have_class(re.compile(r"\bqueued\b"))
+
+    await tab.page.reload()
+    await expect(tab.message("written before the reload")).to_have_class(re.compile(r"\bqueued\b"))
+    assert await bodies_on_server(alice, group_id) == []
+
+    await tab.come_back_online()
+    await expect(tab.connection).to_have_attribute("data-state", "live", timeout=20_000)
+    await expect(tab.message("written before the reload")).not_to_have_class(
+        re.compile(r"\b(queued|sending)\b")
+    )
+    assert await bodies_on_server(alice, group_id) == ["written before the reload"]
+    await expect(watcher.message("written before the reload")).to_have_count(1)
+    # Sent: a later reload finds nothing kept.
+    await tab.page.reload()
+    await expect(tab.message("written before the reload")).to_have_count(1)
+    await expect(tab.messages.filter(has_text="Queued")).to_have_count(0)
+    assert await bodies_on_server(alice, group_id) == ["written before the reload"]
+
+
 async def test_a_refused_message_says_not_sent_with_retry(live: Directory, tabs: OpenTab) -> None:
     """A refusal (here: longer than this server takes) is not an outage: "Not sent", at
     once, over the socket and over HTTP alike."""
