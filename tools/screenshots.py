@@ -106,6 +106,8 @@ async def take_screenshots(base_url: str) -> None:
 
         await ada.locator(".thread-summary").first.click()
         await expect(ada.locator("#thread-panel")).to_be_visible()
+        # A reply's buttons (react, edit, delete), as a pointer over it shows them.
+        await ada.locator("#thread-replies > li.message").first.hover()
         await shoot(ada, "thread")
         await ada.keyboard.press("Escape")
 

@@ -45,7 +45,10 @@ export function renderMessage(message, ui) {
       " ",
       timeElement(message.created_at),
       message.edited_at && !deleted ? h("span", { class: "edited" }, " (edited)") : null,
-      message.thread_root_id ? h("span", { class: "thread" }, " · reply in a thread") : null,
+      // Said where a reply shows outside its thread; in the panel every one is.
+      message.thread_root_id && !ui.inThread
+        ? h("span", { class: "thread" }, " · reply in a thread")
+        : null,
     ),
     editing ? editor(ui.draft) : foldable(body(message, deleted), message, messageKey(message)),
     attachments(message.attachments),
