@@ -15,19 +15,15 @@ export function codePoints(text) {
 }
 
 export class LengthCounter {
-  /** `input`: the composer's textarea; `submit`: its Send button. */
-  constructor(input, submit) {
+  /** `input`: a composer's textarea; `submit`: its Send button; `id`: the counter's own
+   * (the conversation's composer and the thread panel's each have one). */
+  constructor(input, submit, id = "composer-count") {
     this.input = input;
     this.submit = submit;
-    this.element = h("p", {
-      id: "composer-count",
-      class: "composer-count",
-      "aria-live": "polite",
-      hidden: true,
-    });
+    this.element = h("p", { id, class: "composer-count", "aria-live": "polite", hidden: true });
     input.after(this.element);
     const describedBy = input.getAttribute("aria-describedby") ?? "";
-    input.setAttribute("aria-describedby", `${describedBy} composer-count`.trim());
+    input.setAttribute("aria-describedby", `${describedBy} ${id}`.trim());
     input.addEventListener("input", () => this.update());
     this.update();
   }

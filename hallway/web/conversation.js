@@ -84,6 +84,7 @@ export class ConversationView {
     this.thread = new ThreadPanel({
       onClose: () => this.composer.input.focus(),
       outbox: this.outbox,
+      members: () => this.conversation?.members ?? [],
     });
     document.getElementById("message-list").addEventListener("click", (event) => {
       const button = event.target.closest('button[data-action="open-thread"]');

@@ -9,7 +9,9 @@
 // Esc closes it.
 
 import { api } from "./api.js";
+import { LengthCounter } from "./composer_counter.js";
 import { announce, h, reconcile } from "./dom.js";
+import { MentionAutocomplete } from "./mentions.js";
 import { MessageActions } from "./message_actions.js";
 import { MessageListKeys } from "./message_list_keys.js";
 import { messageKey, renderMessage } from "./messages.js";
@@ -21,8 +23,9 @@ const NEAR_BOTTOM_PX = 80;
 
 export class ThreadPanel {
   /** `onClose()`: the panel closed (focus goes back to the conversation). `outbox`: the
-   * conversation view's (outbox.js), which sends replies and says how each is doing. */
-  constructor({ onClose, outbox }) {
+   * conversation view's (outbox.js), which sends replies and says how each is doing.
+   * `members()`: whom `@` offers in the reply composer (the conversation's, mentions.js). */
+  constructor({ onClose, outbox, members }) {
     this.onClose = onClose;
     this.outbox = outbox;
     this.conversationId = null;
@@ -48,6 +51,9 @@ export class ThreadPanel {
       inThread: true,
     });
     this.keys = new MessageListKeys(this.scroller, this.list); // one tab stop, arrow keys
+    // The reply composer counts and completes as the conversation's does (composer.js).
+    this.counter = new LengthCounter(this.input, this.sendButton, "thread-input-count");
+    this.mentions = new MentionAutocomplete(this.input, members);
   }
 
   build() {
@@ -75,12 +81,13 @@ export class ThreadPanel {
       placeholder: "Reply…",
     });
     this.error = h("p", { class: "field-error", role: "alert" });
+    this.sendButton = h("button", { type: "submit" }, "Reply");
     this.form = h(
       "form",
       { id: "thread-composer" },
       h("label", { for: "thread-input", class: "visually-hidden" }, "Reply in thread"),
       this.input,
-      h("button", { type: "submit" }, "Reply"),
+      this.sendButton,
       this.error,
     );
     this.element = h(
@@ -94,7 +101,8 @@ export class ThreadPanel {
 
     this.closeButton.addEventListener("click", () => this.close());
     this.element.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
+      // An Esc something inside took (the mention list closing) does not close the panel.
+      if (event.key === "Escape" && !event.defaultPrevented) {
         event.preventDefault();
         this.close();
       }
@@ -104,6 +112,7 @@ export class ThreadPanel {
       this.send();
     });
     this.input.addEventListener("keydown", (event) => {
+      if (this.mentions.onKeydown(event)) return;
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.form.requestSubmit();
@@ -300,9 +309,10 @@ export class ThreadPanel {
    * composer does), which sends it or keeps it queued until it can. */
   send() {
     const body = this.input.value;
-    if (!this.isOpen || !body.trim()) return;
+    if (!this.isOpen || !body.trim() || this.counter.over()) return;
     const clientMsgId = newClientMsgId();
     this.input.value = "";
+    this.counter.update();
     this.error.textContent = "";
     const message = this.timeline.addPending(clientMsgId, body, { threadRootId: this.rootId });
     this.render("bottom");

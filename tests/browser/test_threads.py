@@ -180,3 +180,37 @@ async def test_replies_can_be_reacted_to_edited_and_deleted_in_the_panel(
     await expect(panel_replies(bob_tab, "oops, wrong thread")).to_have_count(0)
     await expect(alice_panel.locator("#thread-replies > li.message")).to_have_count(2)
     assert alice_tab.errors == [] and bob_tab.errors == []
+
+
+async def test_the_reply_composer_completes_mentions_and_counts(
+    live: Directory, tabs: OpenTab
+) -> None:
+    alice, bob, group_id = await group_of_two(live, "thread composer")
+    await send(alice, group_id, "release notes?")
+    alice_tab = await tabs(alice, group_id)
+    bob_tab = await tabs(bob, group_id)
+    panel = await open_thread(alice_tab, "release notes?")
+    await open_thread(bob_tab, "release notes?")
+    reply_input = alice_tab.page.locator("#thread-input")
+
+    # `@` offers the conversation's members; Esc closes the list, not the panel.
+    await reply_input.fill("@Bo")
+    listbox = panel.get_by_role("listbox", name="People to mention")
+    await expect(listbox.get_by_role("option")).to_have_text(["Bob"])
+    await reply_input.press("Escape")
+    await expect(listbox).to_be_hidden()
+    await expect(panel).to_be_visible()
+    await reply_input.press("Backspace")
+    await reply_input.press("o")  # typed again: offered again
+    await reply_input.press("Enter")  # picks
+    await expect(reply_input).to_have_value("@Bob ")
+    await reply_input.press_sequentially("can you write them?")
+    await reply_input.press("Enter")
+    mentioned = panel_replies(bob_tab, "@Bob can you write them?")
+    await expect(mentioned).to_have_class(re.compile(r"\bmentions-me\b"))
+
+    # Past the server's limit the counter says so and Reply is disabled.
+    await reply_input.fill("x" * 10_001)
+    await expect(panel.locator("#thread-input-count")).to_contain_text("too long to send")
+    await expect(panel.get_by_role("button", name="Reply", exact=True)).to_be_disabled()
+    assert alice_tab.errors == [] and bob_tab.errors == []
