@@ -9,6 +9,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from hallway.domain.access import read_member_conversation_ids
 from hallway.domain.actor import Actor
 from hallway.realtime import presence_changes
 from hallway.realtime.connection import Connection
@@ -52,8 +53,11 @@ async def _listener(app: FastAPI, person: Person) -> tuple[Connection, Recording
     hub: Hub = app.state.hub
     socket = RecordingSocket()
     conn = Connection(socket, Actor(person.id, person.company_id, "member"), 65536)
-    await hub.attach(conn)
+    await hub.attach(conn, GREETING)
     return conn, socket
+
+
+GREETING = orjson.dumps({"type": "ready"}).decode()
 
 
 async def _subscribed_team(
@@ -194,6 +198,37 @@ async def test_a_replay_ahead_of_the_feed_is_not_sent_again_when_the_feed_catche
     await eventually(lambda: len(bob_socket.events()) == 3)
     assert [e["seq"] for e in bob_socket.events()] == [before["seq"], *late_seqs]
     assert [e["seq"] for e in socket.events()] == late_seqs
+
+
+async def test_the_greeting_waits_until_the_connection_hears_its_inbox(
+    app: FastAPI, directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client reloads its conversation list on `ready`: a message committed after the
+    greeting must reach the inbox, however long attaching takes after the greeting's
+    conversations were read."""
+    admin, bob, conversation = await directory.team()
+
+    async def slow_read(*args: Any) -> list[str]:
+        ids = await read_member_conversation_ids(*args)
+        await asyncio.sleep(0.3)  # a busy database: the join comes late
+        return ids
+
+    monkeypatch.setattr("hallway.realtime.hub.read_member_conversation_ids", slow_read)
+    socket = RecordingSocket()
+    conn = Connection(socket, Actor(bob.id, bob.company_id, "member"), 65536)
+    attaching = asyncio.create_task(app.state.hub.attach(conn, GREETING))
+    await eventually(lambda: socket.frames)
+    sent = await send(admin, conversation["id"], "right after ready")
+    await attaching
+
+    def inbox() -> list[dict[str, Any]]:
+        return [f for f in socket.frames if f["type"] == "inbox"]
+
+    await eventually(inbox)
+    assert socket.frames[0] == {"type": "ready"}
+    assert inbox()[0]["message_id"] == sent["id"]
+    conn.closed = True
+    await app.state.hub.detach(conn)
 
 
 async def test_presence_changes_are_announced_in_batches(

@@ -319,8 +319,8 @@ class RealtimeSession:
         self._frames = hub.ctx.rate_limits.socket_frames()
         conn = Connection(self._socket, actor, self.hub.settings.ws_send_buffer_bytes)
         self.conn = conn
-        # `ready` is the first frame; frames that attaching causes (presence) come after it.
-        conn.send(
+        await self.hub.attach(
+            conn,
             dumps(
                 {
                     "type": "ready",
@@ -331,9 +331,8 @@ class RealtimeSession:
                     },
                     "expires_in": self._expire_at(verified),
                 }
-            )
+            ),
         )
-        await self.hub.attach(conn)
 
     async def _reauthenticate(self, conn: Connection, frame: dict[str, Any]) -> None:
         """`auth` on a live socket: a fresh token for the same person moves the socket's

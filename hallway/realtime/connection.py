@@ -46,9 +46,14 @@ class Connection:
     """Frames are written straight to the transport, without a queue or task of its own:
     fan-out never waits on one client. A client that lets more than `buffer_limit` bytes
     pile up unread is closed with CLOSE_SLOW_CONSUMER and resumes later with after_seq.
-    `frames_out` counts the frames written, for the socket's log line."""
+    `frames_out` counts the frames written, for the socket's log line.
+
+    While the hub attaches a connection, its frames are held (`hold`) and written after the
+    greeting (`release`): `ready` stays the first frame yet goes out only once the
+    connection hears everything it will be sent."""
 
     __slots__ = (
+        "_held",
         "_typed",
         "actor",
         "away",
@@ -72,9 +77,25 @@ class Connection:
         self.last_seen = time.monotonic()  # when the client last sent a frame
         self.away = False  # its client said its user is idle (`presence.set`)
         self._typed: dict[str, float] | None = None
+        self._held: list[str] | None = None  # frames waiting for the greeting
+
+    def hold(self) -> None:
+        """Keep frames back until `release`."""
+        self._held = []
+
+    def release(self, greeting: str) -> None:
+        """Write `greeting`, then the frames held since `hold`, and write at once from now."""
+        held = self._held or []
+        self._held = None
+        self.send(greeting)
+        for frame in held:
+            self.send(frame)
 
     def send(self, frame: str) -> None:
         if self.closed:
+            return
+        if self._held is not None:
+            self._held.append(frame)
             return
         if self.sink.buffered_bytes() > self.buffer_limit:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer: resume with after_seq")

@@ -86,12 +86,19 @@ class Hub:
 
     # --- connections -------------------------------------------------------------------
 
-    async def attach(self, conn: Connection) -> None:
-        """Register an authenticated connection: its conversations feed its inbox.
+    async def attach(self, conn: Connection, greeting: str) -> None:
+        """Register an authenticated connection: its conversations feed its inbox; then
+        write `greeting` (`ready`) to it, then announce its person's arrival.
 
         Listen, then read: the person's topic is followed before their conversations are
         read, so a removal committed after the read reaches this connection, and one that
-        arrives during it keeps the connection out of that conversation's feed."""
+        arrives during it keeps the connection out of that conversation's feed.
+
+        Listen, then greet: a client reloads the conversation list when it is greeted, so
+        the greeting waits until every feed is joined; otherwise a message committed after
+        that reload but before the join would reach neither. Frames that arrive meanwhile
+        are held and follow the greeting."""
+        conn.hold()
         topics, first_here = self.registry.add(conn)
         with self.registry.reading_conversations(conn) as removed_meanwhile:
             if topics:
@@ -105,6 +112,7 @@ class Hub:
         feed_topics = self.feeds.join(conn, joined)
         if feed_topics:
             await self.broker.subscribe(feed_topics)
+        conn.release(greeting)
         if first_here:
             await self.presence_changes.arrived(conn.actor)
         else:
