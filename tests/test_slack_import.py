@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hallway.slack_import import summary
 from hallway.slack_import.emoji_names import unicode_emoji
-from hallway.slack_import.mrkdwn import render
+from hallway.slack_import.mrkdwn import emphasis, render
 from hallway.store.database import Database
 from hallway.store.tables import companies
 from tests.slack_export import NOTES, T0, Export, ts
@@ -347,6 +349,62 @@ def test_mrkdwn_renders_as_plain_text() -> None:
     assert render("<mailto:a@b.test|a@b.test> 1 &lt; 2 &amp;&amp; 3 &gt; 2", {}, {}) == (
         "a@b.test 1 < 2 && 3 > 2"
     )
+
+
+@pytest.mark.parametrize(
+    ("slack", "hallway"),
+    [
+        ("*bold*", "**bold**"),
+        ("~strike~", "~~strike~~"),
+        ("_italic_", "_italic_"),
+        ("a *b* c ~d~ e _f_", "a **b** c ~~d~~ e _f_"),
+        ("(*bold*), ~gone~.", "(**bold**), ~~gone~~."),
+        ("*bold _and italic_*", "**bold _and italic_**"),
+        ("*two words* and *more*", "**two words** and **more**"),
+        ("*a*b*", "**a*b**"),  # the first mark that can close, closes
+        # Not emphasis: inside a word, around spaces, empty, across lines, unclosed.
+        ("2*3*4", "2*3*4"),
+        ("a * b * c", "a * b * c"),
+        ("snake_case_name", "snake_case_name"),
+        ("file_name_here.txt", "file_name_here.txt"),
+        ("x~y~z and ~/a ~/b", "x~y~z and ~/a ~/b"),
+        ("* a*", "* a*"),
+        ("*a *", "*a *"),
+        ("**", "**"),
+        ("*bold*s", "*bold*s"),
+        ("*one\ntwo*", "*one\ntwo*"),
+        ("*unclosed", "*unclosed"),
+        # Markdown already: a run of marks is left alone.
+        ("**bold** ~~gone~~", "**bold** ~~gone~~"),
+        # Code is never touched, and emphasis goes around it.
+        ("`*not bold*` *bold*", "`*not bold*` **bold**"),
+        ("```\n*not bold* ~not~\n``` *bold*", "```\n*not bold* ~not~\n``` **bold**"),
+        ("```*a* ~b~```", "```*a* ~b~```"),
+        ("*`code` in bold*", "**`code` in bold**"),
+        # A reference is one character: its address and label are never changed.
+        ("<https://x.test/*a*/~b~|*c*>", "<https://x.test/*a*/~b~|*c*>"),
+        ("*<@U1>* ~<#C1>~", "**<@U1>** ~~<#C1>~~"),
+    ],
+)
+def test_slack_emphasis_becomes_markdown(slack: str, hallway: str) -> None:
+    assert emphasis(slack) == hallway
+
+
+def test_emphasis_goes_around_references_and_leaves_their_addresses() -> None:
+    people = {"U1": "Ann Lee"}
+    assert render("*<@U1>* see <https://x.test/a*b*c|the *doc*>", people, {}) == (
+        "**@Ann Lee** see the *doc* (https://x.test/a*b*c)"
+    )
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="*~")))
+def test_text_without_slack_marks_keeps_its_emphasis(text: str) -> None:
+    assert emphasis(text) == text
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="`\n"), min_size=1))
+def test_inline_code_is_never_changed(code: str) -> None:
+    assert emphasis(f"*a* `{code}` ~b~") == f"**a** `{code}` ~~b~~"
 
 
 def test_slack_emoji_names() -> None:
