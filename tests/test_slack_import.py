@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hallway.slack_import import summary
 from hallway.slack_import.emoji_names import unicode_emoji
-from hallway.slack_import.mrkdwn import emphasis, render
+from hallway.slack_import.mrkdwn import Mentioned, emphasis, mentioned, render
 from hallway.store.database import Database
 from hallway.store.tables import companies
 from tests.slack_export import NOTES, T0, Export, ts
@@ -405,6 +405,85 @@ def test_text_without_slack_marks_keeps_its_emphasis(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters="`\n"), min_size=1))
 def test_inline_code_is_never_changed(code: str) -> None:
     assert emphasis(f"*a* `{code}` ~b~") == f"**a** `{code}` ~~b~~"
+
+
+def test_mrkdwn_references_name_people_and_broadcasts() -> None:
+    assert mentioned("<@U1> <@U2|bob> <!here> <!everyone> <!subteam^S1|@devs> <#C1>") == (
+        Mentioned(frozenset({"U1", "U2"}), frozenset({"here", "everyone"}))
+    )
+    assert mentioned("no one, @U1 typed by hand") == Mentioned(frozenset(), frozenset())
+
+
+async def test_imported_emphasis_renders_and_mentions_are_listed(
+    env: dict[str, str], client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    export = Export()
+    day = T0 + 3 * 86_400
+    formatted = "*bold* _italic_ ~gone~ `*code*` snake_case_name"
+    extra = {
+        "general/2024-01-05.json": [
+            {"type": "message", "ts": ts(day), "user": "U01ANN", "text": formatted},
+            {
+                "type": "message",
+                "ts": ts(day + 60),
+                "user": "U02BOB",
+                "text": "<!everyone> <@U01ANN> <@U02BOB> the release",
+            },
+        ],
+        # Cat is no member of secret-plans: her mention names nobody; Bob's own neither.
+        "secret-plans/2024-01-05.json": [
+            {
+                "type": "message",
+                "ts": ts(day + 120),
+                "user": "U02BOB",
+                "text": "<@U01ANN> <@U03CAT> <@U02BOB> <!here> look",
+            }
+        ],
+    }
+    company = f"Styled {export.tag}"
+    result = run_import(env, export.write(tmp_path / "export.zip", extra=extra), company)
+    assert result.returncode == 0, result.stderr
+    code = invite_code(result.stdout)
+    ann = await claim(client, code, export.email("ann"))
+    listed = (await ann.get("/api/v1/conversations")).json()["conversations"]
+    general = next(c["id"] for c in listed if c["title"] == "general")
+    secret = next(c["id"] for c in listed if c["title"] == "secret-plans")
+    # Imported history is read history: it counts no mention for anyone.
+    assert all((c["unread_count"], c["mention_count"]) == (0, 0) for c in listed), listed
+
+    history = (await ann.get(f"/api/v1/conversations/{general}/messages")).json()["messages"]
+    styled, everyone = history[-2:]
+    assert styled["body"] == "**bold** _italic_ ~~gone~~ `*code*` snake_case_name"
+    assert styled["body_html"] == (
+        "<p><strong>bold</strong> <em>italic</em> <s>gone</s> <code>*code*</code>"
+        " snake_case_name</p>\n"
+    )
+    assert (styled["mentions"], styled["mention_kind"]) == ([], None)
+    assert everyone["body"] == "@everyone @Ann Example @Bob Builder the release"
+    assert (everyone["mentions"], everyone["mention_kind"]) == ([ann.id], "channel")
+    private = (await ann.get(f"/api/v1/conversations/{secret}/messages")).json()["messages"]
+    looked = private[-1]
+    assert looked["body"] == "@Ann Example @Cat Former @Bob Builder @here look"
+    assert (looked["mentions"], looked["mention_kind"]) == ([ann.id], "here")
+
+    mine = (await ann.get("/api/v1/mentions")).json()["mentions"]
+    assert [(m["conversation_id"], m["message"]["id"]) for m in mine] == [
+        (secret, looked["id"]),
+        (general, everyone["id"]),
+    ]
+    bob = await claim(client, code, export.email("bob"))
+    bobs = (await bob.get("/api/v1/mentions")).json()["mentions"]
+    # Ann's greeting (the export's first message) names him; his own @everyone does not.
+    assert [m["message"]["body"] for m in bobs] == [
+        "Hello @Bob Builder, see the plan (https://example.com/plan) & more"
+    ]
+
+    # The log says what history says, and the import writes no event besides.
+    log = (await ann.get(f"/api/v1/conversations/{secret}/events")).json()["events"]
+    assert [e["kind"] for e in log] == ["member.added", "message.created", "message.created"]
+    assert {k: log[-1]["data"][k] for k in ("mentions", "mention_kind")} == (
+        {"mentions": [ann.id], "mention_kind": "here"}
+    )
 
 
 def test_slack_emoji_names() -> None:

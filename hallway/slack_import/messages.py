@@ -4,8 +4,10 @@ Messages go in timestamp order, a batch a transaction: the batch takes its seqs 
 (one UPDATE of last_seq), then its messages, files, reactions, events and import keys go in
 with one bulk insert per table. The log reads as if the history had happened here: each
 message's `message.created` event (its data as a send logs it) under the message's seq,
-then a `reaction.added` for each of its reactions. A message whose Slack ts was imported
-before is left alone, so a second run writes nothing.
+then a `reaction.added` for each of its reactions. Its mentions are stored as a send
+stores them (hallway/domain/mentions.py), from the people and broadcasts its Slack text
+references; nothing is published, so the history notifies nobody. A message whose Slack ts
+was imported before is left alone, so a second run writes nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, select, update
 
 from hallway.config import Settings
 from hallway.domain.attachment_upload import clean_filename
+from hallway.domain.mentions import NOBODY, MentionKind, Resolved
 from hallway.domain.message_format import render_body
 from hallway.domain.message_send import CREATED
 from hallway.files.storage import Storage
@@ -27,18 +30,33 @@ from hallway.slack_import import keys, summary
 from hallway.slack_import.emoji_names import unicode_emoji
 from hallway.slack_import.export import SlackConversation, SlackExport, is_ts
 from hallway.slack_import.files import store_file
-from hallway.slack_import.mrkdwn import render
+from hallway.slack_import.mrkdwn import Mentioned, mentioned, render
 from hallway.slack_import.people import People
 from hallway.slack_import.progress import ProgressBar
 from hallway.slack_import.summary import Summary
 from hallway.store.bulk import insert_rows
 from hallway.store.database import Database
-from hallway.store.tables import attachments, conversations, events, messages, reactions
+from hallway.store.tables import (
+    attachments,
+    conversations,
+    events,
+    mentions,
+    messages,
+    participants,
+    reactions,
+)
 
 BATCH = 2_000
 REACTION_ADDED = "reaction.added"
 # Messages people wrote; a broadcast thread reply is kept as the reply it is.
 _KEPT_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+# Slack's broadcasts as Hallway's mention kinds: `@everyone` (the whole workspace, in Slack's
+# general channel) reaches every member of the conversation, as `@channel` does.
+_BROADCAST_KINDS: dict[str, MentionKind] = {
+    "channel": "channel",
+    "everyone": "channel",
+    "here": "here",
+}
 
 
 def slack_time(ts: str) -> datetime:
@@ -61,6 +79,7 @@ class _Message:
     row: dict[str, Any]
     files: list[_File] = field(default_factory=list)
     reactions: list[tuple[str, str]] = field(default_factory=list)  # (user id, emoji)
+    mentions: Resolved = NOBODY
 
 
 @dataclass
@@ -80,12 +99,23 @@ class ConversationImport:
     bar: ProgressBar
     _roots: dict[str, str] = field(default_factory=dict)
     """Slack ts to message id, of this conversation's messages: thread roots."""
+    _members: frozenset[str] = frozenset()
+    """Hallway ids of the conversation's members: the only people a mention may name."""
 
     async def run(self) -> int:
         """Import what is new; how many messages that was."""
         async with self.db.read() as conn:
             self._roots = await keys.read_keys(
                 conn, self.company_id, keys.MESSAGE, scope=self.slack.id
+            )
+            self._members = frozenset(
+                (
+                    await conn.execute(
+                        select(participants.c.user_id).where(
+                            participants.c.conversation_id == self.conversation_id
+                        )
+                    )
+                ).scalars()
             )
         imported_before = set(self._roots)
         count = 0
@@ -137,7 +167,8 @@ class ConversationImport:
             return None
         ts = str(record["ts"])
         text = record.get("text")
-        body = render(text if isinstance(text, str) else "", self.people.names, self.channel_names)
+        slack_text = text if isinstance(text, str) else ""
+        body = render(slack_text, self.people.names, self.channel_names)
         files, missing = self._files(record)
         body = _with_missing(body, missing)
         if not body.strip() and not files:
@@ -162,7 +193,20 @@ class ConversationImport:
             "deleted_by": None,
             "body_html": render_body(body),
         }
-        return _Message(ts, row, files, self._reactions(record))
+        mentions_ = self._mentions(mentioned(slack_text), sender)
+        return _Message(ts, row, files, self._reactions(record), mentions_)
+
+    def _mentions(self, referenced: Mentioned, sender: str) -> Resolved:
+        """What the message mentions, by the rule of a send: members only, never the
+        sender, `channel` over `here`."""
+        ids = self.people.ids
+        user_ids = {ids[slack_id] for slack_id in referenced.people if slack_id in ids}
+        named = sorted(u for u in user_ids if u in self._members and u != sender)
+        kinds = {_BROADCAST_KINDS[b] for b in referenced.broadcasts}
+        kind: MentionKind | None = (
+            "channel" if "channel" in kinds else "here" if "here" in kinds else None
+        )
+        return Resolved(named, kind)
 
     def _files(self, record: dict[str, Any]) -> tuple[list[_File], list[str]]:
         """The message's files the export holds, and the names of those it does not."""
@@ -273,11 +317,18 @@ class ConversationImport:
             seq = int(last_seq) - count
             logged: list[dict[str, Any]] = []
             reaction_rows: list[dict[str, Any]] = []
+            mention_rows: list[dict[str, Any]] = []
             for message in batch:
                 seq += 1
                 row = message.row
                 row["seq"] = seq
-                data = {**row, "attachments": files_of.get(row["id"], []), "reactions": []}
+                data = {
+                    **row,
+                    "attachments": files_of.get(row["id"], []),
+                    "reactions": [],
+                    **message.mentions.fields(),
+                }
+                mention_rows += _mention_rows(row, message.mentions, self.company_id)
                 logged.append(_event(row, seq, CREATED, data))
                 for user_id, emoji in message.reactions:
                     seq += 1
@@ -294,6 +345,7 @@ class ConversationImport:
             await insert_rows(conn, messages, [m.row for m in batch])
             await insert_rows(conn, attachments, attachment_rows)
             await insert_rows(conn, reactions, reaction_rows)
+            await insert_rows(conn, mentions, mention_rows)
             await insert_rows(conn, events, logged)
             pairs = [(m.ts, m.row["id"]) for m in batch]
             await keys.write_keys(conn, self.company_id, keys.MESSAGE, pairs, scope=self.slack.id)
@@ -309,6 +361,24 @@ def _event(row: dict[str, Any], seq: int, kind: str, data: dict[str, Any]) -> di
         "created_at": row["created_at"],
         "message_id": row["id"],
     }
+
+
+def _mention_rows(
+    row: dict[str, Any], mentioned_: Resolved, company_id: str
+) -> list[dict[str, Any]]:
+    """The message's rows of the mentions table, as store_mentions writes them; dated when
+    the message was written."""
+    base = {
+        "message_id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "company_id": company_id,
+        "seq": row["seq"],
+        "created_at": row["created_at"],
+    }
+    rows = [{**base, "user_id": uid, "kind": "person"} for uid in mentioned_.user_ids]
+    if mentioned_.kind is not None:
+        rows.append({**base, "user_id": None, "kind": mentioned_.kind})
+    return rows
 
 
 def _attachment_data(row: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Slack writes references between angle brackets: `<@U123>` a person, `<#C123|general>` a
 channel, `<!here>` a broadcast, `<http://x|label>` a link, and escapes `&`, `<` and `>`
 as entities. Each becomes what a reader saw: `@Display Name`, `#general`, `@here`,
-`label (http://x)`.
+`label (http://x)`; `mentioned` lists the people and broadcasts a text references.
 
 Emphasis is written differently: Slack's `*bold*` and `~strike~` are Hallway's `**bold**`
 and `~~strike~~` (`_italic_` is italic in both). A mark counts as Slack counts it: it opens
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 _REFERENCE = re.compile(r"<([^<>\n]+)>")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
@@ -30,6 +31,17 @@ _OPAQUE = re.compile(r"```.*?```|`[^`\n]+`|<[^<>\n]+>", re.DOTALL)
 _ATOM = "\ufffc"  # stands for an opaque part: not a letter, digit, space or mark
 # Slack's mark: Hallway's.
 _EMPHASIS = {"*": "**", "~": "~~"}
+
+
+@dataclass(frozen=True, slots=True)
+class Mentioned:
+    """Who a text references: Slack user ids (`<@U123>`) and broadcasts (`<!here>`)."""
+
+    people: frozenset[str]
+    broadcasts: frozenset[str]
+
+
+NOBODY = Mentioned(frozenset(), frozenset())
 
 
 def _label(body: str) -> tuple[str, str | None]:
@@ -68,6 +80,21 @@ def render(text: str, people: Mapping[str, str], channels: Mapping[str, str]) ->
     for entity, character in _ENTITIES:
         rendered = rendered.replace(entity, character)
     return rendered
+
+
+def mentioned(text: str) -> Mentioned:
+    """The people and broadcasts the text references (what render shows as `@…`)."""
+    if "<@" not in text and "<!" not in text:
+        return NOBODY
+    people: set[str] = set()
+    broadcasts: set[str] = set()
+    for match in _REFERENCE.finditer(text):
+        target, _ = _label(match.group(1))
+        if target.startswith("@") and len(target) > 1:
+            people.add(target[1:])
+        elif target.startswith("!") and target[1:] in BROADCASTS:
+            broadcasts.add(target[1:])
+    return Mentioned(frozenset(people), frozenset(broadcasts))
 
 
 def emphasis(text: str) -> str:
