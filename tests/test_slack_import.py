@@ -398,7 +398,7 @@ def test_emphasis_goes_around_references_and_leaves_their_addresses() -> None:
 
 
 @given(st.text(alphabet=st.characters(blacklist_characters="*~")))
-def test_text_without_slack_marks_keeps_its_emphasis(text: str) -> None:
+def test_text_without_star_or_tilde_is_unchanged(text: str) -> None:
     assert emphasis(text) == text
 
 
