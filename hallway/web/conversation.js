@@ -259,10 +259,11 @@ export class ConversationView {
     this.leaveButton.hidden = conversation.kind === "direct";
   }
 
-  /** Names or marks changed (the people were loaded again): draw every message again. */
+  /** Names, avatars or marks changed: draw every message and "Seen by" again. */
   rerenderAll() {
     this.messages.rerenderAll();
     this.thread.rerenderAll();
+    if (this.timeline) this.seenBy.render(this.timeline);
   }
 
   // --- live frames -------------------------------------------------------------------------

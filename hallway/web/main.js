@@ -141,13 +141,30 @@ const refreshInbox = refresher(api.conversations, ({ conversations }) => {
   search.redrawNames();
 });
 
-/** Names, presence, "do not disturb" or deactivation changed: redraw whatever shows them. */
-function peopleChanged() {
+/** Names, presence, "do not disturb" or deactivation changed: redraw whatever shows them.
+ * `messages`: whether what messages show of people changed too (redrawing every message
+ * makes every image in the list load again, so only then). */
+function peopleChanged({ messages = true } = {}) {
   redrawSidebar(openId());
   search.redrawNames();
   view.refreshHeader();
-  view.rerenderAll();
+  if (messages) view.rerenderAll();
   watchDoNotDisturbEnds();
+}
+
+/** What a message shows of its sender, repliers or readers. */
+function shownInMessages(person) {
+  if (!person) return "";
+  const { display_name: name, avatar_url: avatarUrl, deactivated, deleted } = person;
+  return JSON.stringify([name, avatarUrl, Boolean(deactivated), Boolean(deleted)]);
+}
+
+function messagesShowChange(before, after) {
+  if (before.size !== after.size) return true;
+  for (const [id, person] of after) {
+    if (shownInMessages(before.get(id)) !== shownInMessages(person)) return true;
+  }
+  return false;
 }
 
 // setTimeout fires at once past this delay (about 24.8 days); a later end waits in steps.
@@ -174,9 +191,12 @@ function presenceChanged() {
   view.refreshHeader();
 }
 
+// Every (re)connect reloads the people, mostly to learn presence: the messages are
+// redrawn only when something they show changed meanwhile.
 const refreshPeople = refresher(api.people, ({ users }) => {
+  const before = state.people;
   state.people = new Map(users.map((p) => [p.id, p]));
-  peopleChanged();
+  peopleChanged({ messages: messagesShowChange(before, state.people) });
 });
 
 /** I left, was removed, or may no longer see it. */
@@ -219,12 +239,13 @@ function onInbox(frame) {
 
 /** A person's profile changed (theirs, or mine in another tab): {user}. */
 function onUserUpdated({ user }) {
+  const before = shownInMessages(state.people.get(user.id));
   updatePerson(user);
   if (user.id === state.me.id) {
     state.me = { ...state.me, display_name: user.display_name };
     showMe();
   }
-  peopleChanged();
+  peopleChanged({ messages: shownInMessages(state.people.get(user.id)) !== before });
 }
 
 /** A batch of presence changes: {users: [{user_id, status}]}. */
