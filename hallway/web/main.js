@@ -191,11 +191,22 @@ function presenceChanged() {
   view.refreshHeader();
 }
 
+// People whom a live frame (`user.updated`, `presence`) changed since the people were last
+// asked for: the answer on its way may have been read before that change, so for them the
+// live version is kept.
+const changedLive = new Set();
+
+const loadPeople = () => {
+  changedLive.clear();
+  return api.people();
+};
+
 // Every (re)connect reloads the people, mostly to learn presence: the messages are
 // redrawn only when something they show changed meanwhile.
-const refreshPeople = refresher(api.people, ({ users }) => {
+const refreshPeople = refresher(loadPeople, ({ users }) => {
   const before = state.people;
-  state.people = new Map(users.map((p) => [p.id, p]));
+  const kept = (p) => (changedLive.has(p.id) ? { ...p, ...before.get(p.id) } : p);
+  state.people = new Map(users.map((p) => [p.id, kept(p)]));
   peopleChanged({ messages: messagesShowChange(before, state.people) });
 });
 
@@ -241,6 +252,7 @@ function onInbox(frame) {
 function onUserUpdated({ user }) {
   const before = shownInMessages(state.people.get(user.id));
   updatePerson(user);
+  changedLive.add(user.id);
   if (user.id === state.me.id) {
     state.me = { ...state.me, display_name: user.display_name };
     showMe();
@@ -253,8 +265,10 @@ function onPresence(frame) {
   let strangers = false;
   for (const { user_id: userId, status } of frame.users) {
     const person = state.people.get(userId);
-    if (person) state.people.set(userId, { ...person, presence: status });
-    else strangers = true;
+    if (person) {
+      state.people.set(userId, { ...person, presence: status });
+      changedLive.add(userId);
+    } else strangers = true;
   }
   if (strangers) refreshPeople();
   presenceChanged();
