@@ -119,19 +119,28 @@ async def store_mentions(
         return NOBODY
     members = await member_names(conn, message["conversation_id"])
     resolved = resolve(message["body"], members, message["sender_id"])
+    rows = mention_rows(message, resolved, company_id, now)
+    if rows:
+        await conn.execute(mentions.insert(), rows)
+    return resolved
+
+
+def mention_rows(
+    message: dict[str, Any], resolved: Resolved, company_id: str, created_at: datetime
+) -> list[dict[str, Any]]:
+    """The mentions table's rows for a message's resolved mentions: one per person named,
+    one for a broadcast."""
     base = {
         "message_id": message["id"],
         "conversation_id": message["conversation_id"],
         "company_id": company_id,
         "seq": message["seq"],
-        "created_at": now,
+        "created_at": created_at,
     }
     rows = [{**base, "user_id": uid, "kind": "person"} for uid in resolved.user_ids]
     if resolved.kind is not None:
         rows.append({**base, "user_id": None, "kind": resolved.kind})
-    if rows:
-        await conn.execute(mentions.insert(), rows)
-    return resolved
+    return rows
 
 
 async def load_mentions(conn: Connection, message_ids: list[str]) -> dict[str, Resolved]:

@@ -22,7 +22,7 @@ from sqlalchemy import case, select, update
 
 from hallway.config import Settings
 from hallway.domain.attachment_upload import clean_filename
-from hallway.domain.mentions import NOBODY, MentionKind, Resolved
+from hallway.domain.mentions import NOBODY, MentionKind, Resolved, mention_rows
 from hallway.domain.message_format import render_body
 from hallway.domain.message_send import CREATED
 from hallway.files.storage import Storage
@@ -317,7 +317,7 @@ class ConversationImport:
             seq = int(last_seq) - count
             logged: list[dict[str, Any]] = []
             reaction_rows: list[dict[str, Any]] = []
-            mention_rows: list[dict[str, Any]] = []
+            mentioned: list[dict[str, Any]] = []
             for message in batch:
                 seq += 1
                 row = message.row
@@ -328,7 +328,8 @@ class ConversationImport:
                     "reactions": [],
                     **message.mentions.fields(),
                 }
-                mention_rows += _mention_rows(row, message.mentions, self.company_id)
+                # Dated when the message was written.
+                mentioned += mention_rows(row, message.mentions, self.company_id, row["created_at"])
                 logged.append(_event(row, seq, CREATED, data))
                 for user_id, emoji in message.reactions:
                     seq += 1
@@ -345,7 +346,7 @@ class ConversationImport:
             await insert_rows(conn, messages, [m.row for m in batch])
             await insert_rows(conn, attachments, attachment_rows)
             await insert_rows(conn, reactions, reaction_rows)
-            await insert_rows(conn, mentions, mention_rows)
+            await insert_rows(conn, mentions, mentioned)
             await insert_rows(conn, events, logged)
             pairs = [(m.ts, m.row["id"]) for m in batch]
             await keys.write_keys(conn, self.company_id, keys.MESSAGE, pairs, scope=self.slack.id)
@@ -361,24 +362,6 @@ def _event(row: dict[str, Any], seq: int, kind: str, data: dict[str, Any]) -> di
         "created_at": row["created_at"],
         "message_id": row["id"],
     }
-
-
-def _mention_rows(
-    row: dict[str, Any], mentioned_: Resolved, company_id: str
-) -> list[dict[str, Any]]:
-    """The message's rows of the mentions table, as store_mentions writes them; dated when
-    the message was written."""
-    base = {
-        "message_id": row["id"],
-        "conversation_id": row["conversation_id"],
-        "company_id": company_id,
-        "seq": row["seq"],
-        "created_at": row["created_at"],
-    }
-    rows = [{**base, "user_id": uid, "kind": "person"} for uid in mentioned_.user_ids]
-    if mentioned_.kind is not None:
-        rows.append({**base, "user_id": None, "kind": mentioned_.kind})
-    return rows
 
 
 def _attachment_data(row: dict[str, Any]) -> dict[str, Any]:

@@ -78,8 +78,9 @@ function askDeletion(person) {
   });
 }
 
-/** `onChange()` after the people map changed (names, roles, deactivation). */
-export function wireAdmin({ onChange }) {
+/** `onChange()` after a person was changed here (a role, deactivation); `reloadPeople()`:
+ * load the people map again. */
+export function wireAdmin({ onChange, reloadPeople }) {
   const dialog = document.getElementById("admin-dialog");
   const list = document.getElementById("admin-list");
   const error = dialog.querySelector(".form-error");
@@ -133,9 +134,7 @@ export function wireAdmin({ onChange }) {
     dialog.showModal();
     try {
       // Fresh roles and states: another admin may have changed them.
-      const { users } = await api.people();
-      state.people = new Map(users.map((p) => [p.id, p]));
-      onChange();
+      await reloadPeople();
       draw();
     } catch (failure) {
       error.textContent = friendly(failure);

@@ -201,14 +201,17 @@ const loadPeople = () => {
   return api.people();
 };
 
-// Every (re)connect reloads the people, mostly to learn presence: the messages are
-// redrawn only when something they show changed meanwhile.
-const refreshPeople = refresher(loadPeople, ({ users }) => {
+/** An answer of `loadPeople` becomes the people map. Every (re)connect reloads the
+ * people, mostly to learn presence: the messages are redrawn only when something they show
+ * changed meanwhile. */
+function applyPeople({ users }) {
   const before = state.people;
   const kept = (p) => (changedLive.has(p.id) ? { ...p, ...before.get(p.id) } : p);
   state.people = new Map(users.map((p) => [p.id, kept(p)]));
   peopleChanged({ messages: messagesShowChange(before, state.people) });
-});
+}
+
+const refreshPeople = refresher(loadPeople, applyPeople);
 
 /** I left, was removed, or may no longer see it. */
 function forget(conversationId) {
@@ -344,7 +347,10 @@ function showApp() {
   search = new Search({ openId, onPick: showMessage });
   wireDialogs(show);
   wireAccount({ logOutEverywhere, deleteAccount });
-  wireAdmin({ onChange: peopleChanged });
+  wireAdmin({
+    onChange: peopleChanged,
+    reloadPeople: async () => applyPeople(await loadPeople()),
+  });
   wireInvites();
   wireProfile({ onChange: (me) => onUserUpdated({ user: me }) });
   onAvatarLinksExpired(refreshPeople);

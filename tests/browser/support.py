@@ -147,6 +147,15 @@ async def group_of_two(live: Directory, title: str) -> tuple[Person, Person, str
     return alice, bob, str(group["id"])
 
 
+async def direct_of_two(live: Directory) -> tuple[Person, Person, str]:
+    """Alice ("Acme Admin") and her colleague Bob in a direct conversation; returns them and
+    its id."""
+    alice = await live.company("Acme")
+    bob = await live.colleague(alice, "Bob")
+    direct = await live.conversation(alice, "direct", [bob])
+    return alice, bob, str(direct["id"])
+
+
 async def bodies_on_server(person: Person, conversation_id: str) -> list[str]:
     r = await person.get(f"/api/v1/conversations/{conversation_id}/messages", params={"limit": 100})
     assert r.status_code == 200, r.text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import expect
 
-from tests.browser.support import BROWSER_TESTS, OpenTab
+from tests.browser.support import BROWSER_TESTS, OpenTab, direct_of_two
 from tests.support import Directory, Person
 
 pytestmark = BROWSER_TESTS
@@ -22,11 +22,9 @@ async def _do_not_disturb_for(person: Person, delta: timedelta) -> None:
 async def test_a_colleague_s_do_not_disturb_shows_live_and_ends_on_time(
     live: Directory, tabs: OpenTab
 ) -> None:
-    alice = await live.company("Acme")
-    bob = await live.colleague(alice, "Bob")
-    direct = await live.conversation(alice, "direct", [bob])
-    tab = await tabs(alice, direct["id"])
-    dot = tab.sidebar_item(direct["id"]).locator(".peer .presence")
+    alice, bob, direct_id = await direct_of_two(live)
+    tab = await tabs(alice, direct_id)
+    dot = tab.sidebar_item(direct_id).locator(".peer .presence")
     subtitle = tab.page.locator("#conversation-subtitle")
     await expect(dot).not_to_have_class("dnd")
     await expect(subtitle).not_to_contain_text("Do not disturb")

@@ -9,7 +9,7 @@ import io
 from PIL import Image
 from playwright.async_api import expect
 
-from tests.browser.support import BROWSER_TESTS, OpenTab
+from tests.browser.support import BROWSER_TESTS, OpenTab, direct_of_two
 from tests.support import Directory, send
 
 pytestmark = BROWSER_TESTS
@@ -28,16 +28,14 @@ def png() -> bytes:
 async def test_only_a_change_the_messages_show_draws_them_again(
     live: Directory, tabs: OpenTab
 ) -> None:
-    alice = await live.company("Redraw")
-    bob = await live.colleague(alice, "Bob")
-    direct = await live.conversation(alice, "direct", [bob])
+    alice, bob, direct_id = await direct_of_two(live)
     r = await alice.post(
-        f"/api/v1/conversations/{direct['id']}/attachments",
+        f"/api/v1/conversations/{direct_id}/attachments",
         files={"file": ("photo.png", png(), "image/png")},
     )
     assert r.status_code == 201, r.text
-    await send(alice, direct["id"], "look at this", attachment_ids=[r.json()["id"]])
-    tab = await tabs(bob, direct["id"], routed=True)
+    await send(alice, direct_id, "look at this", attachment_ids=[r.json()["id"]])
+    tab = await tabs(bob, direct_id, routed=True)
     image = tab.message("look at this").get_by_role("img", name="photo.png")
     await expect(image).to_have_js_property("complete", True)
     await image.evaluate(MARK)
