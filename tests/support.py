@@ -469,6 +469,9 @@ def response_head(sock: socket.socket) -> bytes:
 # pytest-xdist each worker draws from a block of its own, so two workers never pick alike.
 _PORTS_LOW, _PORTS_HIGH = 10_000, 32_000
 _WORKER_BLOCK = 2_000
+# Ports in that range that browsers refuse to load (Chromium's restricted ports, the
+# Fetch standard's "bad ports"): a server there could not be opened by the browser tests.
+_BROWSER_BLOCKED_PORTS = frozenset({10080})
 # The latest picks, not handed out again: a caller may pick several before binding any.
 _recent_ports: deque[int] = deque(maxlen=64)
 
@@ -484,7 +487,7 @@ def free_port() -> int:
         low, high = _PORTS_LOW, _PORTS_HIGH
     while True:
         port = random.randrange(low, high)
-        if port in _recent_ports:
+        if port in _recent_ports or port in _BROWSER_BLOCKED_PORTS:
             continue
         with socket.socket() as s:
             try:

@@ -17,8 +17,13 @@ const STORE_PREFIX = "hallway.outbox.";
 
 /** Logging out: what this tab kept for anyone is dropped, unsent. */
 export function forgetStoredOutboxes() {
-  for (const key of Object.keys(sessionStorage)) {
-    if (key.startsWith(STORE_PREFIX)) sessionStorage.removeItem(key);
+  try {
+    for (const key of Object.keys(sessionStorage)) {
+      if (key.startsWith(STORE_PREFIX)) sessionStorage.removeItem(key);
+    }
+  } catch {
+    // Storage refused to this page: nothing was kept in it either (save), and logging out
+    // must go on.
   }
 }
 
